@@ -1,0 +1,337 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { badRequest } from '../core/errors.js';
+import type { CrawlRecord, CrawlStore, PageList } from '../core/ports.js';
+import { toSummary, type Summary } from '../core/summary.js';
+
+/**
+ * The crawl table (see lib/resources.ts for its keys):
+ *   crawl        PK CRAWL#<id>  SK #META        status, counters (total, succeeded, failed, pending), options
+ *   page         PK CRAWL#<id>  SK PAGE#<hash>  the Summary of one URL in that crawl
+ *   seen link    PK CRAWL#<id>  SK SEEN#<hash>  a URL the crawl has counted, and which page found it
+ *   latest       PK URL#<hash>  SK #LATEST      the newest Summary of a URL across crawls
+ * URLs are keyed by their SHA-256 because a 2,048-character URL does not fit DynamoDB's 1,024-byte sort key.
+ * `pending` = total − succeeded − failed, kept in the same writes, so "done" is a plain condition `pending = 0`.
+ */
+const META = '#META';
+const crawlPk = (id: string) => `CRAWL#${id}`;
+const urlHash = (url: string) => createHash('sha256').update(url).digest('base64url');
+const pageSk = (url: string) => `PAGE#${urlHash(url)}`;
+const seenSk = (url: string) => `SEEN#${urlHash(url)}`;
+const latestKey = (url: string) => ({ PK: `URL#${urlHash(url)}`, SK: '#LATEST' });
+
+/** DynamoDB limits: 100 items in a transaction (one is the crawl update), 100 keys in a BatchGet, 25 in a BatchWrite. */
+const LINKS_PER_TRANSACTION = 99;
+const BATCH_GET_KEYS = 100;
+const BATCH_WRITE_ITEMS = 25;
+/** A page with more links than this has only its first ones followed: it bounds one message's work. */
+export const MAX_LINKS_PER_PAGE = 5_000;
+
+export interface DynamoStoreOptions {
+  tableName: string;
+  retentionDays: number;
+  client?: DynamoDBDocumentClient;
+}
+
+export function createDocumentClient(client = new DynamoDBClient({})): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+const isConditionFailure = (err: unknown) => err instanceof ConditionalCheckFailedException;
+const cancellationCodes = (err: TransactionCanceledException) => (err.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
+
+/** Transactions on the hot crawl item conflict under concurrency; DynamoDB says retry with backoff. */
+async function withConflictRetry<T>(op: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      const conflict = err instanceof TransactionCanceledException && cancellationCodes(err).includes('TransactionConflict');
+      if (!conflict || attempt >= attempts) throw err;
+      await sleep(Math.random() * Math.min(1_000, 20 * 2 ** attempt));
+    }
+  }
+}
+
+export class DynamoCrawlStore implements CrawlStore {
+  private readonly db: DynamoDBDocumentClient;
+  private readonly table: string;
+  private readonly retentionSeconds: number;
+
+  constructor(options: DynamoStoreOptions) {
+    this.db = options.client ?? createDocumentClient();
+    this.table = options.tableName;
+    this.retentionSeconds = options.retentionDays * 24 * 3600;
+  }
+
+  private expiresAt(): number {
+    return Math.floor(Date.now() / 1000) + this.retentionSeconds;
+  }
+
+  async createCrawl(crawl: CrawlRecord, seeds: readonly string[], trackLinks: boolean): Promise<void> {
+    const expiresAt = this.expiresAt();
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { PK: crawlPk(crawl.crawlId), SK: META, type: 'crawl', ...crawl, pending: crawl.total, expiresAt },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      }),
+    );
+    if (!trackLinks) return;
+    // Seeds are marked as seen so a link back to a seed is not counted a second time.
+    const puts = seeds.map((url) => ({
+      PutRequest: { Item: { PK: crawlPk(crawl.crawlId), SK: seenSk(url), url, parent: '', expiresAt } },
+    }));
+    await Promise.all(chunk(puts, BATCH_WRITE_ITEMS).map((requests) => this.batchWrite(requests)));
+  }
+
+  private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
+    let pending: Record<string, unknown>[] | undefined = requests;
+    for (let attempt = 0; pending && pending.length > 0; attempt++) {
+      if (attempt > 0) await sleep(Math.min(2_000, 50 * 2 ** attempt));
+      if (attempt > 8) throw new Error('DynamoDB kept items unprocessed after retries');
+      const out = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending as never } }));
+      pending = out.UnprocessedItems?.[this.table] as Record<string, unknown>[] | undefined;
+    }
+  }
+
+  async hasPage(crawlId: string, url: string): Promise<boolean> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { PK: crawlPk(crawlId), SK: pageSk(url) }, ProjectionExpression: 'PK', ConsistentRead: true }),
+    );
+    return out.Item !== undefined;
+  }
+
+  async recordPage(crawlId: string, summary: Summary, depth: number): Promise<'recorded' | 'duplicate'> {
+    const counter = summary.ok ? 'succeeded' : 'failed';
+    try {
+      await withConflictRetry(() =>
+        this.db.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: this.table,
+                  Item: { PK: crawlPk(crawlId), SK: pageSk(summary.url), type: 'page', ...summary, crawlId, depth, expiresAt: this.expiresAt() },
+                  ConditionExpression: 'attribute_not_exists(PK)',
+                },
+              },
+              {
+                Update: {
+                  TableName: this.table,
+                  Key: { PK: crawlPk(crawlId), SK: META },
+                  UpdateExpression: `ADD ${counter} :one, pending :minusOne`,
+                  ConditionExpression: 'attribute_exists(PK)',
+                  ExpressionAttributeValues: { ':one': 1, ':minusOne': -1 },
+                },
+              },
+            ],
+          }),
+        ),
+      );
+      return 'recorded';
+    } catch (err) {
+      if (err instanceof TransactionCanceledException) {
+        const [page, crawl] = cancellationCodes(err);
+        if (page === 'ConditionalCheckFailed') return 'duplicate';
+        if (crawl === 'ConditionalCheckFailed') throw new Error(`crawl ${crawlId} does not exist`);
+      }
+      throw err;
+    }
+  }
+
+  async completeIfDone(crawlId: string, completedAt: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { PK: crawlPk(crawlId), SK: META },
+          UpdateExpression: 'SET #status = :completed, completedAt = :at',
+          ConditionExpression: 'pending = :zero AND #status = :running',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':completed': 'completed', ':running': 'running', ':at': completedAt, ':zero': 0 },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async registerLinks(crawlId: string, parentUrl: string, urls: readonly string[], maxPages?: number): Promise<string[]> {
+    const unique = [...new Set(urls)].slice(0, MAX_LINKS_PER_PAGE);
+    const seenBy = await this.seenParents(crawlId, unique);
+    // Links this parent registered on an earlier try that died before recording the page: queue them again.
+    const mine = unique.filter((url) => seenBy.get(url) === parentUrl);
+    let fresh = unique.filter((url) => !seenBy.has(url));
+    const added: string[] = [];
+    while (fresh.length > 0) {
+      const batch = fresh.slice(0, LINKS_PER_TRANSACTION);
+      const result = await this.addLinks(crawlId, parentUrl, batch, maxPages);
+      if (result.kind === 'added') {
+        added.push(...batch);
+        fresh = fresh.slice(batch.length);
+      } else if (result.kind === 'taken') {
+        // Another consumer counted some of these first: drop them and try the rest again.
+        fresh = fresh.filter((url) => !result.urls.has(url));
+      } else {
+        if (result.room <= 0) break;
+        fresh = fresh.slice(0, result.room);
+      }
+    }
+    return [...mine, ...added];
+  }
+
+  private async seenParents(crawlId: string, urls: readonly string[]): Promise<Map<string, string>> {
+    const byHash = new Map(urls.map((url) => [seenSk(url), url]));
+    const found = new Map<string, string>();
+    for (const keys of chunk([...byHash.keys()], BATCH_GET_KEYS)) {
+      let request: Record<string, unknown>[] | undefined = keys.map((SK) => ({ PK: crawlPk(crawlId), SK }));
+      for (let attempt = 0; request && request.length > 0; attempt++) {
+        if (attempt > 0) await sleep(Math.min(2_000, 50 * 2 ** attempt));
+        if (attempt > 8) throw new Error('DynamoDB kept keys unprocessed after retries');
+        const out = await this.db.send(
+          new BatchGetCommand({
+            RequestItems: { [this.table]: { Keys: request, ConsistentRead: true, ProjectionExpression: 'SK, parent' } },
+          }),
+        );
+        for (const item of out.Responses?.[this.table] ?? []) {
+          const url = byHash.get(item['SK'] as string);
+          if (url !== undefined) found.set(url, item['parent'] as string);
+        }
+        request = out.UnprocessedKeys?.[this.table]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return found;
+  }
+
+  private async addLinks(
+    crawlId: string,
+    parentUrl: string,
+    batch: readonly string[],
+    maxPages?: number,
+  ): Promise<{ kind: 'added' } | { kind: 'taken'; urls: Set<string> } | { kind: 'full'; room: number }> {
+    const expiresAt = this.expiresAt();
+    const n = batch.length;
+    try {
+      await withConflictRetry(() =>
+        this.db.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              ...batch.map((url) => ({
+                Put: {
+                  TableName: this.table,
+                  Item: { PK: crawlPk(crawlId), SK: seenSk(url), url, parent: parentUrl, expiresAt },
+                  ConditionExpression: 'attribute_not_exists(PK)',
+                },
+              })),
+              {
+                Update: {
+                  TableName: this.table,
+                  Key: { PK: crawlPk(crawlId), SK: META },
+                  UpdateExpression: 'ADD #total :n, pending :n',
+                  // total + n ≤ maxPages, written without arithmetic: total ≤ maxPages − n.
+                  ConditionExpression: maxPages ? '#total <= :room' : 'attribute_exists(PK)',
+                  ExpressionAttributeNames: { '#total': 'total' },
+                  ExpressionAttributeValues: { ':n': n, ...(maxPages ? { ':room': maxPages - n } : {}) },
+                },
+              },
+            ],
+          }),
+        ),
+      );
+      return { kind: 'added' };
+    } catch (err) {
+      if (!(err instanceof TransactionCanceledException)) throw err;
+      const codes = cancellationCodes(err);
+      const taken = new Set(batch.filter((_, i) => codes[i] === 'ConditionalCheckFailed'));
+      if (taken.size > 0) return { kind: 'taken', urls: taken };
+      if (codes[n] === 'ConditionalCheckFailed') {
+        const crawl = await this.getCrawl(crawlId);
+        if (!crawl) throw new Error(`crawl ${crawlId} does not exist`);
+        return { kind: 'full', room: (maxPages ?? 0) - crawl.total };
+      }
+      throw err;
+    }
+  }
+
+  async putLatest(crawlId: string, summary: Summary): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...latestKey(summary.url), type: 'latest', ...summary, crawlId, expiresAt: this.expiresAt() },
+          // Out-of-order deliveries must not replace a newer summary with an older one.
+          ConditionExpression: 'attribute_not_exists(PK) OR fetchedAt <= :fetchedAt',
+          ExpressionAttributeValues: { ':fetchedAt': summary.fetchedAt },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+
+  async getCrawl(crawlId: string): Promise<CrawlRecord | null> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { PK: crawlPk(crawlId), SK: META }, ConsistentRead: true }));
+    if (!out.Item) return null;
+    const { crawlId: id, status, total, succeeded, failed, createdAt, completedAt, options, source } = out.Item;
+    return { crawlId: id, status, total, succeeded, failed, createdAt, options, source, ...(completedAt ? { completedAt } : {}) } as CrawlRecord;
+  }
+
+  async listPages(crawlId: string, limit: number, cursor?: string): Promise<PageList> {
+    const startSk = cursor === undefined ? undefined : decodeCursor(cursor);
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :page)',
+        ExpressionAttributeValues: { ':pk': crawlPk(crawlId), ':page': 'PAGE#' },
+        Limit: limit,
+        ...(startSk ? { ExclusiveStartKey: { PK: crawlPk(crawlId), SK: startSk } } : {}),
+      }),
+    );
+    const last = out.LastEvaluatedKey?.['SK'];
+    return { items: (out.Items ?? []).map(toSummary), cursor: typeof last === 'string' ? encodeCursor(last) : null };
+  }
+
+  async getLatest(url: string): Promise<Summary | null> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: latestKey(url) }));
+    return out.Item ? toSummary(out.Item) : null;
+  }
+}
+
+/** Cursors are opaque to clients: the last sort key, versioned, base64url. Anything else is a 400, not a 500. */
+function encodeCursor(sk: string): string {
+  return Buffer.from(JSON.stringify({ v: 1, sk })).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const invalid = () => badRequest('INVALID_CURSOR', 'cursor is not one this API returned');
+  if (cursor.length > 200 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  const sk = (parsed as { sk?: unknown })?.sk;
+  if ((parsed as { v?: unknown })?.v !== 1 || typeof sk !== 'string' || !/^PAGE#[A-Za-z0-9_-]{43}$/.test(sk)) throw invalid();
+  return sk;
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

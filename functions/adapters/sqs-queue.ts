@@ -1,0 +1,55 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import pLimit from 'p-limit';
+import type { PageMessage, PageQueue } from '../core/ports.js';
+
+/** SQS takes at most 10 messages per SendMessageBatch. */
+const BATCH = 10;
+
+export interface SqsQueueOptions {
+  queueUrl: string;
+  client?: SQSClient;
+  /** SendMessageBatch calls in flight at once. */
+  concurrency?: number;
+  /** Extra tries for entries SQS reported as failed (or a call that threw). */
+  retries?: number;
+}
+
+export class SqsPageQueue implements PageQueue {
+  private readonly client: SQSClient;
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly retries: number;
+
+  constructor(private readonly options: SqsQueueOptions) {
+    this.client = options.client ?? new SQSClient({});
+    this.limit = pLimit(options.concurrency ?? 8);
+    this.retries = options.retries ?? 3;
+  }
+
+  async send(messages: readonly PageMessage[]): Promise<PageMessage[]> {
+    const batches: PageMessage[][] = [];
+    for (let i = 0; i < messages.length; i += BATCH) batches.push(messages.slice(i, i + BATCH));
+    const failed = await Promise.all(batches.map((batch) => this.limit(() => this.sendBatch(batch))));
+    return failed.flat();
+  }
+
+  private async sendBatch(batch: PageMessage[]): Promise<PageMessage[]> {
+    let pending = batch;
+    for (let attempt = 0; attempt <= this.retries && pending.length > 0; attempt++) {
+      if (attempt > 0) await sleep(Math.random() * 100 * 2 ** attempt);
+      try {
+        const out = await this.client.send(
+          new SendMessageBatchCommand({
+            QueueUrl: this.options.queueUrl,
+            Entries: pending.map((message, i) => ({ Id: String(i), MessageBody: JSON.stringify(message) })),
+          }),
+        );
+        const failedIds = new Set((out.Failed ?? []).map((f) => f.Id));
+        pending = pending.filter((_, i) => failedIds.has(String(i)));
+      } catch {
+        // The whole call failed (throttling, network): every entry is tried again.
+      }
+    }
+    return pending;
+  }
+}

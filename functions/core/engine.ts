@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { decodeDocument } from './decode.js';
+import { DEFAULT_FETCH_LIMITS, FetchError, fetchDocument, type FetchLimits } from './fetch.js';
+import { summarize } from './summarize.js';
+import { EMPTY_PAGE_FIELDS, type Summary } from './summary.js';
+
+export interface PageResult {
+  summary: Summary;
+  /** Links found on the page (empty unless it was parsed). */
+  outlinks: string[];
+}
+
+/**
+ * The crawler's engine: fetch, decode, parse, summarize one URL. The consumer Lambda and `crawler fetch` both call
+ * this, so a page comes out the same whichever ran it. It never throws for anything the page or the network did:
+ * those end in a Summary with `ok: false` and an error code.
+ */
+export async function crawlPage(url: string, limits: FetchLimits = DEFAULT_FETCH_LIMITS): Promise<PageResult> {
+  const started = performance.now();
+  const fetchedAt = new Date().toISOString();
+  const base = { url, fetchedAt, ...EMPTY_PAGE_FIELDS, charset: null, contentHash: null, bytes: 0 };
+  const elapsed = () => Math.round(performance.now() - started);
+
+  let doc;
+  try {
+    doc = await fetchDocument(url, limits);
+  } catch (err) {
+    const e = err instanceof FetchError ? err : new FetchError('FETCH_FAILED', 'the fetch failed', url);
+    return {
+      summary: { ...base, finalUrl: e.finalUrl, status: e.status, ok: false, contentType: null, durationMs: elapsed(), error: { code: e.code, message: e.message } },
+      outlinks: [],
+    };
+  }
+  const common = { ...base, finalUrl: doc.finalUrl, status: doc.status, contentType: doc.mediaType };
+  const fail = (code: string, message: string, bytes = 0): PageResult => ({
+    summary: { ...common, ok: false, bytes, durationMs: elapsed(), error: { code, message } },
+    outlinks: [],
+  });
+
+  if (doc.status < 200 || doc.status >= 300) return fail(`HTTP_${doc.status}`, `the server answered ${doc.status}`);
+  if (doc.body === null) return fail('NOT_HTML', `${doc.mediaType} is not HTML`);
+  if (doc.mediaType === null && !looksLikeHtml(doc.body)) {
+    return fail('NOT_HTML', 'no Content-Type, and the body does not look like HTML', doc.body.length);
+  }
+
+  const decoded = decodeDocument(doc.body, doc.contentType);
+  const parsed = summarize(decoded.text, doc.finalUrl);
+  return {
+    summary: {
+      ...common,
+      contentType: doc.mediaType ?? 'text/html',
+      ok: true,
+      charset: decoded.charset,
+      ...parsed.fields,
+      bytes: doc.body.length,
+      contentHash: createHash('sha256').update(doc.body).digest('hex'),
+      durationMs: elapsed(),
+    },
+    outlinks: parsed.outlinks,
+  };
+}
+
+/** The HTML signatures of the WHATWG MIME-sniffing standard, for a response that names no type. */
+const HTML_SIGNATURES = ['<!doctype html', '<html', '<head', '<script', '<iframe', '<h1', '<div', '<font', '<table', '<a', '<style', '<title', '<b', '<body', '<br', '<p', '<!--'];
+function looksLikeHtml(body: Buffer): boolean {
+  const start = body.subarray(0, 512).toString('latin1').replace(/^[\t\n\f\r ]+/, '').toLowerCase();
+  return HTML_SIGNATURES.some((sig) => start.startsWith(sig) && (sig === '<!--' || /^[ >]/.test(start.slice(sig.length, sig.length + 1))));
+}

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import type { Summary } from './summary.js';
+
+/** One SQS message: one URL of one crawl, with what the consumer needs to follow its links. */
+export const pageMessageSchema = z.object({
+  crawlId: z.string().min(1),
+  url: z.string().min(1),
+  depth: z.int().min(0),
+  maxDepth: z.int().min(0),
+  sameOrigin: z.boolean(),
+  maxPages: z.int().min(1).optional(),
+});
+export type PageMessage = z.infer<typeof pageMessageSchema>;
+
+export interface CrawlOptions {
+  maxDepth: number;
+  maxPages?: number;
+  sameOrigin: boolean;
+}
+
+export type CrawlSource = { kind: 'api' } | { kind: 'schedule'; name: string };
+
+export interface CrawlRecord {
+  crawlId: string;
+  status: 'running' | 'completed';
+  total: number;
+  succeeded: number;
+  failed: number;
+  createdAt: string;
+  completedAt?: string;
+  options: CrawlOptions;
+  source: CrawlSource;
+}
+
+export interface PageList {
+  items: Summary[];
+  cursor: string | null;
+}
+
+/** Where crawls and summaries live. The DynamoDB adapter implements it; the core only sees this. */
+export interface CrawlStore {
+  /** Records a new crawl with `total` = seeds; with `trackLinks`, also marks the seeds as seen for link dedupe. */
+  createCrawl(crawl: CrawlRecord, seeds: readonly string[], trackLinks: boolean): Promise<void>;
+  /** Whether this URL's outcome is already recorded in the crawl (a redelivered message). */
+  hasPage(crawlId: string, url: string): Promise<boolean>;
+  /** Stores a URL's summary and counts it as succeeded or failed, atomically and exactly once. */
+  recordPage(crawlId: string, summary: Summary, depth: number): Promise<'recorded' | 'duplicate'>;
+  /** Marks the crawl completed when every counted URL has an outcome. True when this call completed it. */
+  completeIfDone(crawlId: string, completedAt: string): Promise<boolean>;
+  /**
+   * Adds newly discovered URLs to the crawl (each counted once across all consumers, `total` kept ≤ maxPages) and
+   * returns those this parent must enqueue: the ones it added now, and the ones it added on an earlier, interrupted try.
+   */
+  registerLinks(crawlId: string, parentUrl: string, urls: readonly string[], maxPages?: number): Promise<string[]>;
+  /** Keeps the newest summary of a URL across crawls. */
+  putLatest(crawlId: string, summary: Summary): Promise<void>;
+  getCrawl(crawlId: string): Promise<CrawlRecord | null>;
+  listPages(crawlId: string, limit: number, cursor?: string): Promise<PageList>;
+  getLatest(url: string): Promise<Summary | null>;
+}
+
+export interface PageQueue {
+  /** Sends the messages; returns those that could not be sent after retries. */
+  send(messages: readonly PageMessage[]): Promise<PageMessage[]>;
+}

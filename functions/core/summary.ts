@@ -1,0 +1,46 @@
+/** The contract's Summary: one per crawled URL. */
+export interface Summary {
+  url: string;
+  finalUrl: string;
+  status: number | null;
+  ok: boolean;
+  contentType: string | null;
+  charset: string | null;
+  title: string;
+  lang: string | null;
+  description: string | null;
+  canonical: string | null;
+  h1: number;
+  links: number;
+  images: number;
+  bytes: number;
+  durationMs: number;
+  fetchedAt: string;
+  contentHash: string | null;
+  error?: { code: string; message: string };
+}
+
+/** The fields a page's markup decides; the rest come from the fetch. */
+export type PageFields = Pick<Summary, 'title' | 'lang' | 'description' | 'canonical' | 'h1' | 'links' | 'images'>;
+
+export const EMPTY_PAGE_FIELDS: PageFields = {
+  title: '',
+  lang: null,
+  description: null,
+  canonical: null,
+  h1: 0,
+  links: 0,
+  images: 0,
+};
+
+export const SUMMARY_KEYS = [
+  'url', 'finalUrl', 'status', 'ok', 'contentType', 'charset', 'title', 'lang', 'description', 'canonical',
+  'h1', 'links', 'images', 'bytes', 'durationMs', 'fetchedAt', 'contentHash', 'error',
+] as const satisfies readonly (keyof Summary)[];
+
+/** Picks exactly the Summary's fields from a stored record, dropping storage keys and bookkeeping. */
+export function toSummary(record: Record<string, unknown>): Summary {
+  const out: Record<string, unknown> = {};
+  for (const key of SUMMARY_KEYS) if (record[key] !== undefined) out[key] = record[key];
+  return out as unknown as Summary;
+}

@@ -1,0 +1,32 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { DynamoCrawlStore } from '../adapters/dynamo-store.js';
+import { getCrawlStatus, getLatestPage, listCrawlPages } from '../core/crawl.js';
+import { AppError, notFound } from '../core/errors.js';
+import { ENV, numberOr, requireString } from '../env.js';
+import { json, respond } from './http.js';
+import { logger } from './observability.js';
+import { allowedMethods } from './routes.js';
+
+const store = new DynamoCrawlStore({ tableName: requireString(ENV.tableName), retentionDays: numberOr(ENV.retentionDays, 30) });
+
+/** GET routes, plus the fallback for every request no route matched (404 or 405). */
+export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> =>
+  respond(logger, async () => {
+    const crawlId = event.pathParameters?.['crawlId'] ?? '';
+    const query = event.queryStringParameters ?? {};
+    switch (`${event.httpMethod} ${event.resource}`) {
+      case 'GET /crawls/{crawlId}':
+        return json(200, await getCrawlStatus(store, crawlId));
+      case 'GET /crawls/{crawlId}/pages':
+        return json(200, await listCrawlPages(store, crawlId, { limit: query['limit'], cursor: query['cursor'] }));
+      case 'GET /pages':
+        return json(200, await getLatestPage(store, query['url']));
+      default: {
+        const allow = allowedMethods(event.resource);
+        if (allow.length > 0) {
+          throw new AppError(405, 'METHOD_NOT_ALLOWED', `${event.httpMethod} is not allowed here; use ${allow.join(', ')}`, { allow: allow.join(', ') });
+        }
+        throw notFound('NOT_FOUND', `no route for ${event.httpMethod} ${event.path}`);
+      }
+    }
+  });

@@ -1,0 +1,52 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { z } from 'zod';
+import { DynamoCrawlStore } from '../adapters/dynamo-store.js';
+import { SqsPageQueue } from '../adapters/sqs-queue.js';
+import { submitCrawl } from '../core/crawl.js';
+import { ENV, numberOr, requireString } from '../env.js';
+import { apiBaseUrl, json, parseJsonBody, respond } from './http.js';
+import { logger } from './observability.js';
+
+// Adapters (and their SDK clients) at module scope: built once per container, reused by every invocation.
+const store = new DynamoCrawlStore({ tableName: requireString(ENV.tableName), retentionDays: numberOr(ENV.retentionDays, 30) });
+const queue = new SqsPageQueue({ queueUrl: requireString(ENV.queueUrl) });
+
+/** What an EventBridge schedule sends (lib/schedules.ts builds it): the crawl to start, and the schedule's name. */
+export const scheduledCrawlSchema = z.object({
+  source: z.literal('serverless-crawler.schedule'),
+  schedule: z.string(),
+  crawl: z.unknown(),
+});
+export type ScheduledCrawlEvent = z.infer<typeof scheduledCrawlSchema>;
+
+async function onHttp(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  return respond(logger, async () => {
+    const result = await submitCrawl(parseJsonBody(event), { kind: 'api' }, { store, queue });
+    logger.info('crawl submitted', { crawlId: result.crawlId, accepted: result.accepted, rejected: result.rejected.length, unqueued: result.unqueued });
+    const statusPath = `/crawls/${result.crawlId}`;
+    const base = apiBaseUrl(event);
+    return json(202, {
+      crawlId: result.crawlId,
+      accepted: result.accepted,
+      rejected: result.rejected,
+      statusUrl: base ? `${base}${statusPath}` : statusPath,
+    });
+  });
+}
+
+async function onSchedule(event: ScheduledCrawlEvent): Promise<{ crawlId: string; accepted: number }> {
+  const result = await submitCrawl(event.crawl, { kind: 'schedule', name: event.schedule }, { store, queue });
+  logger.info('scheduled crawl submitted', { schedule: event.schedule, crawlId: result.crawlId, accepted: result.accepted });
+  return { crawlId: result.crawlId, accepted: result.accepted };
+}
+
+export const handler = async (event: APIGatewayProxyEvent | ScheduledCrawlEvent) => {
+  if ('httpMethod' in event) return onHttp(event);
+  const scheduled = scheduledCrawlSchema.safeParse(event);
+  if (!scheduled.success) {
+    // Neither API Gateway nor our schedule: a misconfigured trigger. Fail loudly so it shows in the function's errors.
+    logger.error('unrecognized event', { issues: scheduled.error.issues });
+    throw new Error('submit handler received an event that is neither an API request nor a schedule');
+  }
+  return onSchedule(scheduled.data);
+};

@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { crawlRequestSchema } from '../functions/core/crawl-request.js';
+
+/**
+ * Typed deployment configuration, read from the `crawler` key of cdk.json's context. The CDK stack and the local
+ * stack both read it through here, so a setting means the same thing in both places.
+ */
+const scheduleSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9-]{1,40}$/, 'schedule names are 1-40 letters, digits or dashes'),
+  /** An EventBridge schedule expression: `rate(5 minutes)` or `cron(0 3 * * ? *)`. */
+  expression: z.string().regex(/^(rate|cron)\(.+\)$/, 'expected rate(...) or cron(...)'),
+  enabled: z.boolean().default(true),
+  crawl: crawlRequestSchema,
+});
+
+export const crawlerConfigSchema = z.strictObject({
+  /** Days before crawls and summaries expire through DynamoDB TTL. */
+  retentionDays: z.int().min(1).max(3650).default(30),
+  api: z
+    .strictObject({
+      throttleRateLimit: z.number().positive().default(50),
+      throttleBurstLimit: z.int().positive().default(100),
+    })
+    .prefault({}),
+  consumer: z
+    .strictObject({
+      memorySize: z.int().min(128).max(10_240).default(1024),
+      timeoutSeconds: z.int().min(5).max(900).default(60),
+      batchSize: z.int().min(1).max(10_000).default(10),
+      maxBatchingWindowSeconds: z.int().min(0).max(300).default(1),
+      /** Lambda's SQS event source maximumConcurrency: 2 to 1000. */
+      maxConcurrency: z.int().min(2).max(1000).default(20),
+      /** Pages fetched at once inside one invocation. */
+      pageConcurrency: z.int().min(1).max(256).default(16),
+    })
+    .prefault({}),
+  queue: z
+    .strictObject({
+      maxReceiveCount: z.int().min(1).max(1000).default(5),
+    })
+    .prefault({}),
+  fetch: z
+    .strictObject({
+      timeoutMs: z.int().min(100).max(120_000).default(10_000),
+      maxBodyBytes: z.int().min(1024).max(100 * 1024 * 1024).default(5 * 1024 * 1024),
+      maxRedirects: z.int().min(0).max(20).default(5),
+    })
+    .prefault({}),
+  schedules: z.array(scheduleSchema).default([]),
+});
+
+export type CrawlerConfig = z.output<typeof crawlerConfigSchema>;
+export type ScheduleConfig = CrawlerConfig['schedules'][number];
+
+/** Validates raw context; throws one readable error listing every problem. */
+export function parseCrawlerConfig(raw: unknown): CrawlerConfig {
+  const result = crawlerConfigSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    throw new Error(`Invalid "crawler" configuration in cdk.json context:\n${z.prettifyError(result.error)}`);
+  }
+  const config = result.data;
+  const names = config.schedules.map((s) => s.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new Error(`Invalid "crawler" configuration: schedule name "${dup}" is used twice`);
+  return config;
+}
+
+/** The configuration from a cdk.json file, for code that runs outside a CDK app (the local stack). */
+export function readCrawlerConfig(cdkJsonPath = new URL('../cdk.json', import.meta.url)): CrawlerConfig {
+  const cdkJson = JSON.parse(readFileSync(cdkJsonPath, 'utf8')) as { context?: { crawler?: unknown } };
+  return parseCrawlerConfig(cdkJson.context?.crawler);
+}

@@ -1,0 +1,68 @@
+import type { CrawlerConfig } from './config.js';
+
+/**
+ * Table and queue definitions shared by the CDK stack (lib/) and the local stack (local/), so that the two cannot
+ * drift: both build their resources from these values and nothing else. Plain data, no CDK imports, so the local
+ * stack can load it cheaply.
+ */
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: 'S';
+}
+
+export interface TableDefinition {
+  readonly logicalName: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey: KeyAttribute;
+  /** Epoch seconds after which DynamoDB may delete the item. */
+  readonly timeToLiveAttribute: string;
+}
+
+/** One table: crawls, the page summaries of each crawl, the links seen by each crawl, and the latest summary per URL. */
+export const crawlTable: TableDefinition = {
+  logicalName: 'crawls',
+  partitionKey: { name: 'PK', type: 'S' },
+  sortKey: { name: 'SK', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
+};
+
+export interface QueueDefinition {
+  readonly logicalName: string;
+  readonly visibilityTimeoutSeconds: number;
+  readonly retentionSeconds: number;
+  readonly receiveWaitTimeSeconds: number;
+}
+
+export interface QueuePairDefinition {
+  readonly queue: QueueDefinition;
+  readonly deadLetterQueue: QueueDefinition;
+  readonly maxReceiveCount: number;
+}
+
+/**
+ * AWS's guidance for an SQS event source: visibility timeout at least 6× the function timeout, so that a message is
+ * not handed to a second consumer while the first one (and Lambda's own retries of throttled batches) still holds it.
+ */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+const FOUR_DAYS = 4 * 24 * 3600;
+const FOURTEEN_DAYS = 14 * 24 * 3600;
+
+export function crawlQueues(config: CrawlerConfig): QueuePairDefinition {
+  return {
+    queue: {
+      logicalName: 'pages',
+      visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_FACTOR * config.consumer.timeoutSeconds,
+      retentionSeconds: FOUR_DAYS,
+      receiveWaitTimeSeconds: 20,
+    },
+    // The DLQ keeps messages longer than the queue, so a failure found late can still be redriven.
+    deadLetterQueue: {
+      logicalName: 'pages-dlq',
+      visibilityTimeoutSeconds: 30,
+      retentionSeconds: FOURTEEN_DAYS,
+      receiveWaitTimeSeconds: 0,
+    },
+    maxReceiveCount: config.queue.maxReceiveCount,
+  };
+}
