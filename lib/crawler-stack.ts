@@ -1,0 +1,99 @@
+import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { CrawlerApi } from './api.js';
+import type { CrawlerConfig } from './config.js';
+import { Consumer } from './consumer.js';
+import { CrawlerFunction } from './crawler-function.js';
+import { PageQueue } from './queue.js';
+import { CrawlSchedules } from './schedules.js';
+import { CrawlStoreTable } from './store.js';
+
+export interface CrawlerStackProps extends StackProps {
+  readonly config: CrawlerConfig;
+}
+
+/** The whole crawler: API → submit → SQS → consumer → DynamoDB, reads, and schedules. */
+export class CrawlerStack extends Stack {
+  constructor(scope: Construct, id: string, props: CrawlerStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    const store = new CrawlStoreTable(this, 'Store');
+    const pages = new PageQueue(this, 'Pages', { config });
+
+    const submit = new CrawlerFunction(this, 'Submit', {
+      handlerFile: 'submit',
+      description: 'Validates a crawl request, records the crawl and queues one message per URL',
+      memorySize: 512,
+      timeout: Duration.seconds(29),
+    })
+      .bindTable(store.table, 'submit', config.retentionDays)
+      .bindQueueForSending(pages.queue);
+
+    const read = new CrawlerFunction(this, 'Read', {
+      handlerFile: 'read',
+      description: 'Serves crawl status, crawl pages and the latest summary of a URL',
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+    }).bindTable(store.table, 'read', config.retentionDays);
+
+    const consumer = new Consumer(this, 'Consumer', { config, queue: pages.queue, table: store.table });
+
+    const api = new CrawlerApi(this, 'Http', {
+      config,
+      functions: { submit: submit.function, read: read.function },
+    });
+
+    if (config.schedules.length > 0) {
+      const scheduleDlq = new Queue(this, 'ScheduleDeadLetterQueue', {
+        retentionPeriod: Duration.days(14),
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+      });
+      new CrawlSchedules(this, 'Schedules', { schedules: config.schedules, submitFunction: submit.function, deadLetterQueue: scheduleDlq });
+      Validations.of(scheduleDlq).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason: 'This queue is itself the dead-letter queue for undeliverable schedule invocations.',
+      });
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: api.api.url, description: 'Base URL of the crawler API (SigV4-signed requests)' });
+    new CfnOutput(this, 'TableName', { value: store.table.tableName });
+    new CfnOutput(this, 'QueueUrl', { value: pages.queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: pages.deadLetterQueue.queueUrl });
+
+    this.acknowledgeNagFindings(pages, [submit, read, consumer.fn]);
+  }
+
+  /** cdk-nag findings we accept, each with the reason. Anything not acknowledged here fails synth and the nag test. */
+  private acknowledgeNagFindings(pages: PageQueue, functions: CrawlerFunction[]): void {
+    Validations.of(pages.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the page queue.',
+    });
+    for (const fn of functions) {
+      Validations.of(fn.function).acknowledge(
+        {
+          id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+          reason: "AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.",
+        },
+        {
+          id: 'AwsSolutions-L1',
+          reason: 'nodejs22.x is the runtime this code is built and tested for; moving runtimes is a deliberate change.',
+        },
+      );
+    }
+    Validations.of(this).acknowledge(
+      {
+        id: 'AwsSolutions-APIG3',
+        reason: 'Every method requires IAM (SigV4) authorization and the stage is throttled; a WAF is left to the deployer.',
+      },
+      {
+        id: 'AwsSolutions-APIG6',
+        reason: 'Access logs are on; execution logging needs an account-wide API Gateway CloudWatch role this stack does not own.',
+      },
+      { id: 'AwsSolutions-COG4', reason: 'The API uses IAM authorization (SigV4), not Cognito user pools.' },
+    );
+  }
+}

@@ -1,0 +1,26 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+import { crawlTable } from './resources.js';
+
+export interface CrawlStoreProps {
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The crawl table, from the definition the local stack uses too. */
+export class CrawlStoreTable extends Construct {
+  readonly table: Table;
+
+  constructor(scope: Construct, id: string, props: CrawlStoreProps = {}) {
+    super(scope, id);
+    this.table = new Table(this, 'Table', {
+      partitionKey: { name: crawlTable.partitionKey.name, type: AttributeType.STRING },
+      sortKey: { name: crawlTable.sortKey.name, type: AttributeType.STRING },
+      timeToLiveAttribute: crawlTable.timeToLiveAttribute,
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+  }
+}
