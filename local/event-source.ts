@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
+
+export interface EventSourceOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  region: string;
+  handler: SqsHandler;
+  functionName: string;
+  batchSize: number;
+  maxBatchingWindowSeconds: number;
+  /** Concurrent invocations at most, as the event source mapping's maximumConcurrency. */
+  maxConcurrency: number;
+  functionTimeoutSeconds: number;
+  onBatch?: (info: { records: number; failures: number; error?: unknown }) => void;
+}
+
+export interface RunningEventSource {
+  stop(): Promise<void>;
+  /** Batches handed to the handler so far. */
+  readonly invocations: number;
+}
+
+/**
+ * Feeds the consumer as Lambda's SQS event source mapping does: long-polls, fills a batch up to batchSize within the
+ * batching window, invokes the handler, deletes only the records not reported in batchItemFailures (none if the
+ * handler throws or times out). Failed records reappear after the visibility timeout; SQS's redrive policy moves them
+ * to the DLQ after maxReceiveCount.
+ */
+export function startEventSource(options: EventSourceOptions): RunningEventSource {
+  const abort = new AbortController();
+  // Every poller's in-flight receive listens on this one signal.
+  setMaxListeners(options.maxConcurrency * 2 + 10, abort.signal);
+  let invocations = 0;
+
+  /**
+   * Real SQS ends a long poll as soon as messages arrive; local-aws-sqs holds it for the whole WaitTimeSeconds. So
+   * this polls with WaitTimeSeconds 0 (answered in ~40 ms) and backs off while the queue is idle, which gives the
+   * same latency as a long poll without holding 20 requests open.
+   */
+  async function receiveBatch(): Promise<Message[]> {
+    const byId = new Map<string, Message>();
+    const windowMs = options.maxBatchingWindowSeconds * 1000;
+    let deadline = Infinity;
+    let idleMs = 0;
+    while (byId.size < options.batchSize && !abort.signal.aborted) {
+      if (byId.size > 0 && Date.now() >= deadline) break;
+      const out = await options.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: options.queueUrl,
+          MaxNumberOfMessages: Math.min(10, options.batchSize - byId.size),
+          WaitTimeSeconds: 0,
+          AttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+        { abortSignal: abort.signal },
+      );
+      const got = out.Messages ?? [];
+      // The newest receipt of a message wins; Lambda never hands one message twice in a batch.
+      for (const m of got) if (m.MessageId) byId.set(m.MessageId, m);
+      if (byId.size > 0 && deadline === Infinity) deadline = Date.now() + windowMs;
+      if (got.length > 0) {
+        idleMs = 0;
+        continue;
+      }
+      // Nothing came: with a partial batch, wait a little for more (within the window); idle, back off up to 250 ms.
+      idleMs = Math.min(250, Math.max(20, idleMs * 2));
+      const pause = byId.size > 0 ? Math.min(idleMs, Math.max(0, deadline - Date.now())) : idleMs;
+      await sleep(pause, undefined, { signal: abort.signal }).catch(() => undefined);
+    }
+    return [...byId.values()];
+  }
+
+  function toRecord(m: Message): SQSRecord {
+    const a = m.Attributes ?? {};
+    return {
+      messageId: m.MessageId!,
+      receiptHandle: m.ReceiptHandle!,
+      body: m.Body ?? '',
+      attributes: {
+        ApproximateReceiveCount: a['ApproximateReceiveCount'] ?? '1',
+        SentTimestamp: a['SentTimestamp'] ?? String(Date.now()),
+        SenderId: a['SenderId'] ?? 'local',
+        ApproximateFirstReceiveTimestamp: a['ApproximateFirstReceiveTimestamp'] ?? String(Date.now()),
+      },
+      messageAttributes: {},
+      md5OfBody: m.MD5OfBody ?? '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: options.queueArn,
+      awsRegion: options.region,
+    };
+  }
+
+  function context(deadline: number): Context {
+    return {
+      callbackWaitsForEmptyEventLoop: false,
+      functionName: options.functionName,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: `arn:aws:lambda:${options.region}:000000000000:function:${options.functionName}`,
+      memoryLimitInMB: '1024',
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/${options.functionName}`,
+      logStreamName: 'local',
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      done: () => undefined,
+      fail: () => undefined,
+      succeed: () => undefined,
+    };
+  }
+
+  async function invoke(messages: Message[]): Promise<void> {
+    const records = messages.map(toRecord);
+    const timeoutMs = options.functionTimeoutSeconds * 1000;
+    let failedIds: Set<string>;
+    let error: unknown;
+    try {
+      invocations++;
+      const timeout = sleep(timeoutMs, 'timeout' as const, { ref: false });
+      const result = await Promise.race([options.handler({ Records: records }, context(Date.now() + timeoutMs)), timeout]);
+      if (result === 'timeout') throw new Error(`handler timed out after ${options.functionTimeoutSeconds}s`);
+      failedIds = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+    } catch (err) {
+      // A throw or a timeout fails the whole batch: nothing is deleted.
+      error = err;
+      failedIds = new Set(records.map((r) => r.messageId));
+    }
+    const done = messages.filter((m) => !failedIds.has(m.MessageId!));
+    for (let i = 0; i < done.length; i += 10) {
+      await options.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: options.queueUrl,
+          Entries: done.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! })),
+        }),
+      );
+    }
+    options.onBatch?.({ records: records.length, failures: failedIds.size, ...(error ? { error } : {}) });
+  }
+
+  async function poller(): Promise<void> {
+    while (!abort.signal.aborted) {
+      try {
+        const messages = await receiveBatch();
+        if (messages.length > 0) await invoke(messages);
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        options.onBatch?.({ records: 0, failures: 0, error: err });
+        await sleep(500);
+      }
+    }
+  }
+
+  const pollers = Array.from({ length: options.maxConcurrency }, () => poller());
+  return {
+    get invocations() {
+      return invocations;
+    },
+    stop: async () => {
+      abort.abort();
+      await Promise.allSettled(pollers);
+    },
+  };
+}
