@@ -17,6 +17,8 @@ const canonicalByLower = new Map(CANONICAL_NAMES.map((name) => [name.toLowerCase
 
 /** The WHATWG name for a label (`"sjis"` → `"Shift_JIS"`), or null when the label names no encoding. */
 export function encodingForLabel(label: string): string | null {
+  // Node's TextDecoder does not implement x-user-defined; it is a WHATWG encoding all the same.
+  if (label.trim().toLowerCase() === 'x-user-defined') return 'x-user-defined';
   try {
     const lower = new TextDecoder(label.trim()).encoding;
     return canonicalByLower.get(lower) ?? null;
@@ -66,8 +68,30 @@ export interface DecodedDocument {
 
 export function decodeDocument(bytes: Uint8Array, contentType: string | null | undefined): DecodedDocument {
   const sniffed = sniffEncoding(bytes, contentType);
-  const decoder = new TextDecoder(sniffed.encoding, { ignoreBOM: true });
-  return { text: decoder.decode(bytes.subarray(sniffed.bomLength)), charset: sniffed.encoding, source: sniffed.source };
+  return { text: decodeBytes(bytes.subarray(sniffed.bomLength), sniffed.encoding), charset: sniffed.encoding, source: sniffed.source };
+}
+
+/**
+ * windows-1252 bytes 0x80-0x9F per the WHATWG index. Node 20's TextDecoder takes a Latin-1 fast path for
+ * windows-1252 and its labels (latin1, ascii, iso-8859-1), which turns “ into U+0093; so we map those 32 bytes here.
+ */
+const WINDOWS_1252_C1 =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+
+/** Decodes bytes (without BOM) in a WHATWG encoding, replacing malformed sequences with U+FFFD. */
+export function decodeBytes(bytes: Uint8Array, encoding: string): string {
+  if (encoding === 'windows-1252') {
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      .toString('latin1')
+      .replace(/[\u0080-\u009f]/g, (c) => WINDOWS_1252_C1[c.charCodeAt(0) - 0x80]!);
+  }
+  if (encoding === 'x-user-defined') {
+    let out = '';
+    for (const b of bytes) out += String.fromCharCode(b < 0x80 ? b : 0xf780 + b - 0x80);
+    return out;
+  }
+  return new TextDecoder(encoding, { ignoreBOM: true }).decode(bytes);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,32 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseCrawlerConfig, readCrawlerConfig } from '../../lib/config.js';
+import { crawlQueues } from '../../lib/resources.js';
+
+describe('crawler configuration', () => {
+  it('fills safe defaults', () => {
+    const config = parseCrawlerConfig({});
+    expect(config.fetch).toEqual({ timeoutMs: 10_000, maxBodyBytes: 5 * 1024 * 1024, maxRedirects: 5 });
+    expect(config.consumer.batchSize).toBe(10);
+    expect(config.schedules).toEqual([]);
+  });
+
+  it('reads the shipped cdk.json, whose example schedule is disabled', () => {
+    const config = readCrawlerConfig(fileURLToPath(new URL('../../cdk.json', import.meta.url)));
+    expect(config.schedules.length).toBeGreaterThan(0);
+    expect(config.schedules.every((s) => s.enabled === false)).toBe(true);
+  });
+
+  it('rejects bad values with a readable message', () => {
+    expect(() => parseCrawlerConfig({ consumer: { batchSize: 0 } })).toThrow(/consumer\.batchSize/);
+    expect(() => parseCrawlerConfig({ consumr: {} })).toThrow(/consumr/);
+    expect(() => parseCrawlerConfig({ schedules: [{ name: 'x', expression: 'daily', crawl: { urls: ['https://a.example/'] } }] })).toThrow(/expression/);
+    const dup = { name: 'same', expression: 'rate(1 day)', crawl: { urls: ['https://a.example/'] } };
+    expect(() => parseCrawlerConfig({ schedules: [dup, dup] })).toThrow(/used twice/);
+  });
+
+  it('derives the queue visibility timeout as 6× the consumer timeout', () => {
+    const config = parseCrawlerConfig({ consumer: { timeoutSeconds: 45 } });
+    expect(crawlQueues(config).queue.visibilityTimeoutSeconds).toBe(270);
+  });
+});

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import {
+  charsetParam,
+  decodeBytes,
+  decodeDocument,
+  encodingForLabel,
+  extractCharsetFromContent,
+  prescanForMetaCharset,
+  sniffEncoding,
+} from '../../functions/core/decode.js';
+
+const ascii = (s: string) => new TextEncoder().encode(s);
+
+describe('encodingForLabel', () => {
+  it('maps WHATWG labels to canonical names', () => {
+    expect(encodingForLabel('utf8')).toBe('UTF-8');
+    expect(encodingForLabel('sjis')).toBe('Shift_JIS');
+    expect(encodingForLabel('latin1')).toBe('windows-1252');
+    expect(encodingForLabel('ISO-8859-1')).toBe('windows-1252');
+    expect(encodingForLabel('euc-jp')).toBe('EUC-JP');
+    expect(encodingForLabel(' GB2312 ')).toBe('GBK');
+    expect(encodingForLabel('no-such-encoding')).toBeNull();
+  });
+});
+
+describe('sniffEncoding: BOM, then HTTP charset, then <meta> prescan, then windows-1252', () => {
+  it('a BOM wins over everything', () => {
+    const bytes = new Uint8Array([0xef, 0xbb, 0xbf, ...ascii('<meta charset="shift_jis">')]);
+    expect(sniffEncoding(bytes, 'text/html; charset=windows-1252')).toEqual({ encoding: 'UTF-8', source: 'bom', bomLength: 3 });
+    expect(sniffEncoding(new Uint8Array([0xff, 0xfe, 0x3c, 0]), null).encoding).toBe('UTF-16LE');
+    expect(sniffEncoding(new Uint8Array([0xfe, 0xff, 0, 0x3c]), null).encoding).toBe('UTF-16BE');
+  });
+
+  it('the HTTP charset wins over <meta>', () => {
+    expect(sniffEncoding(ascii('<meta charset="shift_jis">'), 'text/html; charset="EUC-JP"')).toMatchObject({ encoding: 'EUC-JP', source: 'http' });
+  });
+
+  it('an unknown HTTP charset is ignored', () => {
+    expect(sniffEncoding(ascii('<meta charset="shift_jis">'), 'text/html; charset=bogus')).toMatchObject({ encoding: 'Shift_JIS', source: 'meta' });
+  });
+
+  it('falls back to windows-1252', () => {
+    expect(sniffEncoding(ascii('<p>hello</p>'), 'text/html')).toMatchObject({ encoding: 'windows-1252', source: 'default' });
+  });
+
+  it('only looks at the first 1024 bytes for <meta>', () => {
+    const late = ascii(`<!-- ${'x'.repeat(1100)} --><meta charset="utf-8">`);
+    expect(sniffEncoding(late, null).source).toBe('default');
+  });
+});
+
+describe('prescanForMetaCharset', () => {
+  it.each([
+    ['<meta charset="utf-8">', 'UTF-8'],
+    ["<META CHARSET='Shift_JIS'>", 'Shift_JIS'],
+    ['<meta charset=euc-jp>', 'EUC-JP'],
+    ['<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-2">', 'ISO-8859-2'],
+    ['<meta content="text/html; charset=koi8-r" http-equiv="content-type">', 'KOI8-R'],
+    ['<meta charset="utf-16le">', 'UTF-8'],
+    ['<meta charset="x-user-defined">', 'windows-1252'],
+  ])('%s → %s', (html, expected) => {
+    expect(prescanForMetaCharset(ascii(html))).toBe(expected);
+  });
+
+  it.each([
+    ['a content charset without http-equiv', '<meta content="text/html; charset=koi8-r">'],
+    ['a charset inside a comment', '<!-- <meta charset="utf-8"> -->'],
+    ['a charset in another tag\'s attribute', '<div data-x=\'<meta charset="utf-8">\'></div>'],
+    ['an unknown label', '<meta charset="klingon">'],
+  ])('ignores %s', (_, html) => {
+    expect(prescanForMetaCharset(ascii(html))).toBeNull();
+  });
+
+  it('takes the first usable <meta>', () => {
+    expect(prescanForMetaCharset(ascii('<meta charset="bogus"><meta charset="windows-1251"><meta charset="utf-8">'))).toBe('windows-1251');
+  });
+});
+
+describe('extractCharsetFromContent', () => {
+  it('reads quoted and bare values', () => {
+    expect(extractCharsetFromContent('text/html; charset=utf-8')).toBe('utf-8');
+    expect(extractCharsetFromContent('text/html;charset="big5"')).toBe('big5');
+    expect(extractCharsetFromContent('text/html; charset =  sjis ; x')).toBe('sjis');
+    expect(extractCharsetFromContent('text/html')).toBeNull();
+  });
+});
+
+describe('charsetParam', () => {
+  it('reads the charset parameter of a Content-Type', () => {
+    expect(charsetParam('text/html; charset=UTF-8')).toBe('UTF-8');
+    expect(charsetParam('text/html;charset="shift_jis"')).toBe('shift_jis');
+    expect(charsetParam('text/html')).toBeNull();
+    expect(charsetParam(null)).toBeNull();
+  });
+});
+
+describe('decodeDocument', () => {
+  it('decodes Shift_JIS declared in <meta>', () => {
+    // "日本" in Shift_JIS is 93 FA 96 7B.
+    const bytes = new Uint8Array([...ascii('<meta charset="shift_jis"><title>'), 0x93, 0xfa, 0x96, 0x7b, ...ascii('</title>')]);
+    const doc = decodeDocument(bytes, 'text/html');
+    expect(doc.charset).toBe('Shift_JIS');
+    expect(doc.text).toContain('<title>日本</title>');
+  });
+
+  it('decodes windows-1252 by default, so 0x93 is a curly quote', () => {
+    expect(decodeDocument(new Uint8Array([0x93, 0x68, 0x69, 0x94]), null).text).toBe('\u201chi\u201d');
+  });
+
+  it('strips the BOM it used', () => {
+    expect(decodeDocument(new Uint8Array([0xef, 0xbb, 0xbf, 0x41]), null).text).toBe('A');
+  });
+});
+
+describe('decodeBytes', () => {
+  it('maps every windows-1252 byte per the WHATWG index (Node 20 decodes it as Latin-1)', () => {
+    expect(decodeBytes(new Uint8Array([0x80, 0x8a, 0x99, 0x9f, 0x81, 0xe9]), 'windows-1252')).toBe('€Š™Ÿ\u0081é');
+  });
+
+  it('decodes x-user-defined into the private-use range', () => {
+    expect(decodeBytes(new Uint8Array([0x41, 0x80, 0xff]), 'x-user-defined')).toBe('A\uf780\uf7ff');
+  });
+
+  it('replaces malformed UTF-8 with U+FFFD instead of failing', () => {
+    expect(decodeBytes(new Uint8Array([0x61, 0xff, 0x62]), 'UTF-8')).toBe('a\ufffdb');
+  });
+});
