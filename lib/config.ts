@@ -67,7 +67,7 @@ export function parseCrawlerConfig(raw: unknown): CrawlerConfig {
 }
 
 /** The configuration from a cdk.json file, for code that runs outside a CDK app (the local stack). */
-export function readCrawlerConfig(cdkJsonPath = new URL('../cdk.json', import.meta.url)): CrawlerConfig {
+export function readCrawlerConfig(cdkJsonPath: string | URL = new URL('../cdk.json', import.meta.url)): CrawlerConfig {
   const cdkJson = JSON.parse(readFileSync(cdkJsonPath, 'utf8')) as { context?: { crawler?: unknown } };
   return parseCrawlerConfig(cdkJson.context?.crawler);
 }
