@@ -1,0 +1,162 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { actionsOf, functionId, synthStack } from '../support/stack.js';
+
+const { template } = synthStack();
+type Resources = Record<string, { Properties: Record<string, any> }>;
+const resources = (type: string) => template.findResources(type) as Resources;
+
+describe('API', () => {
+  it('requires IAM (SigV4) authorization on every method', () => {
+    const methods = Object.values(resources('AWS::ApiGateway::Method'));
+    expect(methods.length).toBeGreaterThanOrEqual(4);
+    for (const method of methods) expect(method.Properties['AuthorizationType']).toBe('AWS_IAM');
+  });
+
+  it('has the contract routes', () => {
+    const paths = Object.values(resources('AWS::ApiGateway::Resource')).map((r) => r.Properties['PathPart']);
+    expect(paths).toEqual(expect.arrayContaining(['crawls', '{crawlId}', 'pages', '{proxy+}']));
+    const verbs = Object.values(resources('AWS::ApiGateway::Method')).map((m) => m.Properties['HttpMethod']);
+    expect(verbs.filter((v) => v === 'GET')).toHaveLength(3);
+    expect(verbs.filter((v) => v === 'POST')).toHaveLength(1);
+  });
+
+  it('validates the POST /crawls body before invoking the function', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST',
+      RequestValidatorId: Match.anyValue(),
+      RequestModels: { 'application/json': Match.anyValue() },
+    });
+    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
+  });
+
+  it('throttles the stage and writes access logs', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 })]),
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+    });
+  });
+
+  it('answers API Gateway\'s own errors in the contract\'s JSON error shape', () => {
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'DEFAULT_4XX',
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('^\\{"error":\\{"code":') },
+    });
+  });
+});
+
+describe('queue', () => {
+  it('has a dead-letter queue through a redrive policy', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] }, maxReceiveCount: 5 },
+    });
+  });
+
+  it('keeps the visibility timeout at least 6× the consumer timeout', () => {
+    const consumer = resources('AWS::Lambda::Function')[functionId(template, 'Consume')]!;
+    const queue = Object.values(resources('AWS::SQS::Queue')).find((q) => q.Properties['RedrivePolicy'])!;
+    expect(queue.Properties['VisibilityTimeout']).toBeGreaterThanOrEqual(6 * consumer.Properties['Timeout']);
+  });
+
+  it('encrypts every queue and refuses non-TLS access', () => {
+    for (const queue of Object.values(resources('AWS::SQS::Queue'))) expect(queue.Properties['SqsManagedSseEnabled']).toBe(true);
+    template.resourcePropertiesCountIs(
+      'AWS::SQS::QueuePolicy',
+      { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) } },
+      Object.keys(resources('AWS::SQS::Queue')).length,
+    );
+  });
+});
+
+describe('consumer', () => {
+  it('reports batch item failures, with batching and concurrency from configuration', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 1,
+      ScalingConfig: { MaximumConcurrency: 20 },
+    });
+  });
+
+  it('takes its settings from configuration', () => {
+    const { template: custom } = synthStack({ consumer: { batchSize: 50, maxBatchingWindowSeconds: 5, maxConcurrency: 3, memorySize: 2048, timeoutSeconds: 30 } });
+    custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 50, MaximumBatchingWindowInSeconds: 5, ScalingConfig: { MaximumConcurrency: 3 } });
+    custom.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 2048, Timeout: 30 });
+    custom.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 180, RedrivePolicy: Match.anyValue() });
+  });
+});
+
+describe('functions', () => {
+  it('run Node.js 22 on arm64', () => {
+    for (const fn of Object.values(resources('AWS::Lambda::Function'))) {
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'] });
+    }
+  });
+
+  it('get the table name and queue URL they use, with a grant for each', () => {
+    for (const name of ['Submit', 'Consume']) {
+      const fn = resources('AWS::Lambda::Function')[functionId(template, name)]!;
+      expect(Object.keys(fn.Properties['Environment'].Variables)).toEqual(expect.arrayContaining(['CRAWL_TABLE_NAME', 'PAGE_QUEUE_URL']));
+      const actions = actionsOf(template, functionId(template, name)).flatMap((s) => s.actions);
+      expect(actions).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'sqs:SendMessage']));
+    }
+  });
+
+  it('the read function may only get and query the table', () => {
+    const statements = actionsOf(template, functionId(template, 'Read'));
+    expect(statements.flatMap((s) => s.actions).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    const fn = resources('AWS::Lambda::Function')[functionId(template, 'Read')]!;
+    expect(fn.Properties['Environment'].Variables['PAGE_QUEUE_URL']).toBeUndefined();
+  });
+
+  it('no function may scan, delete or administer the table', () => {
+    for (const name of ['Submit', 'Read', 'Consume']) {
+      const actions = actionsOf(template, functionId(template, name)).flatMap((s) => s.actions);
+      expect(actions.filter((a) => /dynamodb:(Scan|DeleteItem|DeleteTable|\*)/.test(a)), name).toEqual([]);
+    }
+  });
+});
+
+describe('table', () => {
+  it('is on-demand, with point-in-time recovery, a TTL attribute and the shared key schema', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      KeySchema: [{ AttributeName: 'PK', KeyType: 'HASH' }, { AttributeName: 'SK', KeyType: 'RANGE' }],
+    });
+  });
+});
+
+describe('schedules', () => {
+  it('ships the example schedule disabled, invoking the submit function with its crawl', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      State: 'DISABLED',
+      ScheduleExpression: 'cron(0 3 * * ? *)',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [functionId(template, 'Submit'), 'Arn'] },
+          Input: Match.serializedJson({ source: 'serverless-crawler.schedule', schedule: 'nightly-example', crawl: Match.objectLike({ urls: ['https://example.com/'] }) }),
+          DeadLetterConfig: Match.anyValue(),
+        }),
+      ],
+    });
+  });
+
+  it('enables a schedule the configuration enables', () => {
+    const { template: custom } = synthStack({
+      schedules: [{ name: 'hourly', expression: 'rate(1 hour)', crawl: { urls: ['https://a.example/'] } }],
+    });
+    custom.hasResourceProperties('AWS::Events::Rule', { State: 'ENABLED', ScheduleExpression: 'rate(1 hour)' });
+  });
+
+  it('refuses a schedule with an invalid URL at synth time', () => {
+    expect(() => synthStack({ schedules: [{ name: 'bad', expression: 'rate(1 hour)', crawl: { urls: ['ftp://x/'] } }] })).toThrow(/schedule "bad"/);
+  });
+});
+
+describe('outputs', () => {
+  it('names the API URL, table and queues', () => {
+    expect(Object.keys(template.findOutputs('*'))).toEqual(expect.arrayContaining(['ApiUrl', 'TableName', 'QueueUrl', 'DeadLetterQueueUrl']));
+  });
+});
