@@ -1,0 +1,127 @@
+import { ulid } from 'ulid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDocumentClient, DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
+import type { CrawlRecord } from '../../functions/core/ports.js';
+import { EMPTY_PAGE_FIELDS, type Summary } from '../../functions/core/summary.js';
+import { startEngines, type Engines } from '../support/engines.js';
+
+let engines: Engines;
+let store: DynamoCrawlStore;
+
+beforeAll(async () => {
+  engines = await startEngines();
+  store = new DynamoCrawlStore({ tableName: engines.resources.tableName, retentionDays: 1, client: createDocumentClient(engines.dynamodb) });
+});
+afterAll(() => engines?.stop());
+
+function crawl(total: number, options: Partial<CrawlRecord['options']> = {}): CrawlRecord {
+  return {
+    crawlId: ulid(), status: 'running', total, succeeded: 0, failed: 0, createdAt: new Date().toISOString(),
+    options: { maxDepth: 0, sameOrigin: true, ...options }, source: { kind: 'api' },
+  };
+}
+
+function summary(url: string, ok = true, fetchedAt = new Date().toISOString()): Summary {
+  return {
+    url, finalUrl: url, status: ok ? 200 : 500, ok, contentType: 'text/html', charset: 'UTF-8', ...EMPTY_PAGE_FIELDS,
+    title: `t ${url}`, bytes: 10, durationMs: 1, fetchedAt, contentHash: 'h',
+    ...(ok ? {} : { error: { code: 'HTTP_500', message: 'x' } }),
+  };
+}
+
+describe('DynamoCrawlStore on DynamoDB Local', () => {
+  it('counts each URL exactly once however often it is recorded, and completes when all are done', async () => {
+    const c = crawl(3);
+    await store.createCrawl(c, [], false);
+    const urls = ['https://a.example/1', 'https://a.example/2', 'https://a.example/3'];
+    // Every URL delivered three times, concurrently, as SQS at-least-once delivery can.
+    const outcomes = await Promise.all(urls.flatMap((url, i) => [0, 1, 2].map(() => store.recordPage(c.crawlId, summary(url, i !== 2), 0))));
+    expect(outcomes.filter((o) => o === 'recorded')).toHaveLength(3);
+    expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(6);
+    expect(await store.completeIfDone(c.crawlId, new Date().toISOString())).toBe(true);
+    expect(await store.completeIfDone(c.crawlId, new Date().toISOString())).toBe(false);
+    expect(await store.getCrawl(c.crawlId)).toMatchObject({ status: 'completed', total: 3, succeeded: 2, failed: 1, completedAt: expect.any(String) });
+  });
+
+  it('does not complete while any URL is outstanding', async () => {
+    const c = crawl(2);
+    await store.createCrawl(c, [], false);
+    await store.recordPage(c.crawlId, summary('https://b.example/1'), 0);
+    expect(await store.completeIfDone(c.crawlId, new Date().toISOString())).toBe(false);
+    expect(await store.getCrawl(c.crawlId)).toMatchObject({ status: 'running', succeeded: 1 });
+    expect(await store.hasPage(c.crawlId, 'https://b.example/1')).toBe(true);
+    expect(await store.hasPage(c.crawlId, 'https://b.example/2')).toBe(false);
+  });
+
+  it('registers each discovered URL once across concurrent consumers, never past maxPages', async () => {
+    const seeds = ['https://c.example/'];
+    const c = crawl(1, { maxDepth: 3, maxPages: 150 });
+    await store.createCrawl(c, seeds, true);
+    const links = Array.from({ length: 200 }, (_, i) => `https://c.example/p${i}`);
+    // Two parents find overlapping link sets at the same time, both including the seed.
+    const [a, b] = await Promise.all([
+      store.registerLinks(c.crawlId, 'https://c.example/x', [...seeds, ...links.slice(0, 120)], 150),
+      store.registerLinks(c.crawlId, 'https://c.example/y', [...seeds, ...links.slice(60, 200)], 150),
+    ]);
+    const all = [...a, ...b];
+    expect(new Set(all).size).toBe(all.length);
+    expect(all).not.toContain(seeds[0]);
+    expect(all).toHaveLength(149);
+    expect(await store.getCrawl(c.crawlId)).toMatchObject({ total: 150 });
+  });
+
+  it('hands a parent back the links it registered on an interrupted earlier try', async () => {
+    const c = crawl(1, { maxDepth: 1 });
+    await store.createCrawl(c, ['https://d.example/'], true);
+    const first = await store.registerLinks(c.crawlId, 'https://d.example/', ['https://d.example/a', 'https://d.example/b']);
+    const again = await store.registerLinks(c.crawlId, 'https://d.example/', ['https://d.example/a', 'https://d.example/b']);
+    const other = await store.registerLinks(c.crawlId, 'https://d.example/other', ['https://d.example/a']);
+    expect(first.sort()).toEqual(['https://d.example/a', 'https://d.example/b']);
+    expect(again.sort()).toEqual(first.sort());
+    expect(other).toEqual([]);
+    expect(await store.getCrawl(c.crawlId)).toMatchObject({ total: 3 });
+  });
+
+  it('lists a crawl\'s pages through cursors, each exactly once', async () => {
+    const c = crawl(25);
+    await store.createCrawl(c, [], false);
+    const urls = Array.from({ length: 25 }, (_, i) => `https://e.example/${i}`);
+    await Promise.all(urls.map((url) => store.recordPage(c.crawlId, summary(url), 0)));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let calls = 0;
+    do {
+      const page = await store.listPages(c.crawlId, 7, cursor);
+      seen.push(...page.items.map((s) => s.url));
+      for (const item of page.items) expect(Object.keys(item)).not.toContain('PK');
+      cursor = page.cursor ?? undefined;
+      calls++;
+    } while (cursor && calls < 10);
+    expect(seen.sort()).toEqual([...urls].sort());
+    expect(calls).toBeLessThanOrEqual(5);
+  });
+
+  it('rejects a cursor it did not issue with INVALID_CURSOR', async () => {
+    const c = crawl(1);
+    await store.createCrawl(c, [], false);
+    for (const bad of ['garbage', 'eyJ2IjoxLCJzayI6IiNNRVRBIn0', Buffer.from('{"v":1,"sk":"SEEN#x"}').toString('base64url'), '%%%']) {
+      await expect(store.listPages(c.crawlId, 10, bad)).rejects.toMatchObject({ status: 400, code: 'INVALID_CURSOR' });
+    }
+  });
+
+  it('keeps the newest summary per URL, even when an older one arrives later', async () => {
+    const url = 'https://f.example/';
+    await store.putLatest('C1', summary(url, true, '2026-01-02T00:00:00.000Z'));
+    await store.putLatest('C0', { ...summary(url, true, '2026-01-01T00:00:00.000Z'), title: 'old' });
+    expect(await store.getLatest(url)).toMatchObject({ fetchedAt: '2026-01-02T00:00:00.000Z', title: `t ${url}` });
+    expect(await store.getLatest('https://never.example/')).toBeNull();
+  });
+
+  it('stores URLs longer than a DynamoDB sort key allows', async () => {
+    const c = crawl(1);
+    await store.createCrawl(c, [], false);
+    const url = `https://g.example/${'x'.repeat(2_000)}`;
+    expect(await store.recordPage(c.crawlId, summary(url), 0)).toBe('recorded');
+    expect((await store.listPages(c.crawlId, 10)).items[0]?.url).toBe(url);
+  });
+});
