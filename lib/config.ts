@@ -26,7 +26,7 @@ export const crawlerConfigSchema = z.strictObject({
   consumer: z
     .strictObject({
       memorySize: z.int().min(128).max(10_240).default(1024),
-      timeoutSeconds: z.int().min(5).max(900).default(60),
+      timeoutSeconds: z.int().min(1).max(900).default(60),
       batchSize: z.int().min(1).max(10_000).default(10),
       maxBatchingWindowSeconds: z.int().min(0).max(300).default(1),
       /** Lambda's SQS event source maximumConcurrency: 2 to 1000. */
