@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { decodeDocument } from './decode.js';
 import { DEFAULT_FETCH_LIMITS, FetchError, fetchDocument, type FetchLimits } from './fetch.js';
 import { summarize } from './summarize.js';
-import { EMPTY_PAGE_FIELDS, type Summary } from './summary.js';
+import { EMPTY_PAGE_FIELDS, toSummary, type Summary } from './summary.js';
 
 export interface PageResult {
   summary: Summary;
@@ -17,6 +17,12 @@ export interface PageResult {
  * those end in a Summary with `ok: false` and an error code.
  */
 export async function crawlPage(url: string, limits: FetchLimits = DEFAULT_FETCH_LIMITS): Promise<PageResult> {
+  const { summary, outlinks } = await crawl(url, limits);
+  // Fields in the contract's order, whichever path built them.
+  return { summary: toSummary(summary as unknown as Record<string, unknown>), outlinks };
+}
+
+async function crawl(url: string, limits: FetchLimits): Promise<PageResult> {
   const started = performance.now();
   const fetchedAt = new Date().toISOString();
   const base = { url, fetchedAt, ...EMPTY_PAGE_FIELDS, charset: null, contentHash: null, bytes: 0 };

@@ -1,0 +1,41 @@
+import type { Summary } from '../functions/core/summary.js';
+
+const kb = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KB`);
+
+export function formatSummaryLine(s: Summary, color: boolean): string {
+  const paint = (code: number, text: string) => (color ? `\u001b[${code}m${text}\u001b[0m` : text);
+  if (s.ok) {
+    return `${paint(32, '✓')} ${s.status} ${s.url}  "${s.title}"  ${s.links} links, ${s.images} images, ${s.h1} h1, ${kb(s.bytes)}, ${s.durationMs} ms`;
+  }
+  return `${paint(31, '✗')} ${s.error?.code ?? 'FAILED'} ${s.url}  ${s.error?.message ?? ''}`;
+}
+
+const CSV_COLUMNS = [
+  'url', 'finalUrl', 'status', 'ok', 'contentType', 'charset', 'title', 'lang', 'description', 'canonical',
+  'h1', 'links', 'images', 'bytes', 'durationMs', 'fetchedAt', 'contentHash', 'errorCode', 'errorMessage',
+] as const;
+
+function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** RFC 4180 CSV; the header only with the first chunk. */
+export function toCsv(items: Summary[], withHeader: boolean): string {
+  const rows = items.map((s) => {
+    const record: Record<string, unknown> = { ...s, errorCode: s.error?.code, errorMessage: s.error?.message };
+    return CSV_COLUMNS.map((c) => csvCell(record[c])).join(',');
+  });
+  return `${withHeader ? `${CSV_COLUMNS.join(',')}\r\n` : ''}${rows.map((r) => `${r}\r\n`).join('')}`;
+}
+
+const truncate = (text: string, width: number) => (text.length <= width ? text.padEnd(width) : `${text.slice(0, width - 1)}…`);
+
+/** A fixed-width table for terminals; fixed widths let it stream page by page. */
+export function toTable(items: Summary[], withHeader: boolean): string {
+  const line = (status: string, url: string, title: string, links: string) =>
+    `${truncate(status, 16)} ${truncate(url, 60)} ${truncate(title, 40)} ${links.padStart(6)}`;
+  const header = withHeader ? `${line('STATUS', 'URL', 'TITLE', 'LINKS')}\n` : '';
+  return header + items.map((s) => `${line(s.ok ? String(s.status) : (s.error?.code ?? 'FAILED'), s.url, s.title, String(s.links))}\n`).join('');
+}

@@ -1,0 +1,237 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import pLimit from 'p-limit';
+import { crawlPage } from '../functions/core/engine.js';
+import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch.js';
+import type { Summary } from '../functions/core/summary.js';
+import { normalizeUrl } from '../functions/core/url.js';
+import { ApiClient, ApiError } from './api-client.js';
+import { formatSummaryLine, toCsv, toTable } from './format.js';
+
+const DEFAULT_ENDPOINT = `http://127.0.0.1:${process.env['PORT'] ?? 3000}`;
+
+const USAGE = `Usage: crawler <command> [options]
+
+Commands:
+  fetch [--json] [--concurrency N] [--allow-private-network] [--file F] URL...
+      Fetch and summarize pages in this process, with the engine the consumer Lambda uses.
+  submit [--endpoint URL] [--wait] [--max-depth N] [--max-pages N] [--file F] URL...
+      Start a crawl through the API (POST /crawls); --wait follows it to the end and prints the results.
+  status [--endpoint URL] CRAWL_ID
+      Show a crawl's progress.
+  pages [--endpoint URL] [--format table|json|csv] CRAWL_ID
+      Print a crawl's page summaries.
+
+--endpoint defaults to the local stack (${DEFAULT_ENDPOINT}).
+Run \`crawler <command> --help\` for a command's details.`;
+
+const HELP: Record<string, string> = {
+  fetch: `Usage: crawler fetch [--json] [--concurrency N] [--allow-private-network] [--file F] URL...
+
+Fetches and summarizes each URL here, with no queue and no table. URLs come from the arguments and/or a file
+(one a line; blank lines and lines starting with # are skipped).
+
+  --json                    one Summary per line (JSON), in input order
+  --concurrency N           pages in flight at once (default 16)
+  --allow-private-network   allow loopback and private addresses (or ALLOW_PRIVATE_NETWORK=true)
+  --file F                  read URLs from F ("-" for standard input)
+
+Exits 0 when every page was tried, even if some failed (their error says why); 2 on bad usage.`,
+  submit: `Usage: crawler submit [--endpoint URL] [--wait] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] URL...
+
+Starts a crawl (POST /crawls) and prints its id. With --wait, shows progress until it completes, then prints the pages.`,
+  status: `Usage: crawler status [--endpoint URL] CRAWL_ID`,
+  pages: `Usage: crawler pages [--endpoint URL] [--format table|json|csv] CRAWL_ID
+
+  --format table   aligned columns for a terminal (default)
+  --format json    one Summary per line (JSON lines)
+  --format csv     a header and one row per page`,
+};
+
+class UsageError extends Error {}
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(command: string, argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${HELP[command]}`);
+  }
+}
+
+function positiveInt(name: string, value: string | undefined, fallback?: number): number | undefined {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${name} must be a whole number of at least 1, not "${value}"`);
+  return Number(value);
+}
+
+async function readUrls(positionals: string[], file: string | undefined): Promise<string[]> {
+  const urls = [...positionals];
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    urls.push(...text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')));
+  }
+  if (urls.length === 0) throw new UsageError('give at least one URL, as an argument or with --file');
+  return urls;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function fetchCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('fetch', argv, {
+    json: { type: 'boolean' },
+    concurrency: { type: 'string' },
+    'allow-private-network': { type: 'boolean' },
+    file: { type: 'string' },
+  });
+  if (values.help) return help('fetch');
+  const concurrency = positiveInt('--concurrency', values.concurrency, 16)!;
+  const inputs = await readUrls(positionals, values.file);
+  const checked = inputs.map((input) => ({ input, check: normalizeUrl(input) }));
+  const invalid = checked.filter((c) => !c.check.ok);
+  if (invalid.length > 0) {
+    throw new UsageError(invalid.map((c) => `not a URL we can fetch: "${c.input}" (${c.check.ok ? '' : c.check.reason})`).join('\n'));
+  }
+  const limits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: values['allow-private-network'] === true || process.env['ALLOW_PRIVATE_NETWORK'] === 'true' };
+  const limit = pLimit(concurrency);
+
+  // Results print in input order as soon as every earlier one is done; nothing else is kept.
+  const pending = new Map<number, Summary>();
+  let next = 0;
+  let failed = 0;
+  const flush = () => {
+    while (pending.has(next)) {
+      const summary = pending.get(next)!;
+      pending.delete(next++);
+      if (!summary.ok) failed++;
+      process.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : `${formatSummaryLine(summary, process.stdout.isTTY === true)}\n`);
+    }
+  };
+  await Promise.all(
+    checked.map((c, i) =>
+      limit(async () => {
+        pending.set(i, (await crawlPage((c.check as { url: string }).url, limits)).summary);
+        flush();
+      }),
+    ),
+  );
+  if (!values.json) process.stderr.write(`${inputs.length} fetched, ${inputs.length - failed} ok, ${failed} failed\n`);
+  return 0;
+}
+
+async function submitCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('submit', argv, {
+    endpoint: { type: 'string' },
+    wait: { type: 'boolean' },
+    'max-depth': { type: 'string' },
+    'max-pages': { type: 'string' },
+    'same-origin': { type: 'string' },
+    file: { type: 'string' },
+  });
+  if (values.help) return help('submit');
+  const urls = await readUrls(positionals, values.file);
+  const maxDepth = values['max-depth'] === undefined ? undefined : Number(values['max-depth']);
+  if (maxDepth !== undefined && !(Number.isInteger(maxDepth) && maxDepth >= 0)) throw new UsageError('--max-depth must be a whole number ≥ 0');
+  const maxPages = positiveInt('--max-pages', values['max-pages']);
+  const sameOrigin = values['same-origin'];
+  if (sameOrigin !== undefined && sameOrigin !== 'true' && sameOrigin !== 'false') throw new UsageError('--same-origin is true or false');
+  const client = new ApiClient(values.endpoint ?? DEFAULT_ENDPOINT);
+  const result = await client.submit({
+    urls,
+    ...(maxDepth !== undefined ? { maxDepth } : {}),
+    ...(maxPages !== undefined ? { maxPages } : {}),
+    ...(sameOrigin !== undefined ? { sameOrigin: sameOrigin === 'true' } : {}),
+  });
+  process.stderr.write(`crawl ${result.crawlId}: ${result.accepted} accepted, ${result.rejected.length} rejected\n`);
+  for (const r of result.rejected) process.stderr.write(`  rejected ${r.url}: ${r.reason}\n`);
+  if (!values.wait) {
+    process.stdout.write(`${result.crawlId}\n`);
+    return 0;
+  }
+  let last = '';
+  for (;;) {
+    const status = await client.status(result.crawlId);
+    const line = `${status.status}: ${status.succeeded + status.failed}/${status.total} done, ${status.failed} failed`;
+    if (line !== last) process.stderr.write(`${line}\n`);
+    last = line;
+    if (status.status === 'completed') break;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  await printPages(client, result.crawlId, 'table');
+  return 0;
+}
+
+async function statusCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('status', argv, { endpoint: { type: 'string' } });
+  if (values.help) return help('status');
+  if (positionals.length !== 1) throw new UsageError(`give exactly one CRAWL_ID\n\n${HELP['status']}`);
+  const status = await new ApiClient(values.endpoint ?? DEFAULT_ENDPOINT).status(positionals[0]!);
+  process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+  return 0;
+}
+
+async function pagesCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('pages', argv, { endpoint: { type: 'string' }, format: { type: 'string' } });
+  if (values.help) return help('pages');
+  if (positionals.length !== 1) throw new UsageError(`give exactly one CRAWL_ID\n\n${HELP['pages']}`);
+  const format = values.format ?? 'table';
+  if (format !== 'table' && format !== 'json' && format !== 'csv') throw new UsageError(`--format is table, json or csv, not "${format}"`);
+  await printPages(new ApiClient(values.endpoint ?? DEFAULT_ENDPOINT), positionals[0]!, format);
+  return 0;
+}
+
+async function printPages(client: ApiClient, crawlId: string, format: 'table' | 'json' | 'csv'): Promise<void> {
+  let first = true;
+  for await (const items of client.pages(crawlId)) {
+    if (format === 'json') for (const s of items) process.stdout.write(`${JSON.stringify(s)}\n`);
+    else if (format === 'csv') process.stdout.write(toCsv(items, first));
+    else process.stdout.write(toTable(items, first));
+    first = false;
+  }
+}
+
+function help(command?: string): number {
+  process.stdout.write(`${command ? HELP[command] : USAGE}\n`);
+  return 0;
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  fetch: fetchCommand,
+  submit: submitCommand,
+  status: statusCommand,
+  pages: pagesCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') return help();
+  const run = COMMANDS[command];
+  if (!run) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`crawler: ${err.message}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof ApiError) {
+      process.stderr.write(`crawler: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`crawler: ${(err as Error).message ?? err}\n`);
+      process.exitCode = 1;
+    }
+  },
+);
