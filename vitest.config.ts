@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
     // Each file in its own process: the local stack sets process.env and loads handlers once, as a Lambda would.
     pool: 'forks',
     maxWorkers: 2,
