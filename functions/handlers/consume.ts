@@ -2,17 +2,16 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import pLimit from 'p-limit';
-import { DynamoCrawlStore } from '../adapters/dynamo-store.js';
-import { SqsPageQueue } from '../adapters/sqs-queue.js';
+import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
 import { processPage } from '../core/crawl.js';
 import type { FetchLimits } from '../core/fetch.js';
 import { pageMessageSchema } from '../core/ports.js';
 import { redactUrl } from '../core/url.js';
-import { ENV, isTrue, numberOr, requireString } from '../env.js';
+import { ENV, isTrue, numberOr } from '../env.js';
 import { logger, metrics } from './observability.js';
 
-const store = new DynamoCrawlStore({ tableName: requireString(ENV.tableName), retentionDays: numberOr(ENV.retentionDays, 30) });
-const queue = new SqsPageQueue({ queueUrl: requireString(ENV.queueUrl) });
+const store = storeFromEnv();
+const queue = queueFromEnv();
 const limits: FetchLimits = {
   timeoutMs: numberOr(ENV.fetchTimeoutMs, 10_000),
   maxBodyBytes: numberOr(ENV.maxBodyBytes, 5 * 1024 * 1024),

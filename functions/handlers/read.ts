@@ -1,13 +1,12 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { DynamoCrawlStore } from '../adapters/dynamo-store.js';
 import { getCrawlStatus, getLatestPage, listCrawlPages } from '../core/crawl.js';
 import { AppError, notFound } from '../core/errors.js';
-import { ENV, numberOr, requireString } from '../env.js';
+import { storeFromEnv } from '../adapters/from-env.js';
 import { json, respond } from './http.js';
 import { logger } from './observability.js';
 import { allowedMethods } from './routes.js';
 
-const store = new DynamoCrawlStore({ tableName: requireString(ENV.tableName), retentionDays: numberOr(ENV.retentionDays, 30) });
+const store = storeFromEnv();
 
 /** GET routes, plus the fallback for every request no route matched (404 or 405). */
 export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> =>

@@ -1,15 +1,13 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
-import { DynamoCrawlStore } from '../adapters/dynamo-store.js';
-import { SqsPageQueue } from '../adapters/sqs-queue.js';
 import { submitCrawl } from '../core/crawl.js';
-import { ENV, numberOr, requireString } from '../env.js';
+import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
 import { apiBaseUrl, json, parseJsonBody, respond } from './http.js';
 import { logger } from './observability.js';
 
 // Adapters (and their SDK clients) at module scope: built once per container, reused by every invocation.
-const store = new DynamoCrawlStore({ tableName: requireString(ENV.tableName), retentionDays: numberOr(ENV.retentionDays, 30) });
-const queue = new SqsPageQueue({ queueUrl: requireString(ENV.queueUrl) });
+const store = storeFromEnv();
+const queue = queueFromEnv();
 
 /** What an EventBridge schedule sends (lib/schedules.ts builds it): the crawl to start, and the schedule's name. */
 export const scheduledCrawlSchema = z.object({
