@@ -1,4 +1,4 @@
-import type { CrawlStatusView } from '../functions/core/crawl.js';
+import type { CrawlStatusView } from '../functions/core/read-crawls.js';
 import type { CrawlRequestInput } from '../functions/core/crawl-request.js';
 import type { Summary } from '../functions/core/summary.js';
 

@@ -3,7 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import pLimit from 'p-limit';
 import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
-import { processPage } from '../core/crawl.js';
+import { processPage } from '../core/process-page.js';
 import type { FetchLimits } from '../core/fetch.js';
 import { pageMessageSchema } from '../core/ports.js';
 import { redactUrl } from '../core/url.js';

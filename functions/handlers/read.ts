@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { getCrawlStatus, getLatestPage, listCrawlPages } from '../core/crawl.js';
+import { getCrawlStatus, getLatestPage, listCrawlPages } from '../core/read-crawls.js';
 import { AppError, notFound } from '../core/errors.js';
 import { storeFromEnv } from '../adapters/from-env.js';
 import { json, respond } from './http.js';

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
-import { submitCrawl } from '../core/crawl.js';
+import { submitCrawl } from '../core/submit-crawl.js';
 import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
 import { apiBaseUrl, json, parseJsonBody, respond } from './http.js';
 import { logger } from './observability.js';

@@ -1,0 +1,59 @@
+import { badRequest, notFound } from './errors.js';
+import type { CrawlRecord, CrawlStore, PageList } from './ports.js';
+import type { Summary } from './summary.js';
+import { normalizeUrl } from './url.js';
+
+/** The use cases behind the GET routes. */
+const CRAWL_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+export interface CrawlStatusView {
+  crawlId: string;
+  status: 'running' | 'completed';
+  total: number;
+  succeeded: number;
+  failed: number;
+  createdAt: string;
+  completedAt?: string;
+}
+
+async function requireCrawl(store: CrawlStore, crawlId: string): Promise<CrawlRecord> {
+  const crawl = CRAWL_ID.test(crawlId) ? await store.getCrawl(crawlId) : null;
+  if (!crawl) throw notFound('CRAWL_NOT_FOUND', `no crawl with id ${crawlId}`);
+  return crawl;
+}
+
+export async function getCrawlStatus(store: CrawlStore, crawlId: string): Promise<CrawlStatusView> {
+  const c = await requireCrawl(store, crawlId);
+  return {
+    crawlId: c.crawlId, status: c.status, total: c.total, succeeded: c.succeeded, failed: c.failed, createdAt: c.createdAt,
+    ...(c.completedAt ? { completedAt: c.completedAt } : {}),
+  };
+}
+
+export const DEFAULT_PAGE_LIMIT = 100;
+export const MAX_PAGE_LIMIT = 1000;
+
+export async function listCrawlPages(
+  store: CrawlStore,
+  crawlId: string,
+  query: { limit?: string | undefined; cursor?: string | undefined },
+): Promise<PageList> {
+  let limit = DEFAULT_PAGE_LIMIT;
+  if (query.limit !== undefined) {
+    limit = /^\d{1,4}$/.test(query.limit) ? Number(query.limit) : NaN;
+    if (!(limit >= 1 && limit <= MAX_PAGE_LIMIT)) {
+      throw badRequest('INVALID_LIMIT', `limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}`);
+    }
+  }
+  await requireCrawl(store, crawlId);
+  return store.listPages(crawlId, limit, query.cursor || undefined);
+}
+
+export async function getLatestPage(store: CrawlStore, url: string | undefined): Promise<Summary> {
+  if (url === undefined || url === '') throw badRequest('MISSING_URL', 'give the page as ?url=<absolute URL>');
+  const check = normalizeUrl(url);
+  if (!check.ok) throw badRequest('INVALID_URL', `url is ${check.reason}`);
+  const summary = await store.getLatest(check.url);
+  if (!summary) throw notFound('PAGE_NOT_FOUND', `${check.url} has never been crawled`);
+  return summary;
+}

@@ -1,0 +1,83 @@
+import { ulid } from 'ulid';
+import { z } from 'zod';
+import { crawlRequestSchema, MAX_URLS_PER_REQUEST } from './crawl-request.js';
+import { AppError, badRequest } from './errors.js';
+import type { CrawlRecord, CrawlSource, CrawlStore, PageMessage, PageQueue } from './ports.js';
+import { EMPTY_PAGE_FIELDS, type Summary } from './summary.js';
+import { partitionUrls } from './url.js';
+
+export interface SubmitResult {
+  crawlId: string;
+  accepted: number;
+  rejected: { url: string; reason: string }[];
+  /** URLs that could not be queued even after retries; they are recorded as failed so the crawl still completes. */
+  unqueued: number;
+}
+
+export interface SubmitDeps {
+  store: CrawlStore;
+  queue: PageQueue;
+  now?: () => Date;
+}
+
+/** The use case behind POST /crawls and every schedule: validate, record the crawl, queue one message per URL. */
+export async function submitCrawl(body: unknown, source: CrawlSource, deps: SubmitDeps): Promise<SubmitResult> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest('INVALID_REQUEST', 'the body must be a JSON object like {"urls": ["https://example.com/"]}');
+  }
+  const urls = (body as { urls?: unknown }).urls;
+  if (Array.isArray(urls) && urls.length > MAX_URLS_PER_REQUEST) {
+    throw new AppError(413, 'TOO_MANY_URLS', `one request holds at most ${MAX_URLS_PER_REQUEST} URLs; this one has ${urls.length}`);
+  }
+  const parsed = crawlRequestSchema.safeParse(body);
+  if (!parsed.success) throw badRequest('INVALID_REQUEST', describeIssues(parsed.error));
+  const request = parsed.data;
+
+  const { accepted, rejected } = partitionUrls(request.urls);
+  if (accepted.length === 0) {
+    throw badRequest('NO_VALID_URLS', 'none of the URLs can be crawled', { rejected });
+  }
+
+  const now = deps.now ?? (() => new Date());
+  const crawl: CrawlRecord = {
+    crawlId: ulid(),
+    status: 'running',
+    total: accepted.length,
+    succeeded: 0,
+    failed: 0,
+    createdAt: now().toISOString(),
+    options: { maxDepth: request.maxDepth, sameOrigin: request.sameOrigin, ...(request.maxPages ? { maxPages: request.maxPages } : {}) },
+    source,
+  };
+  await deps.store.createCrawl(crawl, accepted, request.maxDepth > 0);
+
+  const messages: PageMessage[] = accepted.map((url) => ({
+    crawlId: crawl.crawlId,
+    url,
+    depth: 0,
+    maxDepth: request.maxDepth,
+    sameOrigin: request.sameOrigin,
+    ...(request.maxPages ? { maxPages: request.maxPages } : {}),
+  }));
+  const unsent = await deps.queue.send(messages);
+  // A URL that could not be queued still ends in a terminal state, so the crawl cannot stay `running` forever.
+  for (const message of unsent) {
+    await deps.store.recordPage(crawl.crawlId, unreachedSummary(message.url, now(), 'ENQUEUE_FAILED', 'the URL could not be queued'), 0);
+  }
+  if (unsent.length > 0) await deps.store.completeIfDone(crawl.crawlId, now().toISOString());
+
+  return { crawlId: crawl.crawlId, accepted: accepted.length, rejected, unqueued: unsent.length };
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}`)
+    .join('; ');
+}
+
+function unreachedSummary(url: string, at: Date, code: string, message: string): Summary {
+  return {
+    url, finalUrl: url, status: null, ok: false, contentType: null, charset: null, ...EMPTY_PAGE_FIELDS,
+    bytes: 0, durationMs: 0, fetchedAt: at.toISOString(), contentHash: null, error: { code, message },
+  };
+}
