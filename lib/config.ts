@@ -60,6 +60,21 @@ export function parseCrawlerConfig(raw: unknown): CrawlerConfig {
     throw new Error(`Invalid "crawler" configuration in cdk.json context:\n${z.prettifyError(result.error)}`);
   }
   const config = result.data;
+  const { consumer, fetch } = config;
+  if (consumer.batchSize > 10 && consumer.maxBatchingWindowSeconds < 1) {
+    throw new Error('Invalid "crawler" configuration: consumer.batchSize over 10 needs consumer.maxBatchingWindowSeconds of at least 1 (a Lambda rule)');
+  }
+  // A batch must fit in one invocation even if every page takes the whole fetch deadline; otherwise the function
+  // times out, the whole batch is retried, and it can time out again forever.
+  const rounds = Math.ceil(consumer.batchSize / consumer.pageConcurrency);
+  const worstCaseMs = rounds * fetch.timeoutMs + 2_000;
+  if (consumer.timeoutSeconds * 1000 < worstCaseMs) {
+    throw new Error(
+      `Invalid "crawler" configuration: a batch of ${consumer.batchSize} at ${consumer.pageConcurrency} pages at once with a ` +
+        `${fetch.timeoutMs} ms fetch deadline can take ${Math.ceil(worstCaseMs / 1000)} s, more than consumer.timeoutSeconds ` +
+        `(${consumer.timeoutSeconds}); raise the timeout or pageConcurrency, or lower batchSize`,
+    );
+  }
   const names = config.schedules.map((s) => s.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new Error(`Invalid "crawler" configuration: schedule name "${dup}" is used twice`);

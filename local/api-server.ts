@@ -135,9 +135,11 @@ export interface LocalApi {
 /** Serves the API handlers on loopback, turning HTTP requests into API Gateway events and their results back. */
 export async function startApiServer(
   handlers: Record<FunctionName, ApiHandler>,
-  options: { port: number; host?: string; onError?: (err: unknown) => void },
+  options: { port: number; host?: string; onError?: (err: unknown) => void; onRequest?: (line: string) => void },
 ): Promise<LocalApi> {
   const server = createServer(async (req, res) => {
+    const started = Date.now();
+    res.on('finish', () => options.onRequest?.(`${req.method} ${req.url} → ${res.statusCode} (${Date.now() - started} ms)`));
     try {
       const body = await readBody(req);
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;

@@ -80,6 +80,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       import('../functions/handlers/consume.js'),
     ]);
 
+    const activity = { batches: 0, records: 0, failures: 0 };
     const eventSource = startEventSource({
       sqs: sqsClient,
       queueUrl: resources.queueUrl,
@@ -91,15 +92,31 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       maxBatchingWindowSeconds: config.consumer.maxBatchingWindowSeconds,
       maxConcurrency: config.consumer.maxConcurrency,
       functionTimeoutSeconds: config.consumer.timeoutSeconds,
-      onBatch: ({ error }) => {
+      onBatch: ({ records, failures, error }) => {
+        activity.batches++;
+        activity.records += records;
+        activity.failures += failures;
         if (error) log(`consumer batch failed: ${(error as Error).message}`);
       },
     });
     stops.push(() => eventSource.stop());
+    // One line every 2 s while the consumer works, instead of one per batch.
+    const ticker = setInterval(() => {
+      if (activity.records === 0) return;
+      const retry = activity.failures > 0 ? `, ${activity.failures} left for retry` : '';
+      log(`consumer: ${activity.records} messages in ${activity.batches} batches${retry}`);
+      Object.assign(activity, { batches: 0, records: 0, failures: 0 });
+    }, 2_000);
+    ticker.unref();
+    stops.push(() => clearInterval(ticker));
 
     const api = await startApiServer(
       { submit: submit.handler as ApiHandler, read: read.handler },
-      { port: options.port, onError: (err) => log(`API handler crashed: ${(err as Error).stack ?? err}`) },
+      {
+        port: options.port,
+        onError: (err) => log(`API handler crashed: ${(err as Error).stack ?? err}`),
+        onRequest: (line) => log(line),
+      },
     );
     stops.push(() => api.stop());
 

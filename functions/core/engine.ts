@@ -19,7 +19,23 @@ export interface PageResult {
 export async function crawlPage(url: string, limits: FetchLimits = DEFAULT_FETCH_LIMITS): Promise<PageResult> {
   const { summary, outlinks } = await crawl(url, limits);
   // Fields in the contract's order, whichever path built them.
-  return { summary: toSummary(summary as unknown as Record<string, unknown>), outlinks };
+  return { summary: toSummary(capTextFields(summary) as unknown as Record<string, unknown>), outlinks };
+}
+
+/**
+ * A page may put megabytes into its <title> or <meta>; a summary must still fit a DynamoDB item (400 KB), or the
+ * write would fail on every delivery and the crawl would never complete. Real pages stay far below this cap.
+ */
+export const MAX_TEXT_FIELD_CHARS = 16_384;
+const TEXT_FIELDS = ['title', 'lang', 'description', 'canonical', 'finalUrl'] as const;
+
+function capTextFields(summary: Summary): Summary {
+  const capped = { ...summary };
+  for (const field of TEXT_FIELDS) {
+    const value = capped[field];
+    if (typeof value === 'string' && value.length > MAX_TEXT_FIELD_CHARS) capped[field] = value.slice(0, MAX_TEXT_FIELD_CHARS);
+  }
+  return capped;
 }
 
 async function crawl(url: string, limits: FetchLimits): Promise<PageResult> {

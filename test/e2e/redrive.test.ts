@@ -6,8 +6,12 @@ import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { call, waitForCompletion } from '../support/api.js';
 import { startSite } from '../support/site.js';
 
-// A 1 s function timeout gives a 6 s visibility timeout, so redelivery and redrive happen within the test.
-const config = parseCrawlerConfig({ consumer: { timeoutSeconds: 1, batchSize: 10, maxBatchingWindowSeconds: 1 }, queue: { maxReceiveCount: 2 } });
+// A 3 s function timeout gives an 18 s visibility timeout, so redelivery and redrive happen within the test.
+const config = parseCrawlerConfig({
+  consumer: { timeoutSeconds: 3, batchSize: 10, maxBatchingWindowSeconds: 1 },
+  fetch: { timeoutMs: 1_000 },
+  queue: { maxReceiveCount: 2 },
+});
 
 let stack: LocalStack;
 let site: Awaited<ReturnType<typeof startSite>>;
@@ -31,7 +35,7 @@ describe('the local SQS event source behaves like Lambda\'s', () => {
     await sqs.send(new SendMessageCommand({ QueueUrl: stack.resources.queueUrl, MessageBody: '{"not":"a page message"}' }));
     await waitForCompletion(stack.apiUrl, submit.body.crawlId, 20_000);
 
-    const deadline = Date.now() + 25_000;
+    const deadline = Date.now() + 60_000;
     let dead: string[] = [];
     while (dead.length === 0 && Date.now() < deadline) {
       const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.resources.deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, AttributeNames: ['All'] }));
@@ -41,5 +45,5 @@ describe('the local SQS event source behaves like Lambda\'s', () => {
     // The good page was processed once and not redelivered with its failed neighbour.
     expect(site.hits.get('/page/1')).toBe(1);
     expect((await call(stack.apiUrl, 'GET', `/crawls/${submit.body.crawlId}`)).body).toMatchObject({ total: 1, succeeded: 1 });
-  }, 60_000);
+  }, 90_000);
 });

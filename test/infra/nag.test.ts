@@ -36,7 +36,7 @@ describe('cdk-nag AwsSolutions', () => {
 
   it('still finds nothing with schedules and custom settings', () => {
     const config = parseCrawlerConfig({
-      consumer: { batchSize: 100, maxBatchingWindowSeconds: 5 },
+      consumer: { batchSize: 100, maxBatchingWindowSeconds: 5, pageConcurrency: 64 },
       schedules: [{ name: 'hourly', expression: 'rate(1 hour)', crawl: { urls: ['https://a.example/'] } }],
     });
     expect(nagErrors((app) => new CrawlerStack(app, 'Nag', { config }))).toBe('');

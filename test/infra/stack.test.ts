@@ -79,7 +79,9 @@ describe('consumer', () => {
   });
 
   it('takes its settings from configuration', () => {
-    const { template: custom } = synthStack({ consumer: { batchSize: 50, maxBatchingWindowSeconds: 5, maxConcurrency: 3, memorySize: 2048, timeoutSeconds: 30 } });
+    const { template: custom } = synthStack({
+      consumer: { batchSize: 50, maxBatchingWindowSeconds: 5, maxConcurrency: 3, memorySize: 2048, timeoutSeconds: 30, pageConcurrency: 50 },
+    });
     custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 50, MaximumBatchingWindowInSeconds: 5, ScalingConfig: { MaximumConcurrency: 3 } });
     custom.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 2048, Timeout: 30 });
     custom.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 180, RedrivePolicy: Match.anyValue() });

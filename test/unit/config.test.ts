@@ -25,6 +25,17 @@ describe('crawler configuration', () => {
     expect(() => parseCrawlerConfig({ schedules: [dup, dup] })).toThrow(/used twice/);
   });
 
+  it('refuses a batch that cannot finish within the function timeout', () => {
+    expect(() => parseCrawlerConfig({ consumer: { batchSize: 100, pageConcurrency: 16, timeoutSeconds: 60, maxBatchingWindowSeconds: 1 } })).toThrow(
+      /can take 72 s, more than consumer\.timeoutSeconds \(60\)/,
+    );
+    expect(() => parseCrawlerConfig({ consumer: { batchSize: 100, pageConcurrency: 50, timeoutSeconds: 60, maxBatchingWindowSeconds: 1 } })).not.toThrow();
+  });
+
+  it('requires a batching window for batches over 10, as Lambda does', () => {
+    expect(() => parseCrawlerConfig({ consumer: { batchSize: 11, maxBatchingWindowSeconds: 0 } })).toThrow(/maxBatchingWindowSeconds/);
+  });
+
   it('derives the queue visibility timeout as 6× the consumer timeout', () => {
     const config = parseCrawlerConfig({ consumer: { timeoutSeconds: 45 } });
     expect(crawlQueues(config).queue.visibilityTimeoutSeconds).toBe(270);

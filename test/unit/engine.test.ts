@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crawlPage } from '../../functions/core/engine.js';
+import { crawlPage, MAX_TEXT_FIELD_CHARS } from '../../functions/core/engine.js';
 import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../../functions/core/fetch.js';
 import { startTestServer, type TestServer } from '../support/http-server.js';
 
@@ -46,6 +46,9 @@ beforeAll(async () => {
       case '/big-gzip':
         // Small on the wire, large once inflated: the cap applies to decoded bytes.
         res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip' }).end(gzipSync(Buffer.alloc(200_000, 0x20)));
+        return;
+      case '/huge-title':
+        res.writeHead(200, { 'content-type': 'text/html' }).end(`<title>${'t'.repeat(1_000_000)}</title><meta name=description content="${'d'.repeat(500_000)}">`);
         return;
       case '/hang':
         return; // never answers
@@ -102,6 +105,14 @@ describe('crawlPage (fetch → decode → parse → summary) against a loopback 
     expect((await crawlPage(`${site.url}/big`, limits)).summary).toMatchObject({ ok: false, error: { code: 'TOO_LARGE' } });
     expect((await crawlPage(`${site.url}/big-gzip`, limits)).summary).toMatchObject({ ok: false, error: { code: 'TOO_LARGE' } });
     expect((await crawlPage(`${site.url}/gzip`, limits)).summary).toMatchObject({ ok: true, title: 'Hello' });
+  });
+
+  it('caps text fields so a hostile page still fits one DynamoDB item', async () => {
+    const { summary } = await crawlPage(`${site.url}/huge-title`, open);
+    expect(summary.ok).toBe(true);
+    expect(summary.title).toHaveLength(MAX_TEXT_FIELD_CHARS);
+    expect(summary.description).toHaveLength(MAX_TEXT_FIELD_CHARS);
+    expect(Buffer.byteLength(JSON.stringify(summary))).toBeLessThan(100_000);
   });
 
   it('times out a server that never answers', async () => {
