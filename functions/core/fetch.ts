@@ -173,7 +173,7 @@ function errorCode(err: unknown): string | undefined {
   let e: unknown = err;
   for (let depth = 0; e && depth < 4; depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== 'UND_ERR_CONNECT' ) return code;
+    if (typeof code === 'string') return code;
     e = (e as { cause?: unknown }).cause;
   }
   return undefined;

@@ -1,4 +1,4 @@
-import { crawlPage, type PageResult } from './engine.js';
+import { crawlPage } from './engine.js';
 import type { FetchLimits } from './fetch.js';
 import type { CrawlStore, PageMessage, PageQueue } from './ports.js';
 import { normalizeUrl } from './url.js';
@@ -7,8 +7,6 @@ export interface ProcessDeps {
   store: CrawlStore;
   queue: PageQueue;
   limits: FetchLimits;
-  /** The engine; replaceable in tests. */
-  crawl?: (url: string, limits: FetchLimits) => Promise<PageResult>;
   now?: () => Date;
 }
 
@@ -25,7 +23,7 @@ export async function processPage(message: PageMessage, deps: ProcessDeps): Prom
     await deps.store.completeIfDone(message.crawlId, now().toISOString());
     return 'duplicate';
   }
-  const { summary, outlinks } = await (deps.crawl ?? crawlPage)(message.url, deps.limits);
+  const { summary, outlinks } = await crawlPage(message.url, deps.limits);
 
   if (summary.ok && message.depth < message.maxDepth) {
     const candidates = linksToFollow(outlinks, message);

@@ -1,0 +1,67 @@
+import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ulid } from 'ulid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDocumentClient, DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
+import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
+import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch.js';
+import type { PageMessage } from '../../functions/core/ports.js';
+import { processPage } from '../../functions/core/process-page.js';
+import { startEngines, type Engines } from '../support/engines.js';
+import { startSite } from '../support/site.js';
+
+let engines: Engines;
+let site: Awaited<ReturnType<typeof startSite>>;
+let store: DynamoCrawlStore;
+const limits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true };
+
+beforeAll(async () => {
+  [engines, site] = await Promise.all([startEngines(), startSite()]);
+  store = new DynamoCrawlStore({ tableName: engines.resources.tableName, retentionDays: 1, client: createDocumentClient(engines.dynamodb) });
+});
+afterAll(async () => {
+  await engines?.stop();
+  await site?.close();
+});
+
+async function queued(): Promise<PageMessage[]> {
+  const out = await engines.sqs.send(new ReceiveMessageCommand({ QueueUrl: engines.resources.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+  return (out.Messages ?? []).map((m) => JSON.parse(m.Body!));
+}
+
+describe('processPage on the real engines', () => {
+  it('recovers from a consumer that died between queueing its links and recording its page', async () => {
+    const crawlId = ulid();
+    const root = `${site.url}/graph/0`;
+    await store.createCrawl(
+      { crawlId, status: 'running', total: 1, succeeded: 0, failed: 0, createdAt: new Date().toISOString(), options: { maxDepth: 1, sameOrigin: true }, source: { kind: 'api' } },
+      [root],
+      true,
+    );
+    const message: PageMessage = { crawlId, url: root, depth: 0, maxDepth: 1, sameOrigin: true };
+
+    // First delivery: the links are registered, but queueing them fails (a queue that does not exist), so the
+    // message fails and the page is not recorded.
+    const broken = new SqsPageQueue({ queueUrl: `${engines.resources.queueUrl}-missing`, client: engines.sqs, retries: 1 });
+    await expect(processPage(message, { store, queue: broken, limits })).rejects.toThrow(/could not be queued/);
+    expect(await store.getCrawl(crawlId)).toMatchObject({ total: 3, succeeded: 0, status: 'running' });
+
+    // Redelivery: the same children come back to this parent and are queued; the page is recorded once.
+    const queue = new SqsPageQueue({ queueUrl: engines.resources.queueUrl, client: engines.sqs });
+    expect(await processPage(message, { store, queue, limits })).toBe('recorded');
+    const children = await queued();
+    expect(children.map((m) => m.url).sort()).toEqual([`${site.url}/graph/1`, `${site.url}/graph/2`]);
+    expect(children.every((m) => m.depth === 1 && m.crawlId === crawlId)).toBe(true);
+
+    // A third delivery of the same message does nothing: no fetch, no count, nothing queued.
+    const hits = site.hits.get('/graph/0');
+    expect(await processPage(message, { store, queue, limits })).toBe('duplicate');
+    expect(site.hits.get('/graph/0')).toBe(hits);
+    expect(await queued()).toEqual([]);
+
+    // The children at maxDepth are fetched but their links are not followed; then the crawl completes, exactly.
+    for (const child of children) expect(await processPage(child, { store, queue, limits })).toBe('recorded');
+    expect(await queued()).toEqual([]);
+    expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'completed', total: 3, succeeded: 3, failed: 0 });
+    await engines.sqs.send(new PurgeQueueCommand({ QueueUrl: engines.resources.queueUrl })).catch(() => undefined);
+  });
+});
