@@ -6,15 +6,8 @@ import { normalizeUrl } from './url.js';
 /** The use cases behind the GET routes. */
 const CRAWL_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
-export interface CrawlStatusView {
-  crawlId: string;
-  status: 'running' | 'completed';
-  total: number;
-  succeeded: number;
-  failed: number;
-  createdAt: string;
-  completedAt?: string;
-}
+/** What GET /crawls/{crawlId} shows of a crawl: its progress, not its internals. */
+export type CrawlStatusView = Pick<CrawlRecord, 'crawlId' | 'status' | 'total' | 'succeeded' | 'failed' | 'createdAt' | 'completedAt'>;
 
 async function requireCrawl(store: CrawlStore, crawlId: string): Promise<CrawlRecord> {
   const crawl = CRAWL_ID.test(crawlId) ? await store.getCrawl(crawlId) : null;
