@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pLimit from 'p-limit';
 import { crawlPage } from '../functions/core/engine.js';
-import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch.js';
+import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch-limits.js';
 import type { Summary } from '../functions/core/summary.js';
 import { normalizeUrl } from '../functions/core/url.js';
 import { ApiClient, ApiError } from './api-client.js';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { crawlRequestSchema } from '../functions/core/crawl-request.js';
+import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch-limits.js';
 
 /**
  * Typed deployment configuration, read from the `crawler` key of cdk.json's context. The CDK stack and the local
@@ -42,9 +43,9 @@ export const crawlerConfigSchema = z.strictObject({
     .prefault({}),
   fetch: z
     .strictObject({
-      timeoutMs: z.int().min(100).max(120_000).default(10_000),
-      maxBodyBytes: z.int().min(1024).max(100 * 1024 * 1024).default(5 * 1024 * 1024),
-      maxRedirects: z.int().min(0).max(20).default(5),
+      timeoutMs: z.int().min(100).max(120_000).default(DEFAULT_FETCH_LIMITS.timeoutMs),
+      maxBodyBytes: z.int().min(1024).max(100 * 1024 * 1024).default(DEFAULT_FETCH_LIMITS.maxBodyBytes),
+      maxRedirects: z.int().min(0).max(20).default(DEFAULT_FETCH_LIMITS.maxRedirects),
     })
     .prefault({}),
   schedules: z.array(scheduleSchema).default([]),

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { decodeDocument } from './decode.js';
-import { DEFAULT_FETCH_LIMITS, FetchError, fetchDocument, type FetchLimits } from './fetch.js';
+import { FetchError, fetchDocument } from './fetch.js';
+import { DEFAULT_FETCH_LIMITS, type FetchLimits } from './fetch-limits.js';
 import { summarize } from './summarize.js';
 import { EMPTY_PAGE_FIELDS, toSummary, type Summary } from './summary.js';
 

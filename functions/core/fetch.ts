@@ -2,22 +2,7 @@ import { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Agent, request, type Dispatcher } from 'undici';
 import { assertPublicAddress, guardedLookup, literalAddress } from './address-guard.js';
-
-export interface FetchLimits {
-  /** Deadline for the whole fetch: connect, headers, every redirect and the body. */
-  timeoutMs: number;
-  /** Cap on the body after content decoding, so a compression bomb stops at the cap too. */
-  maxBodyBytes: number;
-  maxRedirects: number;
-  allowPrivateNetwork: boolean;
-}
-
-export const DEFAULT_FETCH_LIMITS: FetchLimits = {
-  timeoutMs: 10_000,
-  maxBodyBytes: 5 * 1024 * 1024,
-  maxRedirects: 5,
-  allowPrivateNetwork: false,
-};
+import { DEFAULT_FETCH_LIMITS, type FetchLimits } from './fetch-limits.js';
 
 export interface FetchedDocument {
   finalUrl: string;

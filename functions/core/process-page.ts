@@ -1,5 +1,5 @@
 import { crawlPage } from './engine.js';
-import type { FetchLimits } from './fetch.js';
+import type { FetchLimits } from './fetch-limits.js';
 import type { CrawlStore, PageMessage, PageQueue } from './ports.js';
 import { normalizeUrl } from './url.js';
 

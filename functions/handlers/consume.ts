@@ -4,7 +4,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import pLimit from 'p-limit';
 import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
 import { processPage } from '../core/process-page.js';
-import type { FetchLimits } from '../core/fetch.js';
+import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../core/fetch-limits.js';
 import { pageMessageSchema } from '../core/ports.js';
 import { redactUrl } from '../core/url.js';
 import { ENV, isTrue, numberOr } from '../env.js';
@@ -13,9 +13,9 @@ import { logger, metrics } from './observability.js';
 const store = storeFromEnv();
 const queue = queueFromEnv();
 const limits: FetchLimits = {
-  timeoutMs: numberOr(ENV.fetchTimeoutMs, 10_000),
-  maxBodyBytes: numberOr(ENV.maxBodyBytes, 5 * 1024 * 1024),
-  maxRedirects: numberOr(ENV.maxRedirects, 5),
+  timeoutMs: numberOr(ENV.fetchTimeoutMs, DEFAULT_FETCH_LIMITS.timeoutMs),
+  maxBodyBytes: numberOr(ENV.maxBodyBytes, DEFAULT_FETCH_LIMITS.maxBodyBytes),
+  maxRedirects: numberOr(ENV.maxRedirects, DEFAULT_FETCH_LIMITS.maxRedirects),
   allowPrivateNetwork: isTrue(ENV.allowPrivateNetwork),
 };
 /** Pages in flight at once in one invocation: a batch can hold up to 10,000 records with a batching window. */

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crawlPage, MAX_TEXT_FIELD_CHARS } from '../../functions/core/engine.js';
-import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../../functions/core/fetch.js';
+import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../../functions/core/fetch-limits.js';
 import { startTestServer, type TestServer } from '../support/http-server.js';
 
 const open: FetchLimits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true, timeoutMs: 2_000 };
