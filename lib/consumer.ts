@@ -3,9 +3,9 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../functions/env.js';
 import type { CrawlerConfig } from './config.js';
 import { CrawlerFunction } from './crawler-function.js';
+import { consumerEnvironment } from './resources.js';
 
 export interface ConsumerProps {
   readonly config: CrawlerConfig;
@@ -22,19 +22,13 @@ export class Consumer extends Construct {
 
   constructor(scope: Construct, id: string, props: ConsumerProps) {
     super(scope, id);
-    const { consumer, fetch } = props.config;
+    const { consumer } = props.config;
     this.fn = new CrawlerFunction(this, 'Consume', {
       handlerFile: 'consume',
       description: 'Fetches and summarizes pages from the page queue',
       memorySize: consumer.memorySize,
       timeout: Duration.seconds(consumer.timeoutSeconds),
-      environment: {
-        [ENV.pageConcurrency]: String(consumer.pageConcurrency),
-        [ENV.fetchTimeoutMs]: String(fetch.timeoutMs),
-        [ENV.maxBodyBytes]: String(fetch.maxBodyBytes),
-        [ENV.maxRedirects]: String(fetch.maxRedirects),
-        POWERTOOLS_METRICS_NAMESPACE: 'ServerlessCrawler',
-      },
+      environment: consumerEnvironment(props.config),
     })
       .bindTable(props.table, 'consume', props.config.retentionDays)
       // The consumer queues the links it follows onto its own queue.

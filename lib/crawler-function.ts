@@ -52,7 +52,6 @@ export class CrawlerFunction extends Construct {
       tracing: props.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: 'serverless-crawler',
         POWERTOOLS_LOG_LEVEL: 'INFO',
         ...props.environment,
       },

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { CrawlerConfig } from '../lib/config.js';
 import { ENV } from '../functions/env.js';
+import { consumerEnvironment } from '../lib/resources.js';
 import { startApiServer, type ApiHandler } from './api-server.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, startSqsServer, type RunningEngine } from './engines.js';
 import { startEventSource, type RunningEventSource, type SqsHandler } from './event-source.js';
@@ -63,12 +64,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [ENV.tableName]: resources.tableName,
       [ENV.queueUrl]: resources.queueUrl,
       [ENV.retentionDays]: String(config.retentionDays),
-      [ENV.pageConcurrency]: String(config.consumer.pageConcurrency),
-      [ENV.fetchTimeoutMs]: String(config.fetch.timeoutMs),
-      [ENV.maxBodyBytes]: String(config.fetch.maxBodyBytes),
-      [ENV.maxRedirects]: String(config.fetch.maxRedirects),
-      POWERTOOLS_SERVICE_NAME: 'serverless-crawler',
-      POWERTOOLS_METRICS_NAMESPACE: 'ServerlessCrawler',
+      ...consumerEnvironment(config),
       // No CloudWatch here: metrics would only be EMF noise on stdout.
       POWERTOOLS_METRICS_DISABLED: 'true',
     });
