@@ -4,7 +4,7 @@ import { decodeDocument } from './decode.js';
 import { FetchError, fetchDocument } from './fetch.js';
 import { DEFAULT_FETCH_LIMITS, type FetchLimits } from './fetch-limits.js';
 import { summarize } from './summarize.js';
-import { EMPTY_PAGE_FIELDS, toSummary, type Summary } from './summary.js';
+import { failedSummary, type Summary } from './summary.js';
 
 export interface PageResult {
   summary: Summary;
@@ -19,8 +19,7 @@ export interface PageResult {
  */
 export async function crawlPage(url: string, limits: FetchLimits = DEFAULT_FETCH_LIMITS): Promise<PageResult> {
   const { summary, outlinks } = await crawl(url, limits);
-  // Fields in the contract's order, whichever path built them.
-  return { summary: toSummary(capTextFields(summary) as unknown as Record<string, unknown>), outlinks };
+  return { summary: capTextFields(summary), outlinks };
 }
 
 /**
@@ -42,7 +41,6 @@ function capTextFields(summary: Summary): Summary {
 async function crawl(url: string, limits: FetchLimits): Promise<PageResult> {
   const started = performance.now();
   const fetchedAt = new Date().toISOString();
-  const base = { url, fetchedAt, ...EMPTY_PAGE_FIELDS, charset: null, contentHash: null, bytes: 0 };
   const elapsed = () => Math.round(performance.now() - started);
 
   let doc;
@@ -50,14 +48,13 @@ async function crawl(url: string, limits: FetchLimits): Promise<PageResult> {
     doc = await fetchDocument(url, limits);
   } catch (err) {
     const e = err instanceof FetchError ? err : new FetchError('FETCH_FAILED', 'the fetch failed', url);
-    return {
-      summary: { ...base, finalUrl: e.finalUrl, status: e.status, ok: false, contentType: null, durationMs: elapsed(), error: { code: e.code, message: e.message } },
-      outlinks: [],
-    };
+    const error = { code: e.code, message: e.message };
+    return { summary: failedSummary({ url, fetchedAt, finalUrl: e.finalUrl, status: e.status, durationMs: elapsed(), error }), outlinks: [] };
   }
-  const common = { ...base, finalUrl: doc.finalUrl, status: doc.status, contentType: doc.mediaType };
   const fail = (code: string, message: string, bytes = 0): PageResult => ({
-    summary: { ...common, ok: false, bytes, durationMs: elapsed(), error: { code, message } },
+    summary: failedSummary({
+      url, fetchedAt, finalUrl: doc.finalUrl, status: doc.status, contentType: doc.mediaType, bytes, durationMs: elapsed(), error: { code, message },
+    }),
     outlinks: [],
   });
 
@@ -71,14 +68,17 @@ async function crawl(url: string, limits: FetchLimits): Promise<PageResult> {
   const parsed = summarize(decoded.text, doc.finalUrl);
   return {
     summary: {
-      ...common,
-      contentType: doc.mediaType ?? 'text/html',
+      url,
+      finalUrl: doc.finalUrl,
+      status: doc.status,
       ok: true,
+      contentType: doc.mediaType ?? 'text/html',
       charset: decoded.charset,
       ...parsed.fields,
       bytes: doc.body.length,
-      contentHash: createHash('sha256').update(doc.body).digest('hex'),
       durationMs: elapsed(),
+      fetchedAt,
+      contentHash: createHash('sha256').update(doc.body).digest('hex'),
     },
     outlinks: parsed.outlinks,
   };

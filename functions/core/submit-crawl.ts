@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { crawlRequestSchema, MAX_URLS_PER_REQUEST } from './crawl-request.js';
 import { AppError, badRequest } from './errors.js';
 import type { CrawlRecord, CrawlSource, CrawlStore, PageMessage, PageQueue } from './ports.js';
-import { EMPTY_PAGE_FIELDS, type Summary } from './summary.js';
+import { failedSummary } from './summary.js';
 import { partitionUrls } from './url.js';
 
 export interface SubmitResult {
@@ -51,18 +51,13 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
   };
   await deps.store.createCrawl(crawl, accepted, request.maxDepth > 0);
 
-  const messages: PageMessage[] = accepted.map((url) => ({
-    crawlId: crawl.crawlId,
-    url,
-    depth: 0,
-    maxDepth: request.maxDepth,
-    sameOrigin: request.sameOrigin,
-    ...(request.maxPages ? { maxPages: request.maxPages } : {}),
-  }));
+  // Each message carries the crawl's options, so the consumer can follow links without reading the crawl.
+  const messages: PageMessage[] = accepted.map((url) => ({ crawlId: crawl.crawlId, url, depth: 0, ...crawl.options }));
   const unsent = await deps.queue.send(messages);
   // A URL that could not be queued still ends in a terminal state, so the crawl cannot stay `running` forever.
   for (const message of unsent) {
-    await deps.store.recordPage(crawl.crawlId, unreachedSummary(message.url, now(), 'ENQUEUE_FAILED', 'the URL could not be queued'), 0);
+    const error = { code: 'ENQUEUE_FAILED', message: 'the URL could not be queued' };
+    await deps.store.recordPage(crawl.crawlId, failedSummary({ url: message.url, fetchedAt: now().toISOString(), error }), 0);
   }
   if (unsent.length > 0) await deps.store.completeIfDone(crawl.crawlId, now().toISOString());
 
@@ -73,11 +68,4 @@ function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => `${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}`)
     .join('; ');
-}
-
-function unreachedSummary(url: string, at: Date, code: string, message: string): Summary {
-  return {
-    url, finalUrl: url, status: null, ok: false, contentType: null, charset: null, ...EMPTY_PAGE_FIELDS,
-    bytes: 0, durationMs: 0, fetchedAt: at.toISOString(), contentHash: null, error: { code, message },
-  };
 }

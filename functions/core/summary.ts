@@ -33,6 +33,33 @@ export const EMPTY_PAGE_FIELDS: PageFields = {
   images: 0,
 };
 
+/** The Summary of a URL that gave no parsed page: nothing counted, `ok: false`, and the reason. */
+export function failedSummary(at: {
+  url: string;
+  fetchedAt: string;
+  error: { code: string; message: string };
+  finalUrl?: string;
+  status?: number | null;
+  contentType?: string | null;
+  bytes?: number;
+  durationMs?: number;
+}): Summary {
+  return {
+    url: at.url,
+    finalUrl: at.finalUrl ?? at.url,
+    status: at.status ?? null,
+    ok: false,
+    contentType: at.contentType ?? null,
+    charset: null,
+    ...EMPTY_PAGE_FIELDS,
+    bytes: at.bytes ?? 0,
+    durationMs: at.durationMs ?? 0,
+    fetchedAt: at.fetchedAt,
+    contentHash: null,
+    error: at.error,
+  };
+}
+
 export const SUMMARY_KEYS = [
   'url', 'finalUrl', 'status', 'ok', 'contentType', 'charset', 'title', 'lang', 'description', 'canonical',
   'h1', 'links', 'images', 'bytes', 'durationMs', 'fetchedAt', 'contentHash', 'error',
