@@ -64,6 +64,16 @@ async function withConflictRetry<T>(op: () => Promise<T>, attempts = 10): Promis
   }
 }
 
+/** Repeats a batch call with what DynamoDB left unprocessed, backing off, until nothing is left. */
+async function untilProcessed<T>(items: T[], what: string, call: (pending: T[]) => Promise<T[] | undefined>): Promise<void> {
+  let pending: T[] | undefined = items;
+  for (let attempt = 0; pending && pending.length > 0; attempt++) {
+    if (attempt > 8) throw new Error(`DynamoDB kept ${what} unprocessed after retries`);
+    if (attempt > 0) await sleep(Math.min(2_000, 50 * 2 ** attempt));
+    pending = await call(pending);
+  }
+}
+
 export class DynamoCrawlStore implements CrawlStore {
   private readonly db: DynamoDBDocumentClient;
   private readonly table: string;
@@ -97,13 +107,10 @@ export class DynamoCrawlStore implements CrawlStore {
   }
 
   private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
-    let pending: Record<string, unknown>[] | undefined = requests;
-    for (let attempt = 0; pending && pending.length > 0; attempt++) {
-      if (attempt > 0) await sleep(Math.min(2_000, 50 * 2 ** attempt));
-      if (attempt > 8) throw new Error('DynamoDB kept items unprocessed after retries');
+    await untilProcessed(requests, 'items', async (pending) => {
       const out = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending as never } }));
-      pending = out.UnprocessedItems?.[this.table] as Record<string, unknown>[] | undefined;
-    }
+      return out.UnprocessedItems?.[this.table] as Record<string, unknown>[] | undefined;
+    });
   }
 
   async hasPage(crawlId: string, url: string): Promise<boolean> {
@@ -198,21 +205,18 @@ export class DynamoCrawlStore implements CrawlStore {
     const byHash = new Map(urls.map((url) => [seenSk(url), url]));
     const found = new Map<string, string>();
     for (const keys of chunk([...byHash.keys()], BATCH_GET_KEYS)) {
-      let request: Record<string, unknown>[] | undefined = keys.map((SK) => ({ PK: crawlPk(crawlId), SK }));
-      for (let attempt = 0; request && request.length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.min(2_000, 50 * 2 ** attempt));
-        if (attempt > 8) throw new Error('DynamoDB kept keys unprocessed after retries');
+      await untilProcessed(keys.map((SK) => ({ PK: crawlPk(crawlId), SK })), 'keys', async (pending) => {
         const out = await this.db.send(
           new BatchGetCommand({
-            RequestItems: { [this.table]: { Keys: request, ConsistentRead: true, ProjectionExpression: 'SK, parent' } },
+            RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: 'SK, parent' } },
           }),
         );
         for (const item of out.Responses?.[this.table] ?? []) {
           const url = byHash.get(item['SK'] as string);
           if (url !== undefined) found.set(url, item['parent'] as string);
         }
-        request = out.UnprocessedKeys?.[this.table]?.Keys as Record<string, unknown>[] | undefined;
-      }
+        return out.UnprocessedKeys?.[this.table]?.Keys as Record<string, unknown>[] | undefined;
+      });
     }
     return found;
   }
