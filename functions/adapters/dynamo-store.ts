@@ -205,7 +205,8 @@ export class DynamoCrawlStore implements CrawlStore {
     const byHash = new Map(urls.map((url) => [seenSk(url), url]));
     const found = new Map<string, string>();
     for (const keys of chunk([...byHash.keys()], BATCH_GET_KEYS)) {
-      await untilProcessed(keys.map((SK) => ({ PK: crawlPk(crawlId), SK })), 'keys', async (pending) => {
+      const request: Record<string, unknown>[] = keys.map((SK) => ({ PK: crawlPk(crawlId), SK }));
+      await untilProcessed(request, 'keys', async (pending) => {
         const out = await this.db.send(
           new BatchGetCommand({
             RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: 'SK, parent' } },
