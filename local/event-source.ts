@@ -28,7 +28,7 @@ export interface RunningEventSource {
 }
 
 /**
- * Feeds the consumer as Lambda's SQS event source mapping does: long-polls, fills a batch up to batchSize within the
+ * Feeds the consumer as Lambda's SQS event source mapping does: polls, fills a batch up to batchSize within the
  * batching window, invokes the handler, deletes only the records not reported in batchItemFailures (none if the
  * handler throws or times out). Failed records reappear after the visibility timeout; SQS's redrive policy moves them
  * to the DLQ after maxReceiveCount.

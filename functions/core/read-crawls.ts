@@ -3,7 +3,9 @@ import type { CrawlRecord, CrawlStore, PageList } from './ports.js';
 import type { Summary } from './summary.js';
 import { normalizeUrl } from './url.js';
 
-/** The use cases behind the GET routes. */
+// The use cases behind the GET routes.
+
+/** Crawl ids are ULIDs; anything else cannot name a crawl, so it is a 404 without a read. */
 const CRAWL_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** What GET /crawls/{crawlId} shows of a crawl: its progress, not its internals. */
