@@ -1,7 +1,16 @@
+import { Parser } from 'htmlparser2';
+
 /**
- * Finding a document's encoding as the HTML standard's "encoding sniffing algorithm" does, and decoding with it:
- * a BOM, else the HTTP charset, else a <meta> charset in the first 1024 bytes (the "prescan"), else windows-1252.
- * Node's TextDecoder (full ICU) knows every WHATWG encoding and label.
+ * Finding a document's encoding as a browser does, and decoding with it: a BOM, else the HTTP charset, else a
+ * <meta> charset, else an XML declaration, else windows-1252. Node's TextDecoder (full ICU) knows every WHATWG
+ * encoding and label.
+ *
+ * The <meta> rule is Chromium's, checked against Chromium 156: the standard's prescan looks at the first 1024 bytes,
+ * and a <meta> met later while the encoding is tentative switches it. Chromium tokenizes the bytes (so a <meta> in a
+ * script or comment does not count) and takes the first usable <meta> in the first 1024 bytes or, after that, for as
+ * long as only head elements have been seen. A <meta> in the body past 1024 bytes changes nothing, although the
+ * standard would switch. The XML declaration (`<?xml ... encoding="..."?>` at the very start) is also Chromium's;
+ * a <meta> overrides it.
  */
 
 /** WHATWG encoding names as the standard spells them; TextDecoder reports them in lower case. */
@@ -27,7 +36,7 @@ export function encodingForLabel(label: string): string | null {
   }
 }
 
-export type EncodingSource = 'bom' | 'http' | 'meta' | 'default';
+export type EncodingSource = 'bom' | 'http' | 'meta' | 'xml-declaration' | 'default';
 export interface SniffedEncoding {
   encoding: string;
   source: EncodingSource;
@@ -55,8 +64,10 @@ export function sniffEncoding(bytes: Uint8Array, contentType: string | null | un
   const httpLabel = charsetParam(contentType);
   const fromHttp = httpLabel ? encodingForLabel(httpLabel) : null;
   if (fromHttp) return { encoding: fromHttp, source: 'http', bomLength: 0 };
-  const fromMeta = prescanForMetaCharset(bytes.subarray(0, 1024));
+  const fromMeta = findMetaCharset(bytes);
   if (fromMeta) return { encoding: fromMeta, source: 'meta', bomLength: 0 };
+  const fromXml = xmlDeclarationEncoding(bytes);
+  if (fromXml) return { encoding: fromXml, source: 'xml-declaration', bomLength: 0 };
   return { encoding: 'windows-1252', source: 'default', bomLength: 0 };
 }
 
@@ -95,78 +106,16 @@ export function decodeBytes(bytes: Uint8Array, encoding: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The prescan (HTML standard, "prescan a byte stream to determine its encoding").
+// <meta> charsets.
 
-const isSpace = (b: number | undefined) => b === 0x09 || b === 0x0a || b === 0x0c || b === 0x0d || b === 0x20;
-const isAsciiAlpha = (b: number | undefined) => b !== undefined && ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a));
-const lower = (b: number) => (b >= 0x41 && b <= 0x5a ? b + 0x20 : b);
-
-function startsWithCI(bytes: Uint8Array, at: number, ascii: string): boolean {
-  for (let i = 0; i < ascii.length; i++) {
-    const b = bytes[at + i];
-    if (b === undefined || lower(b) !== ascii.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
-interface Attribute {
-  name: string;
-  value: string;
-  next: number;
-}
-
-/** "Get an attribute": reads one attribute at `pos`, or returns null at the end of the tag. */
-function getAttribute(bytes: Uint8Array, start: number): Attribute | null {
-  let pos = start;
-  while (isSpace(bytes[pos]) || bytes[pos] === 0x2f) pos++;
-  if (pos >= bytes.length || bytes[pos] === 0x3e) return null;
-  let name = '';
-  let value = '';
-  // Attribute name.
-  for (;;) {
-    const b = bytes[pos];
-    if (b === undefined) return null;
-    if (b === 0x3d && name !== '') {
-      pos++;
-      break;
-    }
-    if (isSpace(b)) {
-      while (isSpace(bytes[pos])) pos++;
-      if (bytes[pos] !== 0x3d) return { name, value: '', next: pos };
-      pos++;
-      break;
-    }
-    if (b === 0x2f || b === 0x3e) return { name, value: '', next: pos };
-    name += String.fromCharCode(lower(b));
-    pos++;
-  }
-  while (isSpace(bytes[pos])) pos++;
-  const quote = bytes[pos];
-  if (quote === 0x22 || quote === 0x27) {
-    pos++;
-    for (;;) {
-      const b = bytes[pos];
-      if (b === undefined) return null;
-      pos++;
-      if (b === quote) return { name, value, next: pos };
-      value += String.fromCharCode(lower(b));
-    }
-  }
-  if (quote === 0x3e) return { name, value: '', next: pos };
-  for (;;) {
-    const b = bytes[pos];
-    if (b === undefined) return null;
-    if (isSpace(b) || b === 0x3e) return { name, value, next: pos };
-    value += String.fromCharCode(lower(b));
-    pos++;
-  }
-}
+const isSpace = (c: number) => c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d || c === 0x20;
 
 /** "Extract a character encoding from a meta element" (the `content` attribute's `charset=`). */
 export function extractCharsetFromContent(content: string): string | null {
   let pos = 0;
+  const lowered = content.toLowerCase();
   for (;;) {
-    const at = content.toLowerCase().indexOf('charset', pos);
+    const at = lowered.indexOf('charset', pos);
     if (at < 0) return null;
     pos = at + 7;
     while (isSpace(content.charCodeAt(pos))) pos++;
@@ -184,89 +133,79 @@ export function extractCharsetFromContent(content: string): string | null {
   }
 }
 
-/** A <meta> charset label as the prescan takes it: UTF-16 means UTF-8, x-user-defined means windows-1252. */
-function metaEncoding(label: string): string | null {
+/** A declared label as browsers take it from a document: UTF-16 means UTF-8, x-user-defined means windows-1252. */
+function declaredEncoding(label: string): string | null {
   const encoding = encodingForLabel(label);
   if (encoding === 'UTF-16BE' || encoding === 'UTF-16LE') return 'UTF-8';
   if (encoding === 'x-user-defined') return 'windows-1252';
   return encoding;
 }
 
-export function prescanForMetaCharset(bytes: Uint8Array): string | null {
-  let pos = 0;
-  while (pos < bytes.length) {
-    if (bytes[pos] !== 0x3c) {
-      pos++;
-      continue;
+/** The encoding a <meta> declares: `charset`, or `content` with `http-equiv=content-type`; first of the two wins. */
+export function metaDeclaredEncoding(attribs: Record<string, string>): string | null {
+  let pragma = false;
+  let label: string | null = null;
+  let needsPragma = false;
+  for (const [name, value] of Object.entries(attribs)) {
+    if (name === 'http-equiv') {
+      if (value.toLowerCase() === 'content-type') pragma = true;
+    } else if (label === null && name === 'charset') {
+      label = value;
+    } else if (label === null && name === 'content') {
+      label = extractCharsetFromContent(value);
+      needsPragma = label !== null;
     }
-    if (startsWithCI(bytes, pos, '<!--')) {
-      const end = findSequence(bytes, pos + 2, [0x2d, 0x2d, 0x3e]);
-      if (end < 0) return null;
-      pos = end + 3;
-      continue;
-    }
-    if (startsWithCI(bytes, pos, '<meta') && (isSpace(bytes[pos + 5]) || bytes[pos + 5] === 0x2f)) {
-      const found = readMeta(bytes, pos + 5);
-      if (found.encoding) return found.encoding;
-      pos = found.next;
-      continue;
-    }
-    if ((bytes[pos + 1] === 0x2f && isAsciiAlpha(bytes[pos + 2])) || isAsciiAlpha(bytes[pos + 1])) {
-      // Any other start or end tag: skip its name, then its attributes.
-      pos += bytes[pos + 1] === 0x2f ? 2 : 1;
-      while (pos < bytes.length && !isSpace(bytes[pos]) && bytes[pos] !== 0x3e) pos++;
-      for (;;) {
-        const attr = getAttribute(bytes, pos);
-        if (!attr) break;
-        pos = attr.next;
-      }
-      pos++;
-      continue;
-    }
-    if (bytes[pos + 1] === 0x21 || bytes[pos + 1] === 0x2f || bytes[pos + 1] === 0x3f) {
-      const end = bytes.indexOf(0x3e, pos + 1);
-      if (end < 0) return null;
-      pos = end + 1;
-      continue;
-    }
-    pos++;
   }
-  return null;
+  if (label === null || (needsPragma && !pragma)) return null;
+  return declaredEncoding(label);
 }
 
-function readMeta(bytes: Uint8Array, start: number): { encoding: string | null; next: number } {
-  const seen = new Set<string>();
-  let gotPragma = false;
-  let needPragma: boolean | null = null;
-  let charset: string | null = null;
-  let pos = start;
-  for (;;) {
-    const attr = getAttribute(bytes, pos);
-    if (!attr) break;
-    pos = attr.next;
-    if (seen.has(attr.name)) continue;
-    seen.add(attr.name);
-    if (attr.name === 'http-equiv' && attr.value === 'content-type') gotPragma = true;
-    else if (attr.name === 'content' && charset === null) {
-      const label = extractCharsetFromContent(attr.value);
-      if (label !== null) {
-        charset = metaEncoding(label);
-        needPragma = true;
+/** The tags that keep Chromium's <meta> scan "in the head" once past 1024 bytes. */
+const HEAD_TAGS = new Set(['script', 'noscript', 'style', 'link', 'meta', 'object', 'title', 'base']);
+const UNCONDITIONAL_BYTES = 1024;
+const SCAN_CHUNK = 4096;
+
+/** The first usable <meta> charset as Chromium finds it (see the top of this file), or null. */
+export function findMetaCharset(bytes: Uint8Array): string | null {
+  let found: string | null = null;
+  let done = false;
+  let inHead = true;
+  let parser: Parser | undefined;
+  const afterToken = () => {
+    if (!inHead && parser!.endIndex + 1 >= UNCONDITIONAL_BYTES) done = true;
+  };
+  parser = new Parser({
+    onopentag(name, attribs) {
+      if (done) return;
+      if (name === 'meta') {
+        found = metaDeclaredEncoding(attribs);
+        if (found) {
+          done = true;
+          return;
+        }
       }
-    } else if (attr.name === 'charset') {
-      charset = metaEncoding(attr.value);
-      needPragma = false;
-    }
-  }
-  const next = pos + 1;
-  if (needPragma === null || (needPragma && !gotPragma) || charset === null) return { encoding: null, next };
-  return { encoding: charset, next };
+      if (!HEAD_TAGS.has(name) && name !== 'html' && name !== 'head') inHead = false;
+      afterToken();
+    },
+    onclosetag(name, implied) {
+      if (done || implied) return;
+      if (!HEAD_TAGS.has(name)) inHead = false;
+      afterToken();
+    },
+    ontext: () => !done && afterToken(),
+    oncomment: () => !done && afterToken(),
+  });
+  // Bytes as Latin-1 keep every offset equal to a byte offset; tags and attributes that matter here are ASCII.
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  for (let at = 0; at < text.length && !done; at += SCAN_CHUNK) parser.write(text.slice(at, at + SCAN_CHUNK));
+  return found;
 }
 
-function findSequence(bytes: Uint8Array, from: number, seq: number[]): number {
-  outer: for (let i = from; i <= bytes.length - seq.length; i++) {
-    for (let j = 0; j < seq.length; j++) if (bytes[i + j] !== seq[j]) continue outer;
-    return i;
-  }
-  return -1;
+/** The encoding named by an XML declaration at the very start of the document, as Chromium honours it for HTML. */
+export function xmlDeclarationEncoding(bytes: Uint8Array): string | null {
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 1024)).toString('latin1');
+  if (!head.startsWith('<?xml')) return null;
+  const end = head.indexOf('?>');
+  const match = /\sencoding\s*=\s*(["'])([^"']*)\1/.exec(end < 0 ? head : head.slice(0, end));
+  return match ? declaredEncoding(match[2]!) : null;
 }

@@ -5,8 +5,9 @@ import {
   decodeDocument,
   encodingForLabel,
   extractCharsetFromContent,
-  prescanForMetaCharset,
+  findMetaCharset,
   sniffEncoding,
+  xmlDeclarationEncoding,
 } from '../../functions/core/decode.js';
 
 const ascii = (s: string) => new TextEncoder().encode(s);
@@ -23,7 +24,7 @@ describe('encodingForLabel', () => {
   });
 });
 
-describe('sniffEncoding: BOM, then HTTP charset, then <meta> prescan, then windows-1252', () => {
+describe('sniffEncoding: BOM, then HTTP charset, then <meta>, then XML declaration, then windows-1252', () => {
   it('a BOM wins over everything', () => {
     const bytes = new Uint8Array([0xef, 0xbb, 0xbf, ...ascii('<meta charset="shift_jis">')]);
     expect(sniffEncoding(bytes, 'text/html; charset=windows-1252')).toEqual({ encoding: 'UTF-8', source: 'bom', bomLength: 3 });
@@ -43,13 +44,18 @@ describe('sniffEncoding: BOM, then HTTP charset, then <meta> prescan, then windo
     expect(sniffEncoding(ascii('<p>hello</p>'), 'text/html')).toMatchObject({ encoding: 'windows-1252', source: 'default' });
   });
 
-  it('only looks at the first 1024 bytes for <meta>', () => {
-    const late = ascii(`<!-- ${'x'.repeat(1100)} --><meta charset="utf-8">`);
-    expect(sniffEncoding(late, null).source).toBe('default');
+  // Checked against Chromium 156: the XML declaration counts for HTML, and a <meta> overrides it.
+  it('reads an XML declaration at the very start, below <meta>', () => {
+    expect(sniffEncoding(ascii('<?xml version="1.0" encoding="Shift_JIS"?><title>x</title>'), 'text/html')).toMatchObject({ encoding: 'Shift_JIS', source: 'xml-declaration' });
+    expect(sniffEncoding(ascii('<?xml version="1.0" encoding="Shift_JIS"?><meta charset="euc-jp">'), 'text/html')).toMatchObject({ encoding: 'EUC-JP', source: 'meta' });
+    expect(xmlDeclarationEncoding(ascii(' <?xml version="1.0" encoding="Shift_JIS"?>'))).toBeNull();
+    expect(xmlDeclarationEncoding(ascii("<?xml version='1.0' encoding='utf-16'?>"))).toBe('UTF-8');
   });
 });
 
-describe('prescanForMetaCharset', () => {
+const pad = `<!--${'x'.repeat(1100)}-->`;
+
+describe('findMetaCharset: the first usable <meta>, as Chromium finds it', () => {
   it.each([
     ['<meta charset="utf-8">', 'UTF-8'],
     ["<META CHARSET='Shift_JIS'>", 'Shift_JIS'],
@@ -58,21 +64,43 @@ describe('prescanForMetaCharset', () => {
     ['<meta content="text/html; charset=koi8-r" http-equiv="content-type">', 'KOI8-R'],
     ['<meta charset="utf-16le">', 'UTF-8'],
     ['<meta charset="x-user-defined">', 'windows-1252'],
+    ['<meta charset=" shift_jis ">', 'Shift_JIS'],
   ])('%s → %s', (html, expected) => {
-    expect(prescanForMetaCharset(ascii(html))).toBe(expected);
+    expect(findMetaCharset(ascii(html))).toBe(expected);
   });
 
   it.each([
     ['a content charset without http-equiv', '<meta content="text/html; charset=koi8-r">'],
     ['a charset inside a comment', '<!-- <meta charset="utf-8"> -->'],
-    ['a charset in another tag\'s attribute', '<div data-x=\'<meta charset="utf-8">\'></div>'],
+    ['a charset inside a script', '<script>document.write(\'<meta charset="utf-8">\')</script>'],
+    ["a charset in another tag's attribute", '<div data-x=\'<meta charset="utf-8">\'></div>'],
     ['an unknown label', '<meta charset="klingon">'],
+    ['a value= attribute instead of content=', '<meta http-equiv="Content-Type" value="text/html; charset=EUC-JP">'],
   ])('ignores %s', (_, html) => {
-    expect(prescanForMetaCharset(ascii(html))).toBeNull();
+    expect(findMetaCharset(ascii(html))).toBeNull();
   });
 
   it('takes the first usable <meta>', () => {
-    expect(prescanForMetaCharset(ascii('<meta charset="bogus"><meta charset="windows-1251"><meta charset="utf-8">'))).toBe('windows-1251');
+    expect(findMetaCharset(ascii('<meta charset="bogus"><meta charset="windows-1251"><meta charset="utf-8">'))).toBe('windows-1251');
+  });
+
+  // Past the first 1024 bytes the standard would still switch on any <meta> the parser meets; Chromium 156 only
+  // while nothing but head elements has been seen. These four are Chromium's answers.
+  it.each([
+    ['in the head after a long comment', `<head>${pad}<meta charset=shift_jis>`, 'Shift_JIS'],
+    ['in the head after a long script', `<head><script>${'x'.repeat(1100)}</script><meta charset=shift_jis>`, 'Shift_JIS'],
+    ['with http-equiv in the head', `<head>${pad}<meta http-equiv=content-type content="text/html; charset=shift_jis">`, 'Shift_JIS'],
+    ['after a bogus one', `<head><meta charset=bogus>${pad}<meta charset=shift_jis>`, 'Shift_JIS'],
+  ])('switches for a later <meta> %s', (_, html, expected) => {
+    expect(findMetaCharset(ascii(html))).toBe(expected);
+  });
+
+  it.each([
+    ['after </head>', `<head><title>x</title></head>${pad}<meta charset=shift_jis>`],
+    ['after a body element', `<head><div>${'x'.repeat(1100)}</div><meta charset=shift_jis>`],
+    ['in the body', `<body><p>${'x'.repeat(1100)}</p><meta charset=shift_jis>`],
+  ])('ignores a <meta> past 1024 bytes %s', (_, html) => {
+    expect(findMetaCharset(ascii(html))).toBeNull();
   });
 });
 
@@ -100,6 +128,13 @@ describe('decodeDocument', () => {
     const bytes = new Uint8Array([...ascii('<meta charset="shift_jis"><title>'), 0x93, 0xfa, 0x96, 0x7b, ...ascii('</title>')]);
     const doc = decodeDocument(bytes, 'text/html');
     expect(doc.charset).toBe('Shift_JIS');
+    expect(doc.text).toContain('<title>日本</title>');
+  });
+
+  it('re-decodes the whole page when a later <meta> in the head names the encoding', () => {
+    const bytes = new Uint8Array([...ascii(`<head>${pad}<meta charset="shift_jis"><title>`), 0x93, 0xfa, 0x96, 0x7b, ...ascii('</title>')]);
+    const doc = decodeDocument(bytes, 'text/html');
+    expect(doc).toMatchObject({ charset: 'Shift_JIS', source: 'meta' });
     expect(doc.text).toContain('<title>日本</title>');
   });
 
