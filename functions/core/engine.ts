@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { decodeDocument } from './decode.js';
 import { FetchError, fetchDocument } from './fetch.js';
@@ -64,8 +64,11 @@ async function crawl(url: string, limits: FetchLimits): Promise<PageResult> {
     return fail('NOT_HTML', 'no Content-Type, and the body does not look like HTML', doc.body.length);
   }
 
+  // WebCrypto hashes on libuv's thread pool, so a 5 MB body does not hold the event loop while it is hashed.
+  const hashing = webcrypto.subtle.digest('SHA-256', doc.body);
   const decoded = decodeDocument(doc.body, doc.contentType);
-  const parsed = summarize(decoded.text, doc.finalUrl);
+  const parsed = await summarize(decoded.text, doc.finalUrl);
+  const contentHash = Buffer.from(await hashing).toString('hex');
   return {
     summary: {
       url,
@@ -78,7 +81,7 @@ async function crawl(url: string, limits: FetchLimits): Promise<PageResult> {
       bytes: doc.body.length,
       durationMs: elapsed(),
       fetchedAt,
-      contentHash: createHash('sha256').update(doc.body).digest('hex'),
+      contentHash,
     },
     outlinks: parsed.outlinks,
   };

@@ -1,51 +1,68 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { scanHtml } from '../../functions/core/html-scan.js';
 import { summarize } from '../../functions/core/summarize.js';
+import { summarizeTree } from '../../functions/core/tree-summary.js';
 
-const fields = (html: string) => summarize(html, 'https://example.com/dir/page.html').fields;
+/**
+ * Each document's expected fields are what headless Chromium 156 (scripting off) reported for it, written into the
+ * fixture by `npm run check:chromium -- --write`; re-run that to check them against the browser again.
+ */
+interface Rule {
+  name: string;
+  html: string;
+  chromium: Record<string, unknown> & { hrefs: string[] };
+  treeBuilderDiffers?: string;
+}
+const rules: Rule[] = JSON.parse(readFileSync(new URL('../fixtures/field-rules.json', import.meta.url), 'utf8'));
+const URL_OF_PAGE = 'https://example.com/dir/page.html';
 
-describe('summarize: the Summary fields as a browser computes them', () => {
-  it('title is the first <title>, ASCII whitespace collapsed and trimmed', () => {
-    expect(fields('<title>\n  Hello \t  world\n</title><title>second</title>').title).toBe('Hello world');
-    expect(fields('<p>no title</p>').title).toBe('');
-    // A non-breaking space is not ASCII whitespace.
-    expect(fields('<title>a\u00a0 b</title>').title).toBe('a\u00a0 b');
+describe('summarize: the Summary fields as Chromium computes them', () => {
+  it.each(rules.map((rule) => [rule.name, rule] as const))('%s', async (_, rule) => {
+    const { hrefs, ...fields } = rule.chromium;
+    const page = await summarize(rule.html, URL_OF_PAGE);
+    expect(page.fields).toEqual(fields);
+
+    // Both parsing paths must agree with the browser on their own: the streaming pass wherever it does not hand
+    // the page over, and the tree builder everywhere but where parse5 itself differs from Chromium.
+    const scanned = await scanHtml(rule.html);
+    if (!('needsTreeBuilder' in scanned)) expect(scanned).toEqual({ ...fields, hrefs, baseHref: null });
+    if (!rule.treeBuilderDiffers) expect(await summarizeTree(rule.html)).toEqual({ ...fields, hrefs, baseHref: null });
   });
 
-  it('lang is the <html> attribute as written, or null', () => {
-    expect(fields('<html lang="en-US"><title>x</title></html>').lang).toBe('en-US');
-    expect(fields('<html><title>x</title></html>').lang).toBeNull();
-    expect(fields('<html lang=""><p>x</html>').lang).toBe('');
+  it('hands misnested <a> elements to the tree builder, and keeps well-formed pages on the fast path', async () => {
+    const cloned = rules.filter((rule) => rule.name.startsWith('clones:') && !rule.name.includes('no clone'));
+    expect(cloned.length).toBeGreaterThan(4);
+    for (const rule of cloned) {
+      expect((await summarize(rule.html, URL_OF_PAGE)).parser, rule.name).toBe('tree');
+    }
+    expect((await summarize('<p><a href=x>one</a><p>two<ul><li><a href=y>y</a><li>z</ul>', URL_OF_PAGE)).parser).toBe('stream');
+    for (const rule of rules.filter((r) => r.name.startsWith('nested <a>:') && !r.name.includes('at most 8'))) {
+      expect((await summarize(rule.html, URL_OF_PAGE)).parser, rule.name).toBe('stream');
+    }
   });
 
-  it('description is the first meta named description, case-insensitively, trimmed', () => {
-    expect(fields('<meta name="Description" content="  first  "><meta name="description" content="second">').description).toBe('first');
-    expect(fields('<meta name="description">').description).toBe('');
-    expect(fields('<meta property="og:description" content="x">').description).toBeNull();
-  });
-
-  it('canonical is the first link rel=canonical href, as written and trimmed', () => {
-    expect(fields('<link rel="canonical" href=" /a?b=1 "><link rel="canonical" href="/second">').canonical).toBe('/a?b=1');
-    expect(fields('<link rel="stylesheet" href="/s.css">').canonical).toBeNull();
-  });
-
-  it('counts h1, a[href] and img', () => {
-    const f = fields('<h1>a</h1><div><h1>b</h1></div><a href="/x">x</a><a name="anchor">y</a><a href="">z</a><img src=a><img>');
-    expect(f).toMatchObject({ h1: 2, links: 2, images: 2 });
-  });
-
-  it('reads <noscript> content as markup, as a browser with scripting off does', () => {
-    expect(fields('<body><noscript><img src="pixel.gif"><a href="/nojs">x</a></noscript></body>')).toMatchObject({ images: 1, links: 1 });
+  it('parses a long document in slices and gets the same answer', async () => {
+    const row = '<li><a href="/item">item</a> <img src=i.png></li>\n';
+    const html = `<title>long</title><ul>${row.repeat(30_000)}</ul><h1>end</h1>`;
+    expect(html.length).toBeGreaterThan(4 * 256 * 1024);
+    const page = await summarize(html, URL_OF_PAGE);
+    expect(page.fields).toMatchObject({ title: 'long', links: 30_000, images: 30_000, h1: 1 });
+    const tree = await summarizeTree(html);
+    expect(tree).toMatchObject({ title: 'long', links: 30_000, images: 30_000, h1: 1 });
   });
 });
 
 describe('summarize: outlinks', () => {
-  it('resolves links against the document URL and <base>, drops fragments and non-http schemes', () => {
-    const { outlinks } = summarize(
+  it('resolves links against the document URL and <base>, drops fragments and non-http schemes', async () => {
+    const { outlinks } = await summarize(
       '<a href="next.html#top">a</a><a href="/root">b</a><a href="mailto:x@y">c</a><a href="https://other.example/">d</a><a href="next.html">dup</a>',
-      'https://example.com/dir/page.html',
+      URL_OF_PAGE,
     );
     expect(outlinks).toEqual(['https://example.com/dir/next.html', 'https://example.com/root', 'https://other.example/']);
-    const withBase = summarize('<base href="https://cdn.example/base/"><a href="x">x</a>', 'https://example.com/');
+    const withBase = await summarize('<base href="https://cdn.example/base/"><a href="x">x</a>', 'https://example.com/');
     expect(withBase.outlinks).toEqual(['https://cdn.example/base/x']);
+    const templateBase = await summarize('<template><base href="https://t.example/"></template><a href="x">x</a>', 'https://example.com/');
+    expect(templateBase.outlinks).toEqual(['https://example.com/x']);
   });
 });
