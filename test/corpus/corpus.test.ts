@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crawlPage } from '../../functions/core/engine.js';
+import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch-limits.js';
+import type { Summary } from '../../functions/core/summary.js';
+import { startTestServer, type TestServer } from '../support/http-server.js';
+
+/**
+ * The corpus: 178 real pages and what headless Chromium 156 (scripting off) reported for each (a copy of
+ * ../shared/corpus; see its README). Each page is served on loopback as the browser got it, `pages/` as
+ * `text/html; charset=utf-8` and `encoded/` as `text/html`, and goes through the consumer's own path:
+ * `crawlPage`, which fetches, sniffs the encoding, decodes, parses and summarizes.
+ */
+const CORPUS = new URL('../fixtures/corpus/', import.meta.url);
+const expected: Record<string, Record<string, unknown>> = JSON.parse(readFileSync(new URL('expected.json', CORPUS), 'utf8'));
+const COMPARED = ['charset', 'title', 'lang', 'links', 'images', 'h1', 'description', 'canonical'] as const;
+
+/**
+ * Field values on which we knowingly differ from the browser, each with the reason it cannot be matched
+ * ("page/field" → why). At most two may ever be listed. None is needed today.
+ */
+const ALLOWED_DIFFERENCES: Record<string, string> = {};
+
+const contentTypeOf = (page: string) => (page.startsWith('pages/') ? 'text/html; charset=utf-8' : 'text/html');
+
+let site: TestServer;
+const results = new Map<string, Summary>();
+
+beforeAll(async () => {
+  site = await startTestServer((req, res) => {
+    const page = decodeURIComponent(new URL(req.url!, 'http://x').pathname.slice(1));
+    if (!(page in expected)) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': contentTypeOf(page) }).end(readFileSync(new URL(page, CORPUS)));
+  });
+  const limits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true };
+  const pages = Object.keys(expected);
+  // Eight at a time, as the consumer runs pages side by side.
+  for (let i = 0; i < pages.length; i += 8) {
+    await Promise.all(
+      pages.slice(i, i + 8).map(async (page) => {
+        results.set(page, (await crawlPage(`${site.url}/${encodeURIComponent(page)}`, limits)).summary);
+      }),
+    );
+  }
+}, 120_000);
+afterAll(() => site?.close());
+
+describe('the real-page corpus through the consumer path', () => {
+  it('holds all 178 pages, as ../shared/corpus does', () => {
+    expect(Object.keys(expected)).toHaveLength(178);
+    expect(results.size).toBe(178);
+  });
+
+  it('agrees with Chromium on every compared field', () => {
+    expect(Object.keys(ALLOWED_DIFFERENCES).length).toBeLessThanOrEqual(2);
+    const misses: string[] = [];
+    let agreed = 0;
+    let compared = 0;
+    for (const [page, want] of Object.entries(expected)) {
+      const got = results.get(page)!;
+      for (const field of COMPARED) {
+        compared++;
+        if (got[field] === want[field]) agreed++;
+        else if (!ALLOWED_DIFFERENCES[`${page}/${field}`]) misses.push(`${page} ${field}: got ${JSON.stringify(got[field])}, Chromium ${JSON.stringify(want[field])}`);
+      }
+    }
+    console.log(`corpus agreement with Chromium: ${agreed}/${compared} field values (${((100 * agreed) / compared).toFixed(2)}%) on ${results.size} pages`);
+    expect(misses).toEqual([]);
+  });
+
+  it('reports the fetch fields of every page: ok, status, finalUrl, contentType, bytes, contentHash', () => {
+    for (const page of Object.keys(expected)) {
+      const body = readFileSync(new URL(page, CORPUS));
+      const got = results.get(page)!;
+      const url = `${site.url}/${encodeURIComponent(page)}`;
+      expect(got, page).toMatchObject({
+        ok: true,
+        status: 200,
+        url,
+        finalUrl: url,
+        contentType: 'text/html',
+        bytes: body.length,
+        contentHash: createHash('sha256').update(body).digest('hex'),
+      });
+    }
+  });
+});
