@@ -1,0 +1,12 @@
+/**
+ * `npm run bench`: benchmarks, not tests. Each prints our figures beside a baseline measured in the same run, so
+ * the ratios hold on any machine; absolute times vary with the machine.
+ */
+import '../local/quiet-sdk-notice.js';
+import { benchParsing } from './parse.js';
+
+const sections: Record<string, () => Promise<void>> = { parse: benchParsing };
+const wanted = process.argv.slice(2);
+for (const [name, run] of Object.entries(sections)) {
+  if (wanted.length === 0 || wanted.includes(name)) await run();
+}
