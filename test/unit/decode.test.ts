@@ -160,3 +160,44 @@ describe('decodeBytes', () => {
     expect(decodeBytes(new Uint8Array([0x61, 0xff, 0x62]), 'UTF-8')).toBe('a\ufffdb');
   });
 });
+
+describe('pages in WHATWG encodings decode right, declared by <meta> or by HTTP', () => {
+  // Bytes produced by Python's codecs, an encoder independent of the decoder under test.
+  it.each([
+    ['Shift_JIS', '日本語', '93fa967b8cea'],
+    ['EUC-JP', '日本語', 'c6fccbdcb8ec'],
+    ['ISO-2022-JP', '日本語', '1b2442467c4b5c386c1b2842'],
+    ['GBK', '中文网页', 'd6d0cec4cdf8d2b3'],
+    ['gb18030', '中文网页', 'd6d0cec4cdf8d2b3'],
+    ['Big5', '中文網頁', 'a4a4a4e5baf4adb6'],
+    ['EUC-KR', '한국어', 'c7d1b1b9beee'],
+    ['KOI8-R', 'Привет', 'f0d2c9d7c5d4'],
+    ['KOI8-U', 'Україна', 'f5cbd2c1a7cec1'],
+    ['IBM866', 'Привет', '8fe0a8a2a5e2'],
+    ['windows-1251', 'Привет', 'cff0e8e2e5f2'],
+    ['ISO-8859-2', 'Zażółć', '5a61bff3b3e6'],
+    ['windows-1250', 'Zażółć', '5a61bff3b3e6'],
+    ['ISO-8859-7', 'Ελληνικά', 'c5ebebe7ede9eadc'],
+    ['windows-1253', 'Ελληνικά', 'c5ebebe7ede9eadc'],
+    ['windows-1254', 'Türkçe ğ', '54fc726be76520f0'],
+    ['windows-1256', 'العربية', 'c7e1dad1c8edc9'],
+    ['ISO-8859-8', 'עברית', 'f2e1f8e9fa'],
+    ['windows-874', 'ภาษาไทย', 'c0d2c9d2e4b7c2'],
+    ['windows-1258', 'Tiê', '5469ea'],
+    ['macintosh', 'Café ß', '4361668e20a7'],
+  ])('%s: %s', (encoding, text, hex) => {
+    const body = Buffer.concat([Buffer.from(`<meta charset="${encoding}"><title>`), Buffer.from(hex, 'hex'), Buffer.from('</title>')]);
+    const fromMeta = decodeDocument(body, 'text/html');
+    expect(fromMeta).toMatchObject({ charset: encoding, source: 'meta' });
+    expect(fromMeta.text).toContain(`<title>${text}</title>`);
+    const fromHttp = decodeDocument(Buffer.concat([Buffer.from('<title>'), Buffer.from(hex, 'hex')]), `text/html; charset=${encoding}`);
+    expect(fromHttp).toMatchObject({ charset: encoding, source: 'http', text: `<title>${text}` });
+  });
+
+  it('UTF-16 by BOM', () => {
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('<title>日本</title>', 'utf16le')]);
+    expect(decodeDocument(le, 'text/html')).toMatchObject({ charset: 'UTF-16LE', text: '<title>日本</title>' });
+    const be = Buffer.from(le.subarray(2)).swap16();
+    expect(decodeDocument(Buffer.concat([Buffer.from([0xfe, 0xff]), be]), 'text/html')).toMatchObject({ charset: 'UTF-16BE', text: '<title>日本</title>' });
+  });
+});
