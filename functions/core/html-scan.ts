@@ -21,7 +21,7 @@ export interface ScannedPage extends PageFields {
  * SVG/MathML content, markup inside the raw-text elements htmlparser2 does not know (`iframe`, `noembed`,
  * `noframes`, `plaintext`), and escaped `<script>` text. The triggers are deliberately broad: a false alarm costs one
  * slower parse, a missed one a wrong count. The commonest misnesting, an `<a>` opened inside an open `<a>`, is
- * handled here: the adoption agency's clones are counted. On the real-page corpus 5 pages in 178 take the slow path.
+ * handled here: the adoption agency's clones are counted. On the real-page corpus 4 pages in 178 take the slow path.
  *
  * The rules that do not need a tree builder are applied here: nothing inside `<template>` is part of the document;
  * only an HTML `<title>` is the document's title (not SVG's); `<image>` is `<img>`; a second `<html>` tag adds
@@ -108,12 +108,10 @@ export const relHasCanonical = (rel: string) => rel.toLowerCase().split(/[\t\n\f
 class Scan implements Partial<Handler> {
   private readonly names: string[] = [];
   private readonly namespaces: Ns[] = [];
-  /** Stack positions of the open HTML `<a>` elements. */
-  private readonly openAnchors: number[] = [];
+  /** The open HTML `<a>` elements: stack position, and `href` for the clones a browser may make of them. */
+  private readonly openAnchors: { at: number; href: string | undefined }[] = [];
   /** Stack positions of `<a>` elements a browser has closed but htmlparser2 still holds open. */
   private readonly closedAnchors = new Set<number>();
-  /** The `href` of each open `<a>` by stack position, for its clones. */
-  private readonly anchorHrefs = new Map<number, string | undefined>();
   private templateDepth = 0;
   private rawTextDepth = 0;
   ended = false;
@@ -166,8 +164,7 @@ class Scan implements Partial<Handler> {
       if (this.openAnchors.length > 0) this.checkAnchorSurvives(name);
       switch (name) {
         case 'a':
-          this.openAnchors.push(depth);
-          this.anchorHrefs.set(depth, attribs.href);
+          this.openAnchors.push({ at: depth, href: attribs.href });
           break;
         case 'img':
         case 'image':
@@ -205,30 +202,32 @@ class Scan implements Partial<Handler> {
 
   /** While an `<a>` is open, a start tag that would pop it (and so have it cloned later) needs the tree builder. */
   private checkAnchorSurvives(name: string): void {
-    const anchorAt = this.openAnchors[this.openAnchors.length - 1]!;
+    const anchor = this.openAnchors[this.openAnchors.length - 1]!;
     if (name === 'a') {
       // A new <a> first closes the open one with the adoption agency algorithm, which clones the old <a> once into
       // each special element opened inside it (at most 8 rounds), and closes the old <a>. htmlparser2 nests the new
       // <a> instead, so we count the clones and note that the old <a> is closed.
       // Unless an element that puts a marker in the list of active formatting elements is open inside the old <a>:
       // then the old one is out of reach, and the new <a> simply nests, as htmlparser2 has it.
-      if (this.names.slice(anchorAt + 1).some((n, i) => MARKERS.has(n) && this.namespaces[anchorAt + 1 + i] === Ns.Html)) return;
       let specials = 0;
-      for (let i = anchorAt + 1; i < this.names.length; i++) {
-        if (this.namespaces[i] !== Ns.Html) throw new NeedsTreeBuilder(`<a> inside <a> around <${this.names[i]}>`);
-        if (SPECIAL.has(this.names[i]!)) specials++;
+      let foreign: string | null = null;
+      for (let i = anchor.at + 1; i < this.names.length; i++) {
+        const inside = this.names[i]!;
+        if (this.namespaces[i] !== Ns.Html) foreign ??= inside;
+        else if (MARKERS.has(inside)) return;
+        else if (SPECIAL.has(inside)) specials++;
       }
+      if (foreign !== null) throw new NeedsTreeBuilder(`<a> inside <a> around <${foreign}>`);
       if (specials >= 8) throw new NeedsTreeBuilder('<a> inside <a> around 8 or more special elements');
-      const href = this.anchorHrefs.get(anchorAt);
-      if (href !== undefined) for (let i = 0; i < specials; i++) this.hrefs.push(href);
+      if (anchor.href !== undefined) for (let i = 0; i < specials; i++) this.hrefs.push(anchor.href);
       this.openAnchors.pop();
-      this.closedAnchors.add(anchorAt);
+      this.closedAnchors.add(anchor.at);
       return;
     }
     if (TABLE_PARTS.has(name)) throw new NeedsTreeBuilder(`<${name}> inside <a>`);
     const closes = CLOSES_P.has(name) ? ['p'] : CLOSES_OWN_KIND[name];
     if (!closes) return;
-    for (let i = 0; i < anchorAt; i++) {
+    for (let i = 0; i < anchor.at; i++) {
       if (closes.includes(this.names[i]!)) throw new NeedsTreeBuilder(`<${name}> closes a <${this.names[i]}> holding an <a>`);
     }
   }
