@@ -170,11 +170,10 @@ export function findMetaCharset(bytes: Uint8Array): string | null {
   let found: string | null = null;
   let done = false;
   let inHead = true;
-  let parser: Parser | undefined;
   const afterToken = () => {
-    if (!inHead && parser!.endIndex + 1 >= UNCONDITIONAL_BYTES) done = true;
+    if (!inHead && parser.endIndex + 1 >= UNCONDITIONAL_BYTES) done = true;
   };
-  parser = new Parser({
+  const parser = new Parser({
     onopentag(name, attribs) {
       if (done) return;
       if (name === 'meta') {
@@ -196,8 +195,9 @@ export function findMetaCharset(bytes: Uint8Array): string | null {
     oncomment: () => !done && afterToken(),
   });
   // Bytes as Latin-1 keep every offset equal to a byte offset; tags and attributes that matter here are ASCII.
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  for (let at = 0; at < text.length && !done; at += SCAN_CHUNK) parser.write(text.slice(at, at + SCAN_CHUNK));
+  // Chunk by chunk, so a large page is not copied whole when the answer is in its head.
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 0; at < buffer.length && !done; at += SCAN_CHUNK) parser.write(buffer.toString('latin1', at, at + SCAN_CHUNK));
   return found;
 }
 
