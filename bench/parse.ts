@@ -1,4 +1,3 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Parser } from 'htmlparser2';
 import { decodeDocument } from '../functions/core/decode.js';
@@ -6,27 +5,10 @@ import { crawlPage } from '../functions/core/engine.js';
 import { fetchDocument } from '../functions/core/fetch.js';
 import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch-limits.js';
 import { summarize } from '../functions/core/summarize.js';
+import { loadCorpus, type CorpusPage } from '../test/support/corpus.js';
 import { startTestServer } from '../test/support/http-server.js';
 import { cheerioDefaultSummary } from './baseline.js';
 import { printTable } from './table.js';
-
-const CORPUS = new URL('../test/fixtures/corpus/', import.meta.url);
-
-interface CorpusPage {
-  name: string;
-  bytes: Buffer;
-  contentType: string;
-}
-
-export function loadCorpus(): CorpusPage[] {
-  const pages: CorpusPage[] = [];
-  for (const dir of ['pages', 'encoded']) {
-    for (const file of readdirSync(new URL(`${dir}/`, CORPUS)).sort()) {
-      pages.push({ name: `${dir}/${file}`, bytes: readFileSync(new URL(`${dir}/${file}`, CORPUS)), contentType: dir === 'pages' ? 'text/html; charset=utf-8' : 'text/html' });
-    }
-  }
-  return pages;
-}
 
 type Pass = (page: CorpusPage) => unknown;
 

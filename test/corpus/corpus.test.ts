@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crawlPage } from '../../functions/core/engine.js';
 import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch-limits.js';
 import type { Summary } from '../../functions/core/summary.js';
+import { contentTypeOf, expected, loadCorpus } from '../support/corpus.js';
 import { startTestServer, type TestServer } from '../support/http-server.js';
 
 /**
@@ -12,8 +12,6 @@ import { startTestServer, type TestServer } from '../support/http-server.js';
  * `text/html; charset=utf-8` and `encoded/` as `text/html`, and goes through the consumer's own path:
  * `crawlPage`, which fetches, sniffs the encoding, decodes, parses and summarizes.
  */
-const CORPUS = new URL('../fixtures/corpus/', import.meta.url);
-const expected: Record<string, Record<string, unknown>> = JSON.parse(readFileSync(new URL('expected.json', CORPUS), 'utf8'));
 const COMPARED = ['charset', 'title', 'lang', 'links', 'images', 'h1', 'description', 'canonical'] as const;
 
 /**
@@ -22,16 +20,16 @@ const COMPARED = ['charset', 'title', 'lang', 'links', 'images', 'h1', 'descript
  */
 const ALLOWED_DIFFERENCES: Record<string, string> = {};
 
-const contentTypeOf = (page: string) => (page.startsWith('pages/') ? 'text/html; charset=utf-8' : 'text/html');
-
+const bodies = new Map(loadCorpus().map((page) => [page.name, page.bytes]));
 let site: TestServer;
 const results = new Map<string, Summary>();
 
 beforeAll(async () => {
   site = await startTestServer((req, res) => {
     const page = decodeURIComponent(new URL(req.url!, 'http://x').pathname.slice(1));
-    if (!(page in expected)) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': contentTypeOf(page) }).end(readFileSync(new URL(page, CORPUS)));
+    const body = bodies.get(page);
+    if (!body) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': contentTypeOf(page) }).end(body);
   });
   const limits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true };
   const pages = Object.keys(expected);
@@ -71,7 +69,7 @@ describe('the real-page corpus through the consumer path', () => {
 
   it('reports the fetch fields of every page: ok, status, finalUrl, contentType, bytes, contentHash', () => {
     for (const page of Object.keys(expected)) {
-      const body = readFileSync(new URL(page, CORPUS));
+      const body = bodies.get(page)!;
       const got = results.get(page)!;
       const url = `${site.url}/${encodeURIComponent(page)}`;
       expect(got, page).toMatchObject({
