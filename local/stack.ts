@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { CrawlerConfig } from '../lib/config.js';
 import { ENV } from '../functions/env.js';
-import { consumerEnvironment } from '../lib/resources.js';
+import { consumerEnvironment, crawlQueues } from '../lib/resources.js';
 import { startApiServer, type ApiHandler } from './api-server.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, startSqsServer, type RunningEngine } from './engines.js';
 import { startEventSource, type RunningEventSource, type SqsHandler } from './event-source.js';
@@ -88,6 +88,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       maxBatchingWindowSeconds: config.consumer.maxBatchingWindowSeconds,
       maxConcurrency: config.consumer.maxConcurrency,
       functionTimeoutSeconds: config.consumer.timeoutSeconds,
+      visibilityTimeoutSeconds: crawlQueues(config).queue.visibilityTimeoutSeconds,
       onBatch: ({ records, failures, error }) => {
         activity.batches++;
         activity.records += records;

@@ -120,6 +120,30 @@ export class DynamoCrawlStore implements CrawlStore {
     return out.Item !== undefined;
   }
 
+  /** A page item, written only if the URL has no outcome yet in this crawl: what makes recording exactly-once. */
+  private pagePut(crawlId: string, summary: Summary, depth: number) {
+    return {
+      Put: {
+        TableName: this.table,
+        Item: { PK: crawlPk(crawlId), SK: pageSk(summary.url), type: 'page', ...summary, crawlId, depth, expiresAt: this.expiresAt() },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      },
+    };
+  }
+
+  /** The crawl's counters moved by `n` outcomes, in the same transaction as their page items. */
+  private countOutcomes(crawlId: string, counter: 'succeeded' | 'failed', n: number) {
+    return {
+      Update: {
+        TableName: this.table,
+        Key: { PK: crawlPk(crawlId), SK: META },
+        UpdateExpression: `ADD ${counter} :n, pending :minusN`,
+        ConditionExpression: 'attribute_exists(PK)',
+        ExpressionAttributeValues: { ':n': n, ':minusN': -n },
+      },
+    };
+  }
+
   async recordPage(crawlId: string, summary: Summary, depth: number): Promise<'recorded' | 'duplicate'> {
     const counter = summary.ok ? 'succeeded' : 'failed';
     try {
@@ -127,22 +151,8 @@ export class DynamoCrawlStore implements CrawlStore {
         this.db.send(
           new TransactWriteCommand({
             TransactItems: [
-              {
-                Put: {
-                  TableName: this.table,
-                  Item: { PK: crawlPk(crawlId), SK: pageSk(summary.url), type: 'page', ...summary, crawlId, depth, expiresAt: this.expiresAt() },
-                  ConditionExpression: 'attribute_not_exists(PK)',
-                },
-              },
-              {
-                Update: {
-                  TableName: this.table,
-                  Key: { PK: crawlPk(crawlId), SK: META },
-                  UpdateExpression: `ADD ${counter} :one, pending :minusOne`,
-                  ConditionExpression: 'attribute_exists(PK)',
-                  ExpressionAttributeValues: { ':one': 1, ':minusOne': -1 },
-                },
-              },
+              this.pagePut(crawlId, summary, depth),
+              this.countOutcomes(crawlId, counter, 1),
             ],
           }),
         ),
@@ -155,6 +165,27 @@ export class DynamoCrawlStore implements CrawlStore {
         if (crawl === 'ConditionalCheckFailed') throw new Error(`crawl ${crawlId} does not exist`);
       }
       throw err;
+    }
+  }
+
+  async recordFailures(crawlId: string, summaries: readonly Summary[], depth: number): Promise<void> {
+    for (const batch of chunk(summaries, LINKS_PER_TRANSACTION)) {
+      try {
+        await withConflictRetry(() =>
+          this.db.send(
+            new TransactWriteCommand({
+              TransactItems: [
+                ...batch.map((summary) => this.pagePut(crawlId, summary, depth)),
+                this.countOutcomes(crawlId, 'failed', batch.length),
+              ],
+            }),
+          ),
+        );
+      } catch (err) {
+        // Some were recorded already (a retried call): record this batch one by one, each still exactly once.
+        if (!(err instanceof TransactionCanceledException)) throw err;
+        for (const summary of batch) await this.recordPage(crawlId, summary, depth);
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
 import type { PageMessage, PageQueue } from '../core/ports.js';
 
@@ -31,6 +31,16 @@ export class SqsPageQueue implements PageQueue {
     for (let i = 0; i < messages.length; i += BATCH) batches.push(messages.slice(i, i + BATCH));
     const failed = await Promise.all(batches.map((batch) => this.limit(() => this.sendBatch(batch))));
     return failed.flat();
+  }
+
+  /**
+   * Hides a received message for `seconds` before SQS delivers it again. Lambda's event source leaves a message it was
+   * told failed (batchItemFailures) alone, so this visibility is what sets the retry's delay.
+   */
+  async postpone(receiptHandle: string, seconds: number): Promise<void> {
+    await this.client.send(
+      new ChangeMessageVisibilityCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }),
+    );
   }
 
   private async sendBatch(batch: PageMessage[]): Promise<PageMessage[]> {

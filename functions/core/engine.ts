@@ -1,6 +1,7 @@
 import { webcrypto } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { decodeDocument } from './decode.js';
+import { PUBLIC_INTERNET, type NetworkAccess } from './address-guard.js';
 import { FetchError, fetchDocument } from './fetch.js';
 import { DEFAULT_FETCH_LIMITS, type FetchLimits } from './fetch-limits.js';
 import { summarize } from './summarize.js';
@@ -10,6 +11,25 @@ export interface PageResult {
   summary: Summary;
   /** Links found on the page (empty unless it was parsed). */
   outlinks: string[];
+  /**
+   * Set when the failure is transient (a timeout, a reset, a DNS server failure, a 5xx, 429 or 408): the same fetch
+   * may well succeed later. `afterMs` is what the server asked for with Retry-After, when it did.
+   */
+  retry: { afterMs?: number } | null;
+}
+
+/** HTTP statuses worth retrying: the server is overloaded or failing for now, not refusing this URL for good. */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
+}
+
+/** Retry-After as milliseconds from now: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) || !/[a-z]/i.test(text) ? undefined : Math.max(0, at - now);
 }
 
 /**
@@ -17,9 +37,9 @@ export interface PageResult {
  * this, so a page comes out the same whichever ran it. It never throws for anything the page or the network did:
  * those end in a Summary with `ok: false` and an error code.
  */
-export async function crawlPage(url: string, limits: FetchLimits = DEFAULT_FETCH_LIMITS): Promise<PageResult> {
-  const { summary, outlinks } = await crawl(url, limits);
-  return { summary: capTextFields(summary), outlinks };
+export async function crawlPage(url: string, limits: FetchLimits = DEFAULT_FETCH_LIMITS, network: NetworkAccess = PUBLIC_INTERNET): Promise<PageResult> {
+  const result = await crawl(url, limits, network);
+  return { ...result, summary: capTextFields(result.summary) };
 }
 
 /**
@@ -38,27 +58,36 @@ function capTextFields(summary: Summary): Summary {
   return capped;
 }
 
-async function crawl(url: string, limits: FetchLimits): Promise<PageResult> {
+async function crawl(url: string, limits: FetchLimits, network: NetworkAccess): Promise<PageResult> {
   const started = performance.now();
   const fetchedAt = new Date().toISOString();
   const elapsed = () => Math.round(performance.now() - started);
 
   let doc;
   try {
-    doc = await fetchDocument(url, limits);
+    doc = await fetchDocument(url, limits, network);
   } catch (err) {
     const e = err instanceof FetchError ? err : new FetchError('FETCH_FAILED', 'the fetch failed', url);
     const error = { code: e.code, message: e.message };
-    return { summary: failedSummary({ url, fetchedAt, finalUrl: e.finalUrl, status: e.status, durationMs: elapsed(), error }), outlinks: [] };
+    return {
+      summary: failedSummary({ url, fetchedAt, finalUrl: e.finalUrl, status: e.status, durationMs: elapsed(), error }),
+      outlinks: [],
+      retry: e.transient ? {} : null,
+    };
   }
-  const fail = (code: string, message: string, bytes = 0): PageResult => ({
+  const fail = (code: string, message: string, bytes = 0, retry: PageResult['retry'] = null): PageResult => ({
     summary: failedSummary({
       url, fetchedAt, finalUrl: doc.finalUrl, status: doc.status, contentType: doc.mediaType, bytes, durationMs: elapsed(), error: { code, message },
     }),
     outlinks: [],
+    retry,
   });
 
-  if (doc.status < 200 || doc.status >= 300) return fail(`HTTP_${doc.status}`, `the server answered ${doc.status}`);
+  if (doc.status < 200 || doc.status >= 300) {
+    const afterMs = parseRetryAfter(doc.retryAfter);
+    const retry = isTransientStatus(doc.status) ? (afterMs === undefined ? {} : { afterMs }) : null;
+    return fail(`HTTP_${doc.status}`, `the server answered ${doc.status}`, 0, retry);
+  }
   if (doc.body === null) return fail('NOT_HTML', `${doc.mediaType} is not HTML`);
   if (doc.mediaType === null && !looksLikeHtml(doc.body)) {
     return fail('NOT_HTML', 'no Content-Type, and the body does not look like HTML', doc.body.length);
@@ -84,6 +113,7 @@ async function crawl(url: string, limits: FetchLimits): Promise<PageResult> {
       contentHash,
     },
     outlinks: parsed.outlinks,
+    retry: null,
   };
 }
 

@@ -1,7 +1,11 @@
 /** The fetch limits and their safe defaults, apart from the fetcher so configuration code can use them cheaply. */
 export interface FetchLimits {
-  /** Deadline for the whole fetch: connect, headers, every redirect and the body. */
+  /** Deadline for the whole fetch: connect, headers, every redirect and the body (so a slow drip stops too). */
   timeoutMs: number;
+  /** Deadline for one TCP (and TLS) connection to be set up. */
+  connectTimeoutMs: number;
+  /** Deadline for a response's headers once the request is sent. */
+  headersTimeoutMs: number;
   /** Cap on the body after content decoding, so a compression bomb stops at the cap too. */
   maxBodyBytes: number;
   maxRedirects: number;
@@ -10,6 +14,8 @@ export interface FetchLimits {
 
 export const DEFAULT_FETCH_LIMITS: FetchLimits = {
   timeoutMs: 10_000,
+  connectTimeoutMs: 5_000,
+  headersTimeoutMs: 8_000,
   maxBodyBytes: 5 * 1024 * 1024,
   maxRedirects: 5,
   allowPrivateNetwork: false,

@@ -1,7 +1,15 @@
 import { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Agent, request, type Dispatcher } from 'undici';
-import { assertPublicAddress, guardedLookup, literalAddress } from './address-guard.js';
+import {
+  BlockedAddressError,
+  checkAddress,
+  connectLookup,
+  isLocalhostName,
+  literalAddress,
+  PUBLIC_INTERNET,
+  type NetworkAccess,
+} from './address-guard.js';
 import { DEFAULT_FETCH_LIMITS, type FetchLimits } from './fetch-limits.js';
 
 export interface FetchedDocument {
@@ -13,15 +21,21 @@ export interface FetchedDocument {
   mediaType: string | null;
   /** The decoded body; null when it was not read (not a 2xx, or not a type we parse). */
   body: Buffer | null;
+  /** The Retry-After header of the final response, or null. */
+  retryAfter: string | null;
 }
 
-/** A fetch that ended without a usable response. `code` is the contract's error code. */
+/**
+ * A fetch that ended without a usable response. `code` is the contract's error code; `transient` says whether the
+ * same fetch may well succeed later (timeouts, resets, DNS server failures), which makes the consumer retry it.
+ */
 export class FetchError extends Error {
   constructor(
     readonly code: string,
     message: string,
     readonly finalUrl: string,
     readonly status: number | null = null,
+    readonly transient = false,
   ) {
     super(message);
     this.name = 'FetchError';
@@ -32,13 +46,32 @@ const USER_AGENT = 'serverless-crawler/0.1 (+https://github.com/serverless-crawl
 const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-// Module-scope agents: connections are reused per origin across pages and, in Lambda, across invocations.
+/**
+ * The Fetch standard's "bad ports", which browsers refuse: a crawler must not be a way to talk SMTP, IRC or the
+ * like to a server that happens to be public.
+ */
+const BAD_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110,
+  111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532,
+  540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061,
+  6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+// Module-scope agents: connections are reused per origin across pages and, in Lambda, across invocations. One agent
+// per (network, guard, connect timeout); in production that is one agent.
 const agentOptions = { keepAliveTimeout: 4_000, keepAliveMaxTimeout: 10_000, connections: 32, pipelining: 1 };
-let guardedAgent: Dispatcher | undefined;
-let openAgent: Dispatcher | undefined;
-function agentFor(allowPrivateNetwork: boolean): Dispatcher {
-  if (allowPrivateNetwork) return (openAgent ??= new Agent({ ...agentOptions, connect: { timeout: 5_000 } }));
-  return (guardedAgent ??= new Agent({ ...agentOptions, connect: { timeout: 5_000, lookup: guardedLookup } }));
+const agents = new WeakMap<NetworkAccess, Map<string, Dispatcher>>();
+function agentFor(network: NetworkAccess, limits: FetchLimits): Dispatcher {
+  let byKey = agents.get(network);
+  if (!byKey) agents.set(network, (byKey = new Map()));
+  const guard = !limits.allowPrivateNetwork;
+  const key = `${guard}|${limits.connectTimeoutMs}`;
+  let agent = byKey.get(key);
+  if (!agent) {
+    agent = new Agent({ ...agentOptions, connect: { timeout: limits.connectTimeoutMs, lookup: connectLookup(network, guard) } });
+    byKey.set(key, agent);
+  }
+  return agent;
 }
 
 export function mediaTypeOf(contentType: string | null): string | null {
@@ -47,26 +80,45 @@ export function mediaTypeOf(contentType: string | null): string | null {
   return essence === '' ? null : essence;
 }
 
-export async function fetchDocument(url: string, limits: FetchLimits = DEFAULT_FETCH_LIMITS): Promise<FetchedDocument> {
+/** Refuses a hop before any packet is sent: wrong scheme, a bad port, or a host that is a non-public IP or localhost. */
+function checkHop(target: URL, limits: FetchLimits, network: NetworkAccess): void {
+  const url = target.href;
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+    throw new FetchError('UNSUPPORTED_SCHEME', `cannot fetch ${target.protocol} URLs`, url);
+  }
+  if (target.port !== '' && BAD_PORTS.has(Number(target.port))) {
+    throw new FetchError('BLOCKED_PORT', `port ${target.port} is refused, as browsers refuse it`, url);
+  }
+  if (limits.allowPrivateNetwork) return;
+  const literal = literalAddress(target.hostname);
+  try {
+    if (literal) checkAddress(network, literal);
+    else if (isLocalhostName(target.hostname)) throw new BlockedAddressError(target.hostname, 'loopback');
+  } catch (err) {
+    throw new FetchError('BLOCKED_ADDRESS', (err as Error).message, url);
+  }
+}
+
+export async function fetchDocument(
+  url: string,
+  limits: FetchLimits = DEFAULT_FETCH_LIMITS,
+  network: NetworkAccess = PUBLIC_INTERNET,
+): Promise<FetchedDocument> {
   const deadline = AbortSignal.timeout(limits.timeoutMs);
-  const dispatcher = agentFor(limits.allowPrivateNetwork);
+  const dispatcher = agentFor(network, limits);
   const visited = new Set<string>();
   let current = url;
   for (let hop = 0; ; hop++) {
     visited.add(current);
     const target = new URL(current);
-    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
-      throw new FetchError('UNSUPPORTED_SCHEME', `cannot fetch ${target.protocol} URLs`, current);
-    }
-    const literal = literalAddress(target.hostname);
+    checkHop(target, limits, network);
     let response: Dispatcher.ResponseData;
     try {
-      if (literal && !limits.allowPrivateNetwork) assertPublicAddress(literal);
       response = await request(target, {
         method: 'GET',
         dispatcher,
         signal: deadline,
-        headersTimeout: limits.timeoutMs,
+        headersTimeout: limits.headersTimeoutMs,
         bodyTimeout: limits.timeoutMs,
         headers: {
           'user-agent': USER_AGENT,
@@ -75,7 +127,7 @@ export async function fetchDocument(url: string, limits: FetchLimits = DEFAULT_F
         },
       });
     } catch (err) {
-      throw toFetchError(err, current);
+      throw toFetchError(err, current, limits);
     }
 
     const { statusCode, headers, body } = response;
@@ -97,10 +149,11 @@ export async function fetchDocument(url: string, limits: FetchLimits = DEFAULT_F
 
     const contentType = headerValue(headers['content-type']);
     const mediaType = mediaTypeOf(contentType);
+    const retryAfter = headerValue(headers['retry-after']);
     const wanted = statusCode >= 200 && statusCode < 300 && (mediaType === null || HTML_TYPES.has(mediaType));
     if (!wanted) {
       body.dump().catch(() => undefined);
-      return { finalUrl: current, status: statusCode, contentType, mediaType, body: null };
+      return { finalUrl: current, status: statusCode, contentType, mediaType, body: null, retryAfter };
     }
     try {
       const declared = Number(headerValue(headers['content-length']) ?? NaN);
@@ -110,9 +163,9 @@ export async function fetchDocument(url: string, limits: FetchLimits = DEFAULT_F
         throw new FetchError('TOO_LARGE', `body of ${declared} bytes is over the ${limits.maxBodyBytes}-byte cap`, current, statusCode);
       }
       const bytes = await readCapped(body, encoding, limits.maxBodyBytes, current, statusCode);
-      return { finalUrl: current, status: statusCode, contentType, mediaType, body: bytes };
+      return { finalUrl: current, status: statusCode, contentType, mediaType, body: bytes, retryAfter };
     } catch (err) {
-      throw toFetchError(err, current, statusCode);
+      throw toFetchError(err, current, limits, statusCode);
     }
   }
 }
@@ -164,30 +217,35 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** Maps whatever the network stack threw to the contract's error codes. */
-export function toFetchError(err: unknown, url: string, status: number | null = null): FetchError {
+/** Maps whatever the network stack threw to the contract's error codes, and says which are worth retrying. */
+export function toFetchError(err: unknown, url: string, limits: FetchLimits, status: number | null = null): FetchError {
   if (err instanceof FetchError) return err;
   const name = (err as { name?: string })?.name;
   const code = errorCode(err);
-  const make = (c: string, m: string) => new FetchError(c, m, url, status);
+  const make = (c: string, m: string, transient = false) => new FetchError(c, m, url, status, transient);
   if (code === 'BLOCKED_ADDRESS') return make('BLOCKED_ADDRESS', (err as Error).message);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return make('TIMEOUT', `could not connect within ${limits.connectTimeoutMs} ms`, true);
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return make('TIMEOUT', `no response headers within ${limits.headersTimeoutMs} ms`, true);
   if (name === 'TimeoutError' || name === 'AbortError' || code?.endsWith('_TIMEOUT') || code === 'ETIMEDOUT') {
-    return make('TIMEOUT', 'the server did not answer in time');
+    return make('TIMEOUT', `the fetch did not finish within its ${limits.timeoutMs} ms deadline`, true);
   }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NODATA' || code === 'EAI_FAIL') {
-    return make('DNS', `could not resolve ${new URL(url).hostname}`);
+  const host = new URL(url).hostname;
+  // NXDOMAIN / no records are answers; EAI_AGAIN (SERVFAIL, resolver timeout) and EAI_FAIL are the resolver failing.
+  if (code === 'ENOTFOUND' || code === 'EAI_NODATA' || code === 'ENODATA') return make('DNS', `${host} does not resolve`);
+  if (code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'ESERVFAIL' || code === 'ETIMEOUT') {
+    return make('DNS', `the DNS lookup of ${host} failed`, true);
   }
-  if (code === 'ECONNREFUSED') return make('CONNECTION_REFUSED', 'the server refused the connection');
+  if (code === 'ECONNREFUSED') return make('CONNECTION_REFUSED', 'the server refused the connection', true);
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'ECONNABORTED') {
-    return make('CONNECTION_RESET', 'the connection was closed before the response was complete');
+    return make('CONNECTION_RESET', 'the connection was closed before the response was complete', true);
   }
-  if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'ERR__ERROR_FORMAT_PADDING_1') {
+  if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code?.startsWith('ERR__ERROR_FORMAT') || code === 'ERR_BROTLI_DECOMPRESSION_FAILED') {
     return make('BAD_ENCODING', 'the body could not be decompressed');
   }
   if (code?.startsWith('ERR_TLS') || code?.includes('CERT') || code?.startsWith('ERR_SSL')) {
     return make('TLS', 'the TLS handshake failed');
   }
-  if (code?.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+  if (name === 'HTTPParserError' || code?.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
     return make('BAD_RESPONSE', 'the server sent a malformed response');
   }
   return make('FETCH_FAILED', 'the fetch failed');

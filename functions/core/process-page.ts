@@ -1,42 +1,78 @@
+import { PUBLIC_INTERNET, type NetworkAccess } from './address-guard.js';
 import { crawlPage } from './engine.js';
 import type { FetchLimits } from './fetch-limits.js';
 import type { CrawlStore, PageMessage, PageQueue } from './ports.js';
+import { DEFAULT_RETRY_POLICY, RetryLater, retryDelaySeconds, type RetryPolicy } from './retry-policy.js';
+import { enqueueFailed, failedSummary } from './summary.js';
 import { normalizeUrl } from './url.js';
 
 export interface ProcessDeps {
   store: CrawlStore;
   queue: PageQueue;
   limits: FetchLimits;
+  retry?: RetryPolicy;
+  network?: NetworkAccess;
   now?: () => Date;
 }
 
 export type ProcessOutcome = 'recorded' | 'duplicate';
 
 /**
- * The use case behind one SQS message. Idempotent: a redelivered message whose outcome is already stored does no
- * fetch and counts nothing again. Links are registered and queued before the page is recorded, so a crash in
- * between is repaired by the redelivery instead of leaving the crawl short of its children.
+ * The use case behind one delivery of one SQS message; `attempt` is the delivery's number (1-based).
+ *
+ * Every URL ends in exactly one terminal state however often its message is delivered:
+ * - a redelivered message whose outcome is stored does no fetch and counts nothing again;
+ * - links are registered and queued, and the latest summary written, before the page is recorded, and the record
+ *   (summary + counter) is one transaction, so a crash at any point is repaired by the redelivery;
+ * - a transient failure (timeout, reset, 5xx, 429…) or an unexpected error throws RetryLater, until the last attempt:
+ *   there the URL is recorded as failed with its reason, so the crawl completes. Only if even that write fails does
+ *   the error escape, and SQS moves the message to the DLQ.
  */
-export async function processPage(message: PageMessage, deps: ProcessDeps): Promise<ProcessOutcome> {
+export async function processPage(message: PageMessage, deps: ProcessDeps, attempt = 1): Promise<ProcessOutcome> {
+  const policy = deps.retry ?? DEFAULT_RETRY_POLICY;
+  const isLast = attempt >= policy.maxAttempts;
+  try {
+    return await tryPage(message, deps, policy, attempt, isLast);
+  } catch (err) {
+    if (err instanceof RetryLater) throw err;
+    if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), 'the page could not be processed', { cause: err });
+    const at = (deps.now ?? (() => new Date()))().toISOString();
+    const error = { code: 'INTERNAL_ERROR', message: `the page could not be processed in ${attempt} attempts` };
+    const outcome = await deps.store.recordPage(message.crawlId, failedSummary({ url: message.url, fetchedAt: at, error }), message.depth);
+    await deps.store.completeIfDone(message.crawlId, at);
+    return outcome;
+  }
+}
+
+async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPolicy, attempt: number, isLast: boolean): Promise<ProcessOutcome> {
   const now = deps.now ?? (() => new Date());
   if (await deps.store.hasPage(message.crawlId, message.url)) {
     await deps.store.completeIfDone(message.crawlId, now().toISOString());
     return 'duplicate';
   }
-  const { summary, outlinks } = await crawlPage(message.url, deps.limits);
+  const { summary, outlinks, retry } = await crawlPage(message.url, deps.limits, deps.network ?? PUBLIC_INTERNET);
+  if (retry && summary.error) {
+    if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt, retry.afterMs), summary.error.code);
+    if (attempt > 1) summary.error = { ...summary.error, message: `${summary.error.message} (${attempt} attempts)` };
+  }
 
   if (summary.ok && message.depth < message.maxDepth) {
     const candidates = linksToFollow(outlinks, message);
     if (candidates.length > 0) {
       const toQueue = await deps.store.registerLinks(message.crawlId, message.url, candidates, message.maxPages);
       const unsent = await deps.queue.send(toQueue.map((url) => ({ ...message, url, depth: message.depth + 1 })));
-      // Throwing makes SQS redeliver this message; registerLinks then hands back the same children to queue again.
-      if (unsent.length > 0) throw new Error(`${unsent.length} discovered URLs could not be queued`);
+      if (unsent.length > 0) {
+        // Retrying makes registerLinks hand back the same children to queue again. On the last attempt they are
+        // counted already, so they must end too: as failed, or the crawl would never complete.
+        if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), `${unsent.length} discovered URLs could not be queued`);
+        const at = now().toISOString();
+        await deps.store.recordFailures(message.crawlId, unsent.map((m) => enqueueFailed(m.url, at)), message.depth + 1);
+      }
     }
   }
 
-  const outcome = await deps.store.recordPage(message.crawlId, summary, message.depth);
   await deps.store.putLatest(message.crawlId, summary);
+  const outcome = await deps.store.recordPage(message.crawlId, summary, message.depth);
   await deps.store.completeIfDone(message.crawlId, now().toISOString());
   return outcome;
 }

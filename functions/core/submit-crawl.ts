@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { crawlRequestSchema, MAX_URLS_PER_REQUEST } from './crawl-request.js';
 import { AppError, badRequest } from './errors.js';
 import type { CrawlRecord, CrawlSource, CrawlStore, PageMessage, PageQueue } from './ports.js';
-import { failedSummary } from './summary.js';
+import { enqueueFailed } from './summary.js';
 import { partitionUrls } from './url.js';
 
 export interface SubmitResult {
@@ -54,12 +54,18 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
   // Each message carries the crawl's options, so the consumer can follow links without reading the crawl.
   const messages: PageMessage[] = accepted.map((url) => ({ crawlId: crawl.crawlId, url, depth: 0, ...crawl.options }));
   const unsent = await deps.queue.send(messages);
-  // A URL that could not be queued still ends in a terminal state, so the crawl cannot stay `running` forever.
-  for (const message of unsent) {
-    const error = { code: 'ENQUEUE_FAILED', message: 'the URL could not be queued' };
-    await deps.store.recordPage(crawl.crawlId, failedSummary({ url: message.url, fetchedAt: now().toISOString(), error }), 0);
+  // The queue adapter has retried already. A URL that still could not be queued ends in a terminal state now, so the
+  // crawl cannot stay `running` forever; only then, with the crawl consistent, may the caller get an error.
+  if (unsent.length > 0) {
+    const at = now().toISOString();
+    await deps.store.recordFailures(crawl.crawlId, unsent.map((m) => enqueueFailed(m.url, at)), 0);
+    await deps.store.completeIfDone(crawl.crawlId, at);
   }
-  if (unsent.length > 0) await deps.store.completeIfDone(crawl.crawlId, now().toISOString());
+  if (unsent.length === accepted.length) {
+    throw new AppError(503, 'QUEUE_UNAVAILABLE', 'the crawl was recorded but none of its URLs could be queued; it is completed with every URL failed. Try again later', {
+      crawlId: crawl.crawlId,
+    });
+  }
 
   return { crawlId: crawl.crawlId, accepted: accepted.length, rejected, unqueued: unsent.length };
 }

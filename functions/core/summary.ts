@@ -71,3 +71,8 @@ export function toSummary(record: Record<string, unknown>): Summary {
   for (const key of SUMMARY_KEYS) if (record[key] !== undefined) out[key] = record[key];
   return out as unknown as Summary;
 }
+
+/** The summary of a URL that was counted in a crawl but could not be put on the queue. */
+export function enqueueFailed(url: string, fetchedAt: string): Summary {
+  return failedSummary({ url, fetchedAt, error: { code: 'ENQUEUE_FAILED', message: 'the URL could not be queued' } });
+}

@@ -3,9 +3,10 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import pLimit from 'p-limit';
 import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
-import { processPage } from '../core/process-page.js';
 import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../core/fetch-limits.js';
 import { pageMessageSchema } from '../core/ports.js';
+import { processPage } from '../core/process-page.js';
+import { DEFAULT_RETRY_POLICY, RetryLater, type RetryPolicy } from '../core/retry-policy.js';
 import { redactUrl } from '../core/url.js';
 import { ENV, isTrue, numberOr } from '../env.js';
 import { logger, metrics } from './observability.js';
@@ -14,9 +15,16 @@ const store = storeFromEnv();
 const queue = queueFromEnv();
 const limits: FetchLimits = {
   timeoutMs: numberOr(ENV.fetchTimeoutMs, DEFAULT_FETCH_LIMITS.timeoutMs),
+  connectTimeoutMs: numberOr(ENV.connectTimeoutMs, DEFAULT_FETCH_LIMITS.connectTimeoutMs),
+  headersTimeoutMs: numberOr(ENV.headersTimeoutMs, DEFAULT_FETCH_LIMITS.headersTimeoutMs),
   maxBodyBytes: numberOr(ENV.maxBodyBytes, DEFAULT_FETCH_LIMITS.maxBodyBytes),
   maxRedirects: numberOr(ENV.maxRedirects, DEFAULT_FETCH_LIMITS.maxRedirects),
   allowPrivateNetwork: isTrue(ENV.allowPrivateNetwork),
+};
+const retry: RetryPolicy = {
+  maxAttempts: numberOr(ENV.maxAttempts, DEFAULT_RETRY_POLICY.maxAttempts),
+  baseDelaySeconds: numberOr(ENV.retryBaseDelaySeconds, DEFAULT_RETRY_POLICY.baseDelaySeconds),
+  maxDelaySeconds: numberOr(ENV.retryMaxDelaySeconds, DEFAULT_RETRY_POLICY.maxDelaySeconds),
 };
 /** Pages in flight at once in one invocation: a batch can hold up to 10,000 records with a batching window. */
 const limit = pLimit(numberOr(ENV.pageConcurrency, 16));
@@ -30,13 +38,24 @@ async function recordHandler(record: SQSRecord): Promise<void> {
     throw new Error(`message ${record.messageId} is not a page message`);
   }
   const message = parsed.data;
+  const attempt = Math.max(1, Number(record.attributes.ApproximateReceiveCount) || 1);
+  const context = { crawlId: message.crawlId, url: redactUrl(message.url), attempt };
   await limit(async () => {
-    const outcome = await processPage(message, { store, queue, limits }).catch((err: unknown) => {
-      // Logged here because the batch processor only reports the message id back to SQS.
-      logger.warn('page will be retried', { crawlId: message.crawlId, url: redactUrl(message.url), error: err as Error });
+    let outcome;
+    try {
+      outcome = await processPage(message, { store, queue, limits, retry }, attempt);
+    } catch (err) {
+      if (err instanceof RetryLater) {
+        // The delay is the message's visibility: if setting it fails, SQS still redelivers after the queue's default.
+        await queue.postpone(record.receiptHandle, err.delaySeconds).catch((e: unknown) => logger.warn('could not set the retry delay', { ...context, error: e as Error }));
+        logger.info('page will be retried', { ...context, reason: err.reason, delaySeconds: err.delaySeconds });
+        metrics.addMetric('PageRetries', MetricUnit.Count, 1);
+      } else {
+        logger.error('page could not be recorded; SQS will move it to the dead-letter queue', { ...context, error: err as Error });
+      }
       throw err;
-    });
-    logger.debug('page processed', { crawlId: message.crawlId, url: redactUrl(message.url), outcome });
+    }
+    logger.debug('page processed', { ...context, outcome });
     metrics.addMetric(outcome === 'recorded' ? 'PagesRecorded' : 'DuplicateDeliveries', MetricUnit.Count, 1);
   });
 }
@@ -53,7 +72,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   try {
     const response = await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
     if (response.batchItemFailures.length > 0) {
-      logger.warn('batch had failures', { records: event.Records.length, failures: response.batchItemFailures.length });
+      logger.info('batch had failures', { records: event.Records.length, failures: response.batchItemFailures.length });
     }
     return response;
   } finally {

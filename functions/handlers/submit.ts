@@ -28,6 +28,8 @@ async function onHttp(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResul
       accepted: result.accepted,
       rejected: result.rejected,
       statusUrl: base ? `${base}${statusPath}` : statusPath,
+      // Only when the queue failed some URLs even after retries: they are recorded as failed (ENQUEUE_FAILED).
+      ...(result.unqueued > 0 ? { unqueued: result.unqueued } : {}),
     });
   });
 }

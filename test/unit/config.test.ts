@@ -6,7 +6,9 @@ import { crawlQueues } from '../../lib/resources.js';
 describe('crawler configuration', () => {
   it('fills safe defaults', () => {
     const config = parseCrawlerConfig({});
-    expect(config.fetch).toEqual({ timeoutMs: 10_000, maxBodyBytes: 5 * 1024 * 1024, maxRedirects: 5 });
+    expect(config.fetch).toEqual({ timeoutMs: 10_000, connectTimeoutMs: 5_000, headersTimeoutMs: 8_000, maxBodyBytes: 5 * 1024 * 1024, maxRedirects: 5 });
+    expect(config.retry).toEqual({ baseDelaySeconds: 10, maxDelaySeconds: 300 });
+    expect(config.queue.maxReceiveCount).toBe(5);
     expect(config.consumer.batchSize).toBe(10);
     expect(config.schedules).toEqual([]);
   });
