@@ -2,7 +2,8 @@ import { Stack } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
-  JsonSchemaType,
+  JsonSchemaVersion,
+  type JsonSchema,
   LambdaIntegration,
   LogGroupLogDestination,
   Model,
@@ -16,11 +17,23 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FALLBACK_FUNCTION, ROUTES, type FunctionName } from '../functions/handlers/routes.js';
+import { z } from 'zod';
+import { crawlRequestSchema } from '../functions/core/crawl-request.js';
 import type { CrawlerConfig } from './config.js';
 
 export interface CrawlerApiProps {
   readonly config: CrawlerConfig;
   readonly functions: Record<FunctionName, IFunction>;
+}
+
+/**
+ * POST /crawls's JSON Schema (draft 4, which API Gateway speaks), generated from the handler's zod schema. No
+ * maxItems: over 10,000 URLs is the handler's 413 TOO_MANY_URLS, as the contract says, and a URL that is too long
+ * is rejected on its own, not the whole request.
+ */
+export function crawlRequestJsonSchema(): JsonSchema {
+  const { $schema: _version, ...schema } = z.toJSONSchema(crawlRequestSchema, { target: 'draft-4', io: 'input' });
+  return { schema: JsonSchemaVersion.DRAFT4, ...schema } as JsonSchema;
 }
 
 /** The contract's error body, for the responses API Gateway makes itself (auth, throttling, validation). */
@@ -55,6 +68,8 @@ export class CrawlerApi extends Construct {
       [ResponseType.DEFAULT_4XX, '$context.error.responseType'],
       [ResponseType.DEFAULT_5XX, '$context.error.responseType'],
       [ResponseType.BAD_REQUEST_BODY, 'INVALID_REQUEST'],
+      // The only required parameter is GET /pages's url; the handler calls its absence MISSING_URL too.
+      [ResponseType.BAD_REQUEST_PARAMETERS, 'MISSING_URL'],
     ] as const) {
       this.api.addGatewayResponse(`Gateway${type.responseType}`, {
         type,
@@ -67,21 +82,11 @@ export class CrawlerApi extends Construct {
       validateRequestBody: true,
       validateRequestParameters: true,
     });
+    // The same schema the handler validates with (zod), so API Gateway refuses exactly what the handler would.
     const crawlRequestModel = new Model(this, 'CrawlRequestModel', {
       restApi: this.api,
       contentType: 'application/json',
-      schema: {
-        type: JsonSchemaType.OBJECT,
-        required: ['urls'],
-        additionalProperties: false,
-        properties: {
-          // No maxItems here: over 10,000 URLs is the handler's 413 TOO_MANY_URLS, as the contract says.
-          urls: { type: JsonSchemaType.ARRAY, minItems: 1, items: { type: JsonSchemaType.STRING } },
-          maxDepth: { type: JsonSchemaType.INTEGER, minimum: 0 },
-          maxPages: { type: JsonSchemaType.INTEGER, minimum: 1 },
-          sameOrigin: { type: JsonSchemaType.BOOLEAN },
-        },
-      },
+      schema: crawlRequestJsonSchema(),
     });
 
     const integrations = new Map<FunctionName, LambdaIntegration>();
@@ -108,7 +113,9 @@ export class CrawlerApi extends Construct {
       const options: MethodOptions =
         route.method === 'POST'
           ? { requestValidator: validator, requestModels: { 'application/json': crawlRequestModel } }
-          : {};
+          : route.resource === '/pages'
+            ? { requestValidator: validator, requestParameters: { 'method.request.querystring.url': true } }
+            : {};
       resourceFor(route.resource).addMethod(route.method, integration(route.function), options);
     }
     // Everything no route matches goes to the fallback function, which answers 404 or 405 in the contract's JSON,

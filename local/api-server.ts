@@ -50,7 +50,13 @@ function matchTemplate(template: string, segments: string[]): Record<string, str
   return Object.keys(params).length > 0 ? params : {};
 }
 
+/** The request target as a URL; prefixed rather than resolved, so `//x` stays a path instead of naming a host. */
+const requestUrl = (req: IncomingMessage) => new URL(`http://localhost${req.url?.startsWith('/') ? req.url : `/${req.url ?? ''}`}`);
+
 class PayloadTooLarge extends Error {}
+
+/** API Gateway's limit on the request line and headers together (10,240 bytes); a longer query string is refused. */
+const MAX_HEADER_BYTES = 10_240;
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -65,7 +71,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 /** Builds the REST API (v1) proxy event API Gateway would send for this request. */
 export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, match: Match): APIGatewayProxyEvent {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req);
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -137,21 +143,39 @@ export async function startApiServer(
   handlers: Record<FunctionName, ApiHandler>,
   options: { port: number; host?: string; onError?: (err: unknown) => void; onRequest?: (line: string) => void },
 ): Promise<LocalApi> {
-  const server = createServer(async (req, res) => {
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, async (req, res) => {
     const started = Date.now();
     res.on('finish', () => options.onRequest?.(`${req.method} ${req.url} → ${res.statusCode} (${Date.now() - started} ms)`));
     try {
       const body = await readBody(req);
-      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      const path = requestUrl(req).pathname;
       const match = matchRoute(req.method ?? 'GET', path);
       const result = await handlers[match.function](toApiGatewayEvent(req, body, match));
       send(res, result);
     } catch (err) {
-      if (err instanceof PayloadTooLarge) return send(res, gatewayError(413, 'REQUEST_TOO_LARGE', 'Request Too Long'));
+      if (err instanceof PayloadTooLarge) {
+        // The rest of the body is never read, so this connection cannot carry another request.
+        res.setHeader('connection', 'close');
+        return send(res, gatewayError(413, 'REQUEST_TOO_LARGE', 'Request Too Long'));
+      }
       // What API Gateway answers when the integration itself fails: never the error's text.
       options.onError?.(err);
       send(res, gatewayError(502, 'BAD_GATEWAY', 'Internal server error'));
     }
+  });
+  // Requests Node refuses before any handler runs (a request line or headers over the limit, a malformed request)
+  // get the contract's JSON error too, as API Gateway's gateway responses give them, instead of Node's bare status.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const [status, code, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'REQUEST_TOO_LARGE', `the request line and headers are larger than ${MAX_HEADER_BYTES} bytes`]
+        : [400, 'BAD_REQUEST', 'the request is not valid HTTP'];
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

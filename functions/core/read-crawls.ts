@@ -11,9 +11,12 @@ const CRAWL_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 /** What GET /crawls/{crawlId} shows of a crawl: its progress, not its internals. */
 export type CrawlStatusView = Pick<CrawlRecord, 'crawlId' | 'status' | 'total' | 'succeeded' | 'failed' | 'createdAt' | 'completedAt'>;
 
+/** What a client sent, echoed back at most 64 characters long. */
+const shown = (text: string) => (text.length > 64 ? `${text.slice(0, 64)}…` : text);
+
 async function requireCrawl(store: CrawlStore, crawlId: string): Promise<CrawlRecord> {
   const crawl = CRAWL_ID.test(crawlId) ? await store.getCrawl(crawlId) : null;
-  if (!crawl) throw notFound('CRAWL_NOT_FOUND', `no crawl with id ${crawlId}`);
+  if (!crawl) throw notFound('CRAWL_NOT_FOUND', `no crawl with id ${shown(crawlId)}`);
   return crawl;
 }
 

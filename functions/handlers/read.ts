@@ -25,7 +25,7 @@ export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayPr
         if (allow.length > 0) {
           throw new AppError(405, 'METHOD_NOT_ALLOWED', `${event.httpMethod} is not allowed here; use ${allow.join(', ')}`, { allow: allow.join(', ') });
         }
-        throw notFound('NOT_FOUND', `no route for ${event.httpMethod} ${event.path}`);
+        throw notFound('NOT_FOUND', `no route for ${event.httpMethod} ${event.path.length > 100 ? `${event.path.slice(0, 100)}…` : event.path}`);
       }
     }
   });

@@ -113,12 +113,58 @@ describe('the API refuses bad input with a 4xx and a JSON error code', () => {
     ['GET /pages without url', 'GET', '/pages', undefined, {}, 400, 'MISSING_URL'],
     ['GET /pages with a relative url', 'GET', '/pages?url=/x', undefined, {}, 400, 'INVALID_URL'],
     ['GET /pages never crawled', 'GET', '/pages?url=https%3A%2F%2Fnever.example%2F', undefined, {}, 404, 'PAGE_NOT_FOUND'],
+    ['JSON null', 'POST', '/crawls', 'null', { 'content-type': 'application/json' }, 400, 'INVALID_REQUEST'],
+    ['a JSON string', 'POST', '/crawls', '"https://a.example/"', { 'content-type': 'application/json' }, 400, 'INVALID_REQUEST'],
+    ['urls holding non-strings', 'POST', '/crawls', { urls: [null, 1, {}, []] }, {}, 400, 'INVALID_REQUEST'],
+    ['a fractional maxDepth', 'POST', '/crawls', { urls: ['https://a.example/'], maxDepth: 1.5 }, {}, 400, 'INVALID_REQUEST'],
+    ['a maxDepth over 10', 'POST', '/crawls', { urls: ['https://a.example/'], maxDepth: 11 }, {}, 400, 'INVALID_REQUEST'],
+    ['an overflowing number', 'POST', '/crawls', '{"urls": ["https://a.example/"], "maxPages": 1e400}', { 'content-type': 'application/json' }, 400, 'INVALID_REQUEST'],
+    ['sameOrigin as a string', 'POST', '/crawls', { urls: ['https://a.example/'], sameOrigin: 'yes' }, {}, 400, 'INVALID_REQUEST'],
+    ['a __proto__ key', 'POST', '/crawls', '{"__proto__": {"urls": ["https://a.example/"]}}', { 'content-type': 'application/json' }, 400, 'INVALID_REQUEST'],
+    ['100,000-deep nesting', 'POST', '/crawls', '['.repeat(100_000) + ']'.repeat(100_000), { 'content-type': 'application/json' }, 400, 'INVALID_REQUEST'],
+    ['no content type', 'POST', '/crawls', '{"urls":["https://a.example/"]}', { 'content-type': '' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['a form body', 'POST', '/crawls', 'urls=https://a.example/', { 'content-type': 'application/x-www-form-urlencoded' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['PUT', 'PUT', '/crawls', { urls: ['https://a.example/'] }, {}, 405, 'METHOD_NOT_ALLOWED'],
+    ['PATCH on a crawl', 'PATCH', '/crawls/01ARZ3NDEKTSV4RRFFQ69G5FAV', undefined, {}, 405, 'METHOD_NOT_ALLOWED'],
+    ['OPTIONS', 'OPTIONS', '/pages', undefined, {}, 405, 'METHOD_NOT_ALLOWED'],
+    ['POST on pages', 'POST', '/crawls/01ARZ3NDEKTSV4RRFFQ69G5FAV/pages', {}, {}, 405, 'METHOD_NOT_ALLOWED'],
+    ['a doubled slash', 'GET', '//crawls', undefined, {}, 404, 'NOT_FOUND'],
+    ['a trailing slash', 'GET', '/crawls/', undefined, {}, 404, 'NOT_FOUND'],
+    ['a path too deep', 'GET', '/crawls/x/pages/y', undefined, {}, 404, 'NOT_FOUND'],
+    ['a NUL in the crawl id', 'GET', '/crawls/%00', undefined, {}, 404, 'CRAWL_NOT_FOUND'],
+    ['broken percent-encoding', 'GET', '/crawls/%E0%A4%A', undefined, {}, 404, 'CRAWL_NOT_FOUND'],
+    ['a 5,000-character crawl id', 'GET', `/crawls/${'A'.repeat(5_000)}`, undefined, {}, 404, 'CRAWL_NOT_FOUND'],
+    ['a cursor of the wrong shape', 'GET', '/crawls/01ARZ3NDEKTSV4RRFFQ69G5FAV/pages?cursor=eyJ2IjoxLCJzayI6IiNNRVRBIn0', undefined, {}, 404, 'CRAWL_NOT_FOUND'],
+    ['a query string over 10 KB', 'GET', `/pages?url=${'a'.repeat(20_000)}`, undefined, {}, 431, 'REQUEST_TOO_LARGE'],
+    ['a body over 6 MB', 'POST', '/crawls', 'x'.repeat(7 * 1024 * 1024), { 'content-type': 'application/json' }, 413, 'BODY_TOO_LARGE'],
+    ['a body over API Gateway\'s 10 MB', 'POST', '/crawls', 'x'.repeat(11 * 1024 * 1024), { 'content-type': 'application/json' }, 413, 'REQUEST_TOO_LARGE'],
   ];
   it.each(cases)('%s', async (_name, method, path, body, headers, status, code) => {
     const res = await call(api, method, path, body, headers);
     expect(res.status).toBe(status);
     expect(res.body).toEqual({ error: { code, message: expect.any(String), ...(code === 'NO_VALID_URLS' ? { rejected: expect.any(Array) } : {}) } });
     expect(JSON.stringify(res.body)).not.toMatch(/at \w+ \(|node_modules|Exception/);
+    expect(JSON.stringify(res.body).length).toBeLessThan(1_000);
+  });
+
+  it('keeps serving after all of that', async () => {
+    const res = await call(api, 'POST', '/crawls', { urls: [`${site.url}/page/902`] });
+    expect(res.status).toBe(202);
+    expect((await waitForCompletion(api, res.body.crawlId)).succeeded).toBe(1);
+  });
+
+  it('refuses a body that is not UTF-8 JSON', async () => {
+    const res = await fetch(`${api}/crawls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]) });
+    expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([400, 'INVALID_JSON']);
+  });
+
+  it('refuses a cursor from another crawl\'s listing, and a forged one', async () => {
+    const submit = await call(api, 'POST', '/crawls', { urls: [`${site.url}/page/903`] });
+    const forged = Buffer.from(JSON.stringify({ v: 1, sk: '#META' })).toString('base64url');
+    for (const cursor of [forged, '%00', 'a'.repeat(300), '😀']) {
+      const res = await call(api, 'GET', `/crawls/${submit.body.crawlId}/pages?cursor=${encodeURIComponent(cursor)}`);
+      expect([cursor, res.status, res.body.error?.code]).toEqual([cursor, 400, 'INVALID_CURSOR']);
+    }
   });
 
   it('refuses more than 10,000 URLs with 413 TOO_MANY_URLS', async () => {

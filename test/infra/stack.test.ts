@@ -30,6 +30,29 @@ describe('API', () => {
     template.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
   });
 
+  it('gives API Gateway the handler\'s own limits for the body (maxDepth ≤ 10, no unknown keys)', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Model', {
+      Schema: Match.objectLike({
+        $schema: 'http://json-schema.org/draft-04/schema#',
+        required: ['urls'],
+        additionalProperties: false,
+        properties: Match.objectLike({ maxDepth: Match.objectLike({ type: 'integer', minimum: 0, maximum: 10 }) }),
+      }),
+    });
+  });
+
+  it('requires GET /pages\'s url parameter before invoking the function, answering MISSING_URL', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'GET',
+      RequestParameters: { 'method.request.querystring.url': true },
+      RequestValidatorId: Match.anyValue(),
+    });
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'BAD_REQUEST_PARAMETERS',
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"MISSING_URL"') },
+    });
+  });
+
   it('throttles the stage and writes access logs', () => {
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 })]),
