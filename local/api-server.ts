@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { redactUrl } from '../functions/core/url.js';
 import { FALLBACK_FUNCTION, ROUTES, type FunctionName } from '../functions/handlers/routes.js';
 
 export type ApiHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
@@ -52,6 +53,13 @@ function matchTemplate(template: string, segments: string[]): Record<string, str
 
 /** The request target as a URL; prefixed rather than resolved, so `//x` stays a path instead of naming a host. */
 const requestUrl = (req: IncomingMessage) => new URL(`http://localhost${req.url?.startsWith('/') ? req.url : `/${req.url ?? ''}`}`);
+
+/** The request target for the log: credentials in it (`?url=https://user:pass@…`, `?token=…`) redacted. */
+function loggableTarget(req: IncomingMessage): string {
+  const url = new URL(redactUrl(requestUrl(req).href));
+  for (const [name, value] of [...url.searchParams]) if (URL.canParse(value)) url.searchParams.set(name, redactUrl(value));
+  return `${url.pathname}${url.search}`;
+}
 
 class PayloadTooLarge extends Error {}
 
@@ -145,7 +153,7 @@ export async function startApiServer(
 ): Promise<LocalApi> {
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, async (req, res) => {
     const started = Date.now();
-    res.on('finish', () => options.onRequest?.(`${req.method} ${req.url} → ${res.statusCode} (${Date.now() - started} ms)`));
+    res.on('finish', () => options.onRequest?.(`${req.method} ${loggableTarget(req)} → ${res.statusCode} (${Date.now() - started} ms)`));
     try {
       const body = await readBody(req);
       const path = requestUrl(req).pathname;

@@ -47,7 +47,13 @@ export function partitionUrls(inputs: readonly unknown[]): PartitionedUrls {
   return { accepted, rejected };
 }
 
-/** For logs: a URL without userinfo, so credentials in a URL never reach a log line. */
+/** Query parameters whose values are credentials often enough that logs must not carry them. */
+const SECRET_PARAM = /pass|secret|token|key|sig|auth|session|credential|code/i;
+
+/**
+ * For logs: a URL without userinfo, and without the values of query parameters named like credentials
+ * (`?token=`, `X-Amz-Signature=`, `api_key=`…), so a secret in a URL never reaches a log line.
+ */
 export function redactUrl(url: string): string {
   if (!URL.canParse(url)) return '[unparseable URL]';
   const u = new URL(url);
@@ -55,5 +61,6 @@ export function redactUrl(url: string): string {
     u.username = 'redacted';
     u.password = '';
   }
+  for (const name of new Set(u.searchParams.keys())) if (SECRET_PARAM.test(name)) u.searchParams.set(name, 'redacted');
   return u.href;
 }

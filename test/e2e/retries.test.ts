@@ -18,11 +18,12 @@ const config = parseCrawlerConfig({
 let stack: LocalStack;
 let faults: Awaited<ReturnType<typeof startFaultServer>>;
 let sqs: SQSClient;
+const stackLog: string[] = [];
 
 beforeAll(async () => {
   process.env['ALLOW_PRIVATE_NETWORK'] = 'true';
   faults = await startFaultServer();
-  stack = await startLocalStack({ config, port: 0 });
+  stack = await startLocalStack({ config, port: 0, log: (line) => stackLog.push(line) });
   sqs = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: stack.sqsEndpoint });
 });
 afterAll(async () => {
@@ -49,7 +50,9 @@ describe('retries and terminal states through the local stack', () => {
     const urls = LADDER.map(([path]) => `${faults.url}${path}`);
     const submit = await call(stack.apiUrl, 'POST', '/crawls', { urls });
     expect(submit.status).toBe(202);
-    const done = await waitForCompletion(stack.apiUrl, submit.body.crawlId, 60_000);
+    const done = await waitForCompletion(stack.apiUrl, submit.body.crawlId, 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}\nlocal stack log:\n${stackLog.filter((l) => !l.startsWith('GET')).join('\n')}`);
+    });
     expect(done).toMatchObject({ status: 'completed', total: 9, succeeded: 3, failed: 6 });
 
     const pages = new Map((await allPages(stack.apiUrl, submit.body.crawlId)).map((p) => [p.url, p]));

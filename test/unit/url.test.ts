@@ -49,5 +49,8 @@ describe('redactUrl', () => {
   it('removes credentials from URLs meant for logs', () => {
     expect(redactUrl('https://user:secret@example.com/x')).toBe('https://redacted@example.com/x');
     expect(redactUrl('https://example.com/x')).toBe('https://example.com/x');
+    expect(redactUrl('https://example.com/x?token=abc&page=2&X-Amz-Signature=ff&api_key=k')).toBe(
+      'https://example.com/x?token=redacted&page=2&X-Amz-Signature=redacted&api_key=redacted',
+    );
   });
 });

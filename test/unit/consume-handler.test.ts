@@ -1,0 +1,95 @@
+import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { startFaultServer } from '../support/fault-server.js';
+
+/**
+ * The consumer handler with its AWS clients mocked (the real engines run in the integration and e2e tests): what it
+ * tells SQS about each record, and what it writes to its logs.
+ */
+const ddb = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
+let faults: Awaited<ReturnType<typeof startFaultServer>>;
+let handler: typeof import('../../functions/handlers/consume.js').handler;
+const logged: string[] = [];
+
+beforeAll(async () => {
+  Object.assign(process.env, {
+    CRAWL_TABLE_NAME: 'crawls',
+    PAGE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/pages',
+    ALLOW_PRIVATE_NETWORK: 'true',
+    MAX_ATTEMPTS: '3',
+    RETRY_BASE_DELAY_SECONDS: '10',
+    RETRY_MAX_DELAY_SECONDS: '120',
+    POWERTOOLS_LOG_LEVEL: 'DEBUG',
+  });
+  faults = await startFaultServer();
+  // Powertools writes errors to stderr and the rest to stdout: both are the function's log.
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (logged.push(String(chunk)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (logged.push(String(chunk)), true));
+  ({ handler } = await import('../../functions/handlers/consume.js'));
+});
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await faults.close();
+});
+beforeEach(() => {
+  ddb.reset();
+  sqs.reset();
+  logged.length = 0;
+  ddb.on(GetCommand).resolves({});
+  ddb.on(PutCommand).resolves({});
+  ddb.on(UpdateCommand).resolves({});
+  ddb.on(TransactWriteCommand).resolves({});
+  sqs.on(ChangeMessageVisibilityCommand).resolves({});
+});
+
+function record(id: string, url: string, attempt: number): SQSRecord {
+  return {
+    messageId: id,
+    receiptHandle: `receipt-${id}`,
+    body: JSON.stringify({ crawlId: '01ARZ3NDEKTSV4RRFFQ69G5FAV', url, depth: 0, maxDepth: 0, sameOrigin: true }),
+    attributes: { ApproximateReceiveCount: String(attempt), SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:pages',
+    awsRegion: 'us-east-1',
+  };
+}
+const context = { functionName: 'consume', awsRequestId: 'r', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+
+describe('the consume handler', () => {
+  it('hides a transient failure for its Retry-After and reports it; records the last attempt instead', async () => {
+    const busy = `${faults.url.replace('http://', 'http://user:hunter2@')}/429?after=30&token=hunter3`;
+    const response = await handler({ Records: [record('early', busy, 1), record('last', busy, 3)] }, context);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'early' }]);
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand).map((c) => c.args[0].input)).toEqual([
+      { QueueUrl: process.env['PAGE_QUEUE_URL'], ReceiptHandle: 'receipt-early', VisibilityTimeout: 30 },
+    ]);
+    const recorded = ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems![0]!.Put!.Item!);
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]).toMatchObject({ ok: false, status: 429, error: { code: 'HTTP_429', message: 'the server answered 429 (3 attempts)' } });
+  });
+
+  it('lets a message go to the DLQ (no visibility change) only when its failure cannot be recorded', async () => {
+    ddb.on(TransactWriteCommand).rejects(new Error('DynamoDB is down'));
+    const response = await handler({ Records: [record('doomed', `${faults.url}/404`, 3)] }, context);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'doomed' }]);
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
+    expect(logged.join('')).toMatch(/dead-letter queue/);
+  });
+
+  it('never writes URL credentials to its logs', async () => {
+    const secret = `${faults.url.replace('http://', 'http://user:hunter2@')}/503?api_key=hunter3&session=hunter4`;
+    await handler({ Records: [record('a', secret, 1), record('b', secret, 3)] }, context);
+    ddb.on(TransactWriteCommand).rejects(new Error('DynamoDB is down'));
+    await handler({ Records: [record('c', secret, 3), { ...record('d', secret, 1), body: `{"url": "${secret}"` }] }, context);
+    const logs = logged.join('');
+    expect(logs).toMatch(/page will be retried/);
+    expect(logs).toMatch(/redacted@/);
+    expect(logs).not.toMatch(/hunter[234]/);
+  });
+});
