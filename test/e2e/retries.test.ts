@@ -8,8 +8,10 @@ import { startFaultServer } from '../support/fault-server.js';
 
 // Three attempts, retried at once (Retry-After capped at 1 s), with short fetch deadlines: the whole retry ladder
 // runs within the test, through the real queue, redrive policy and consumer.
+// The 15 s function timeout leaves room for DynamoDB Local's transaction conflicts on a loaded machine: a batch that
+// timed out would be redelivered whole after the visibility timeout, which is not what this test is about.
 const config = parseCrawlerConfig({
-  consumer: { timeoutSeconds: 5 },
+  consumer: { timeoutSeconds: 15 },
   fetch: { timeoutMs: 1_000, connectTimeoutMs: 500, headersTimeoutMs: 800 },
   queue: { maxReceiveCount: 3 },
   retry: { baseDelaySeconds: 0, maxDelaySeconds: 1 },
