@@ -112,6 +112,22 @@ describe('consumer', () => {
 });
 
 describe('functions', () => {
+  it('the consumer may delay a retry (ChangeMessageVisibility) and knows its last attempt and its limits', () => {
+    const id = functionId(template, 'Consume');
+    const actions = actionsOf(template, id).flatMap((s) => s.actions);
+    expect(actions).toEqual(expect.arrayContaining(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage']));
+    const variables = resources('AWS::Lambda::Function')[id]!.Properties['Environment'].Variables;
+    expect(variables).toMatchObject({
+      MAX_ATTEMPTS: '5',
+      RETRY_BASE_DELAY_SECONDS: '10',
+      RETRY_MAX_DELAY_SECONDS: '300',
+      FETCH_CONNECT_TIMEOUT_MS: '5000',
+      FETCH_HEADERS_TIMEOUT_MS: '8000',
+      FETCH_TIMEOUT_MS: '10000',
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 }) });
+  });
+
   it('run Node.js 22 on arm64', () => {
     for (const fn of Object.values(resources('AWS::Lambda::Function'))) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'] });
