@@ -1,14 +1,14 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Summary } from './summary.js';
 
 /** One SQS message: one URL of one crawl, with what the consumer needs to follow its links. */
 export const pageMessageSchema = z.object({
-  crawlId: z.string().min(1),
-  url: z.string().min(1),
-  depth: z.int().min(0),
-  maxDepth: z.int().min(0),
+  crawlId: z.string().check(z.minLength(1)),
+  url: z.string().check(z.minLength(1)),
+  depth: z.int().check(z.minimum(0)),
+  maxDepth: z.int().check(z.minimum(0)),
   sameOrigin: z.boolean(),
-  maxPages: z.int().min(1).optional(),
+  maxPages: z.optional(z.int().check(z.minimum(1))),
 });
 export type PageMessage = z.infer<typeof pageMessageSchema>;
 

@@ -1,5 +1,5 @@
 import { ulid } from 'ulid';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { crawlRequestSchema, MAX_URLS_PER_REQUEST } from './crawl-request.js';
 import { AppError, badRequest } from './errors.js';
 import type { CrawlRecord, CrawlSource, CrawlStore, PageMessage, PageQueue } from './ports.js';
@@ -70,7 +70,7 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
   return { crawlId: crawl.crawlId, accepted: accepted.length, rejected, unqueued: unsent.length };
 }
 
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .map((issue) => `${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}`)
     .join('; ');

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { submitCrawl } from '../core/submit-crawl.js';
 import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
 import { apiBaseUrl, json, parseJsonBody, respond } from './http.js';
