@@ -1,6 +1,8 @@
-import { Readable } from 'node:stream';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { Agent, request, type Dispatcher } from 'undici';
 import {
   BlockedAddressError,
   checkAddress,
@@ -57,22 +59,81 @@ const BAD_PORTS = new Set([
   6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
 ]);
 
-// Module-scope agents: connections are reused per origin across pages and, in Lambda, across invocations. One agent
-// per (network, guard, connect timeout); in production that is one agent.
-const agentOptions = { keepAliveTimeout: 4_000, keepAliveMaxTimeout: 10_000, connections: 32, pipelining: 1 };
-const agents = new WeakMap<NetworkAccess, Map<string, Dispatcher>>();
-function agentFor(network: NetworkAccess, limits: FetchLimits): Dispatcher {
-  let byKey = agents.get(network);
-  if (!byKey) agents.set(network, (byKey = new Map()));
-  const guard = !limits.allowPrivateNetwork;
-  const key = `${guard}|${limits.connectTimeoutMs}`;
-  let agent = byKey.get(key);
-  if (!agent) {
-    agent = new Agent({ ...agentOptions, connect: { timeout: limits.connectTimeoutMs, lookup: connectLookup(network, guard) } });
-    byKey.set(key, agent);
-  }
-  return agent;
+// Module-scope agents: connections are reused per origin across pages and, in Lambda, across invocations. One pair
+// per (network, guard); in production that is one pair. Node's own http client: as little CPU per page as undici's
+// request() (measured), and nothing to bundle.
+interface Agents {
+  http: HttpAgent;
+  https: HttpsAgent;
 }
+const agents = new WeakMap<NetworkAccess, Map<boolean, Agents>>();
+function agentsFor(network: NetworkAccess, limits: FetchLimits): Agents {
+  let byGuard = agents.get(network);
+  if (!byGuard) agents.set(network, (byGuard = new Map()));
+  const guard = !limits.allowPrivateNetwork;
+  let pair = byGuard.get(guard);
+  if (!pair) {
+    const options = { keepAlive: true, maxSockets: 32, maxFreeSockets: 32, scheduling: 'lifo' as const, lookup: connectLookup(network, guard) };
+    pair = { http: new HttpAgent(options), https: new HttpsAgent(options) };
+    byGuard.set(guard, pair);
+  }
+  return pair;
+}
+
+class DeadlineError extends Error {
+  constructor(readonly code: 'CONNECT_TIMEOUT' | 'HEADERS_TIMEOUT') {
+    super(code);
+  }
+}
+
+/**
+ * One GET, resolved with the response once its headers are in. Connect and header deadlines are timers of our own;
+ * the total deadline is the signal. A request that fails on a reused keep-alive socket before any response (the server
+ * closed it as we sent) is tried once more on a fresh one: a GET is safe to repeat.
+ */
+function get(target: URL, limits: FetchLimits, pair: Agents, signal: AbortSignal, retriedStale = false): Promise<IncomingMessage> {
+  const https = target.protocol === 'https:';
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    const timers: NodeJS.Timeout[] = [];
+    const clear = () => timers.forEach(clearTimeout);
+    const req = (https ? httpsRequest : httpRequest)(target, {
+      method: 'GET',
+      agent: https ? pair.https : pair.http,
+      signal,
+      headers: REQUEST_HEADERS,
+    });
+    const fail = (err: Error) => {
+      clear();
+      req.destroy(err);
+    };
+    const awaitHeaders = () => timers.push(setTimeout(() => fail(new DeadlineError('HEADERS_TIMEOUT')), limits.headersTimeoutMs));
+    req.on('socket', (socket: Socket) => {
+      if (!socket.connecting) return awaitHeaders(); // a reused keep-alive socket
+      timers.push(setTimeout(() => fail(new DeadlineError('CONNECT_TIMEOUT')), limits.connectTimeoutMs));
+      socket.once(https ? 'secureConnect' : 'connect', () => {
+        clear();
+        awaitHeaders();
+      });
+    });
+    req.on('response', (res) => {
+      clear();
+      resolve(res);
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      clear();
+      if (req.reusedSocket && err.code === 'ECONNRESET' && !retriedStale && !signal.aborted) {
+        resolve(get(target, limits, pair, signal, true));
+      } else reject(err);
+    });
+    req.end();
+  });
+}
+
+const REQUEST_HEADERS = {
+  'user-agent': USER_AGENT,
+  accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.1',
+  'accept-encoding': 'gzip, deflate, br',
+};
 
 export function mediaTypeOf(contentType: string | null): string | null {
   if (!contentType) return null;
@@ -105,35 +166,26 @@ export async function fetchDocument(
   network: NetworkAccess = PUBLIC_INTERNET,
 ): Promise<FetchedDocument> {
   const deadline = AbortSignal.timeout(limits.timeoutMs);
-  const dispatcher = agentFor(network, limits);
+  const pair = agentsFor(network, limits);
   const visited = new Set<string>();
   let current = url;
   for (let hop = 0; ; hop++) {
     visited.add(current);
     const target = new URL(current);
     checkHop(target, limits, network);
-    let response: Dispatcher.ResponseData;
+    let response: IncomingMessage;
     try {
-      response = await request(target, {
-        method: 'GET',
-        dispatcher,
-        signal: deadline,
-        headersTimeout: limits.headersTimeoutMs,
-        bodyTimeout: limits.timeoutMs,
-        headers: {
-          'user-agent': USER_AGENT,
-          accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.1',
-          'accept-encoding': 'gzip, deflate, br',
-        },
-      });
+      response = await get(target, limits, pair, deadline);
     } catch (err) {
-      throw toFetchError(err, current, limits);
+      throw toFetchError(deadline.aborted ? deadline.reason : err, current, limits);
     }
 
-    const { statusCode, headers, body } = response;
+    const statusCode = response.statusCode ?? 0;
+    const { headers } = response;
+    const body = response;
     const location = headerValue(headers['location']);
     if (REDIRECT_STATUSES.has(statusCode) && location !== null) {
-      body.dump().catch(() => undefined);
+      body.resume();
       if (!URL.canParse(location, current)) {
         throw new FetchError('BAD_REDIRECT', `redirect to an invalid URL`, current, statusCode);
       }
@@ -152,7 +204,7 @@ export async function fetchDocument(
     const retryAfter = headerValue(headers['retry-after']);
     const wanted = statusCode >= 200 && statusCode < 300 && (mediaType === null || HTML_TYPES.has(mediaType));
     if (!wanted) {
-      body.dump().catch(() => undefined);
+      body.resume();
       return { finalUrl: current, status: statusCode, contentType, mediaType, body: null, retryAfter };
     }
     try {
@@ -165,7 +217,8 @@ export async function fetchDocument(
       const bytes = await readCapped(body, encoding, limits.maxBodyBytes, current, statusCode);
       return { finalUrl: current, status: statusCode, contentType, mediaType, body: bytes, retryAfter };
     } catch (err) {
-      throw toFetchError(err, current, limits, statusCode);
+      // The deadline destroys the socket, which the body reports as a reset: name the real cause.
+      throw toFetchError(deadline.aborted && !(err instanceof FetchError) ? deadline.reason : err, current, limits, statusCode);
     }
   }
 }
@@ -224,8 +277,8 @@ export function toFetchError(err: unknown, url: string, limits: FetchLimits, sta
   const code = errorCode(err);
   const make = (c: string, m: string, transient = false) => new FetchError(c, m, url, status, transient);
   if (code === 'BLOCKED_ADDRESS') return make('BLOCKED_ADDRESS', (err as Error).message);
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return make('TIMEOUT', `could not connect within ${limits.connectTimeoutMs} ms`, true);
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return make('TIMEOUT', `no response headers within ${limits.headersTimeoutMs} ms`, true);
+  if (code === 'CONNECT_TIMEOUT') return make('TIMEOUT', `could not connect within ${limits.connectTimeoutMs} ms`, true);
+  if (code === 'HEADERS_TIMEOUT') return make('TIMEOUT', `no response headers within ${limits.headersTimeoutMs} ms`, true);
   if (name === 'TimeoutError' || name === 'AbortError' || code?.endsWith('_TIMEOUT') || code === 'ETIMEDOUT') {
     return make('TIMEOUT', `the fetch did not finish within its ${limits.timeoutMs} ms deadline`, true);
   }
@@ -236,7 +289,7 @@ export function toFetchError(err: unknown, url: string, limits: FetchLimits, sta
     return make('DNS', `the DNS lookup of ${host} failed`, true);
   }
   if (code === 'ECONNREFUSED') return make('CONNECTION_REFUSED', 'the server refused the connection', true);
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'ECONNABORTED') {
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED') {
     return make('CONNECTION_RESET', 'the connection was closed before the response was complete', true);
   }
   if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code?.startsWith('ERR__ERROR_FORMAT') || code === 'ERR_BROTLI_DECOMPRESSION_FAILED') {
@@ -245,7 +298,7 @@ export function toFetchError(err: unknown, url: string, limits: FetchLimits, sta
   if (code?.startsWith('ERR_TLS') || code?.includes('CERT') || code?.startsWith('ERR_SSL')) {
     return make('TLS', 'the TLS handshake failed');
   }
-  if (name === 'HTTPParserError' || code?.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+  if (code?.startsWith('HPE_')) {
     return make('BAD_RESPONSE', 'the server sent a malformed response');
   }
   return make('FETCH_FAILED', 'the fetch failed');
