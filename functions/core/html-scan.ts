@@ -16,7 +16,7 @@ export interface ScannedPage extends PageFields {
  *
  * htmlparser2 is not the HTML standard's tree builder. Where the two could build different trees in a way that
  * changes a field, this pass gives up and says why, and the caller parses the page with the standard's algorithm
- * (parse5, through cheerio) instead. Those places are: an `<a>` that the tree builder would clone (a misnested or
+ * (parse5) instead. Those places are: an `<a>` that the tree builder would clone (a misnested or
  * implicitly closed `<a>`: the adoption agency and "reconstruct the active formatting elements"), tags that leave
  * SVG/MathML content, markup inside the raw-text elements htmlparser2 does not know (`iframe`, `noembed`,
  * `noframes`, `plaintext`), and escaped `<script>` text. The triggers are deliberately broad: a false alarm costs one

@@ -1,46 +1,89 @@
-import { load } from 'cheerio/slim';
-import type { Element } from 'domhandler';
+import type { ChildNode, Element, ParentNode } from 'domhandler';
 import { Parser } from 'parse5';
 import { adapter } from 'parse5-htmlparser2-tree-adapter';
 import { collapseWhitespace, inSlices, relHasCanonical, type ScannedPage } from './html-scan.js';
 
 const HTML_NS = 'http://www.w3.org/1999/xhtml';
 
-/** The content of a `<template>` is a document fragment under it, which cheerio's `parents()` does not climb out of. */
-function insideTemplate(el: Element): boolean {
-  for (let node = el.parent; node; node = node.parent) if ((node as Element).name === 'template') return true;
-  return false;
+const isElement = (node: ChildNode): node is Element => node.type === 'tag' || node.type === 'script' || node.type === 'style';
+
+/**
+ * The document's elements in tree order, without the content of `<template>` elements: a browser keeps that in a
+ * separate document fragment, so no query of the document sees it.
+ */
+function* elements(parent: ParentNode): Generator<Element> {
+  for (const child of parent.children) {
+    if (!isElement(child)) continue;
+    yield child;
+    if (child.name !== 'template') yield* elements(child);
+  }
+}
+
+/** Text content: every descendant text node, in order (a `<title>` only ever holds text in HTML). */
+function textOf(el: Element): string {
+  let text = '';
+  for (const child of el.children) {
+    if (child.type === 'text') text += child.data;
+    else if (isElement(child)) text += textOf(child);
+  }
+  return text;
 }
 
 /**
  * The slow path, for the pages `scanHtml` hands back: parse5 runs the HTML standard's tree construction (scripting
- * off, so `<noscript>` holds markup), and cheerio queries the tree. Template contents hang under their `<template>`
- * here, but are not part of a browser's document, so every query skips them.
+ * off, so `<noscript>` holds markup) into htmlparser2's node shapes, and one walk of the tree reads the fields. No
+ * selector engine: the fields are simple enough, and the consumer's bundle stays small.
  */
 export async function summarizeTree(html: string): Promise<ScannedPage> {
   const parser = new Parser({ treeAdapter: adapter, scriptingEnabled: false });
   await inSlices(html, (slice, last) => parser.tokenizer.write(slice, last));
-  const $ = load(parser.document);
-  const inDocument = (_: number, el: Element) => !insideTemplate(el);
-  const all = (selector: string) => $<Element, string>(selector).filter(inDocument);
-  const first = (selector: string, test: (el: Element) => boolean = () => true) => all(selector).filter((_, el) => test(el)).first();
+  const document = parser.document as ParentNode;
 
-  const title = first('title', (el) => el.namespace === HTML_NS);
-  const root = $.root().children('html').first();
-  const description = first('meta[name]', (el) => el.attribs.name!.toLowerCase() === 'description');
-  const canonical = first('link[rel]', (el) => relHasCanonical(el.attribs.rel!));
-  const base = first('base[href]');
-  // parse5 files SVG's `xlink:href` under the local name `href`; a browser's `[href]` matches no namespaced attribute.
-  const anchors = all('a[href]').filter((_, el) => !el['x-attribsNamespace']?.href);
+  let title: Element | undefined;
+  let description: Element | undefined;
+  let canonical: Element | undefined;
+  let baseHref: string | null = null;
+  let h1 = 0;
+  let images = 0;
+  const hrefs: string[] = [];
+  for (const el of elements(document)) {
+    const html = el.namespace === HTML_NS;
+    const { attribs } = el;
+    switch (el.name) {
+      case 'title':
+        if (html) title ??= el;
+        break;
+      case 'meta':
+        if (attribs.name !== undefined && attribs.name.toLowerCase() === 'description') description ??= el;
+        break;
+      case 'link':
+        if (attribs.rel !== undefined && relHasCanonical(attribs.rel)) canonical ??= el;
+        break;
+      case 'base':
+        if (attribs.href !== undefined && baseHref === null) baseHref = attribs.href;
+        break;
+      case 'h1':
+        h1++;
+        break;
+      case 'img':
+        images++;
+        break;
+      case 'a':
+        // parse5 files SVG's `xlink:href` under the local name `href`; a browser's `[href]` matches no namespaced attribute.
+        if (attribs.href !== undefined && !el['x-attribsNamespace']?.['href']) hrefs.push(attribs.href);
+        break;
+    }
+  }
+  const root = document.children.find((node): node is Element => isElement(node) && node.name === 'html');
   return {
-    title: title.length ? collapseWhitespace(title.text()) : '',
-    lang: root.attr('lang') ?? null,
-    description: description.length ? (description.attr('content') ?? '').trim() : null,
-    canonical: canonical.length ? (canonical.attr('href') ?? '').trim() : null,
-    h1: all('h1').length,
-    links: anchors.length,
-    images: all('img').length,
-    hrefs: anchors.toArray().map((el) => el.attribs.href!),
-    baseHref: base.length ? base.attr('href')! : null,
+    title: title ? collapseWhitespace(textOf(title)) : '',
+    lang: root?.attribs.lang ?? null,
+    description: description ? (description.attribs.content ?? '').trim() : null,
+    canonical: canonical ? (canonical.attribs.href ?? '').trim() : null,
+    h1,
+    links: hrefs.length,
+    images,
+    hrefs,
+    baseHref,
   };
 }
