@@ -3,9 +3,10 @@
  * the ratios hold on any machine; absolute times vary with the machine.
  */
 import '../local/quiet-sdk-notice.js';
+import { benchBundles } from './bundles.js';
 import { benchParsing } from './parse.js';
 
-const sections: Record<string, () => Promise<void>> = { parse: benchParsing };
+const sections: Record<string, () => Promise<void>> = { parse: benchParsing, bundles: benchBundles };
 const wanted = process.argv.slice(2);
 for (const [name, run] of Object.entries(sections)) {
   if (wanted.length === 0 || wanted.includes(name)) await run();

@@ -7,6 +7,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../functions/env.js';
+import { BUNDLING, type HandlerFile } from './bundling.js';
 
 /** What each function may do to the table: only the actions its code calls (TransactWriteItems needs Put/Update). */
 export const TABLE_ACCESS = {
@@ -17,7 +18,7 @@ export const TABLE_ACCESS = {
 
 export interface CrawlerFunctionProps {
   /** File under functions/handlers/, without extension. */
-  readonly handlerFile: 'submit' | 'read' | 'consume';
+  readonly handlerFile: HandlerFile;
   readonly description: string;
   readonly memorySize?: number;
   readonly timeout?: Duration;
@@ -57,14 +58,13 @@ export class CrawlerFunction extends Construct {
       },
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        mainFields: ['module', 'main'],
+        target: BUNDLING.target,
+        minify: BUNDLING.minify,
+        sourceMap: BUNDLING.sourceMap,
+        mainFields: [...BUNDLING.mainFields],
         // Bundle the pinned SDK too, so the deployed code is the code we tested, not the runtime's copy.
         externalModules: [],
-        // Some CommonJS dependencies call require() for Node built-ins; an ESM bundle needs it defined.
-        banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+        banner: BUNDLING.banner,
       },
     });
   }

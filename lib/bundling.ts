@@ -1,0 +1,16 @@
+/**
+ * How every Lambda bundle is built, in plain data: the CDK functions (lib/crawler-function.ts) and the bundle
+ * benchmark (bench/bundles.ts) both build from this, so the bench measures what is deployed.
+ */
+export const BUNDLING = {
+  format: 'esm',
+  target: 'node22',
+  minify: true,
+  sourceMap: true,
+  mainFields: ['module', 'main'],
+  // Some CommonJS dependencies call require() for Node built-ins; an ESM bundle needs it defined.
+  banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+} as const;
+
+export const HANDLER_FILES = ['submit', 'read', 'consume'] as const;
+export type HandlerFile = (typeof HANDLER_FILES)[number];
