@@ -73,7 +73,8 @@ function agentsFor(network: NetworkAccess, limits: FetchLimits): Agents {
   const guard = !limits.allowPrivateNetwork;
   let pair = byGuard.get(guard);
   if (!pair) {
-    const options = { keepAlive: true, maxSockets: 32, maxFreeSockets: 32, scheduling: 'lifo' as const, lookup: connectLookup(network, guard) };
+    // Sockets per host are bounded by the pages in flight (consumer.pageConcurrency ≤ 256), not by the agent.
+    const options = { keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' as const, lookup: connectLookup(network, guard) };
     pair = { http: new HttpAgent(options), https: new HttpsAgent(options) };
     byGuard.set(guard, pair);
   }
