@@ -1,9 +1,12 @@
 /**
  * One throughput run in a fresh process, so peak RSS and CPU are this engine's alone:
- *   throughput-worker.ts <ours|crawlee> <concurrency> <siteUrl> <count>
+ *   throughput-worker.ts <ours|ours-threads|crawlee> <concurrency> <siteUrl> <count>
  * Prints one JSON line: pages, ok, wall seconds, CPU ms, peak RSS bytes.
  */
+import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
+import { PUBLIC_INTERNET } from '../functions/core/address-guard.js';
+import { ParsePool } from '../functions/core/parse-pool.js';
 import { crawlPage } from '../functions/core/engine.js';
 import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch-limits.js';
 
@@ -12,10 +15,15 @@ const concurrency = Number(concurrencyArg);
 const urls = Array.from({ length: Number(countArg) }, (_, i) => `${site}/p/${i}`);
 let ok = 0;
 
-async function ours(): Promise<void> {
+/** The engine as the consumer runs it; with `threads`, parsing on a pool of that many worker threads. */
+async function ours(threads: number): Promise<void> {
   const limit = pLimit(concurrency);
   const limits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true };
-  await Promise.all(urls.map((url) => limit(async () => void ((await crawlPage(url, limits)).summary.ok && ok++))));
+  const pool = threads > 0 ? new ParsePool(threads) : null;
+  await Promise.all(
+    urls.map((url) => limit(async () => void ((await crawlPage(url, limits, PUBLIC_INTERNET, pool?.analyze)).summary.ok && ok++))),
+  );
+  await pool?.close();
 }
 
 /**
@@ -54,7 +62,7 @@ async function crawlee(): Promise<void> {
 
 const started = performance.now();
 const cpu = process.cpuUsage();
-await (engine === 'crawlee' ? crawlee() : ours());
+await (engine === 'crawlee' ? crawlee() : ours(engine === 'ours-threads' ? availableParallelism() : 0));
 const used = process.cpuUsage(cpu);
 console.log(
   JSON.stringify({

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Parser } from 'htmlparser2';
@@ -7,6 +8,11 @@ import { printTable } from './table.js';
 
 const LATENCY_MS = 50;
 const PAGES = 2_000;
+const ENGINE_NAMES: Record<string, string> = {
+  crawlee: 'Crawlee 3.18 CheerioCrawler (baseline)',
+  ours: 'this engine, parsing on the main thread',
+  'ours-threads': `this engine, ${availableParallelism()} parse threads`,
+};
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 interface Run {
@@ -55,11 +61,11 @@ export async function benchThroughput(): Promise<void> {
     const rows: string[][] = [];
     const results = new Map<string, Run>();
     for (const concurrency of [16, 64, 256]) {
-      for (const engine of concurrency === 64 ? ['crawlee', 'ours'] : ['ours']) {
+      for (const engine of concurrency === 64 ? ['crawlee', 'ours', 'ours-threads'] : ['ours', 'ours-threads']) {
         const run = runWorker(engine, concurrency, site);
         results.set(`${engine}@${concurrency}`, run);
         rows.push([
-          engine === 'ours' ? 'this engine (crawlPage)' : 'Crawlee 3.18 CheerioCrawler (baseline)',
+          ENGINE_NAMES[engine]!,
           String(concurrency),
           (run.pages / run.seconds).toFixed(0),
           (run.cpuMs / run.pages).toFixed(2),
@@ -72,13 +78,15 @@ export async function benchThroughput(): Promise<void> {
     }
     console.log(`\nThroughput: ${PAGES} URLs of the real-page corpus on a loopback site answering after ${LATENCY_MS} ms, each run in a fresh process`);
     printTable(['engine', 'concurrency', 'pages/s', 'CPU ms/page', 'peak RSS MB', 'ok', 'network limit pages/s', 'tokenizer floor pages/s (1 core)'], rows);
-    const ours = results.get('ours@64')!;
     const crawlee = results.get('crawlee@64')!;
-    const speed = ours.pages / ours.seconds / (crawlee.pages / crawlee.seconds);
-    console.log(
-      `  at concurrency 64: ${speed.toFixed(2)}× Crawlee's pages/s at ${(ours.peakRss / crawlee.peakRss).toFixed(2)}× its peak RSS` +
-        ` (goal: ≥ 4× at ≤ 0.5×)`,
-    );
+    for (const engine of ['ours', 'ours-threads']) {
+      const ours = results.get(`${engine}@64`)!;
+      const speed = ours.pages / ours.seconds / (crawlee.pages / crawlee.seconds);
+      console.log(
+        `  ${ENGINE_NAMES[engine]}, concurrency 64: ${speed.toFixed(2)}× Crawlee's pages/s at ${(ours.peakRss / crawlee.peakRss).toFixed(2)}×` +
+          ` its peak RSS (goal: ≥ 4× at ≤ 0.5×)`,
+      );
+    }
   } finally {
     server.kill('SIGTERM');
   }

@@ -9,6 +9,7 @@ export const ENV = {
   queueUrl: 'PAGE_QUEUE_URL',
   retentionDays: 'RETENTION_DAYS',
   pageConcurrency: 'PAGE_CONCURRENCY',
+  parseThreads: 'PARSE_THREADS',
   fetchTimeoutMs: 'FETCH_TIMEOUT_MS',
   connectTimeoutMs: 'FETCH_CONNECT_TIMEOUT_MS',
   headersTimeoutMs: 'FETCH_HEADERS_TIMEOUT_MS',

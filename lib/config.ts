@@ -34,6 +34,11 @@ export const crawlerConfigSchema = z.strictObject({
       maxConcurrency: z.int().min(2).max(1000).default(20),
       /** Pages fetched at once inside one invocation. */
       pageConcurrency: z.int().min(1).max(256).default(16),
+      /**
+       * Worker threads that parse while the main thread fetches; 0 parses on the main thread. Pays only where the
+       * function has more than one vCPU (Lambda gives 2 from 3,538 MB): see the bench's throughput section.
+       */
+      parseThreads: z.int().min(0).max(6).default(0),
     })
     .prefault({}),
   queue: z

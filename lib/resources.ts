@@ -72,6 +72,7 @@ export function crawlQueues(config: CrawlerConfig): QueuePairDefinition {
 export function consumerEnvironment(config: CrawlerConfig): Record<string, string> {
   return {
     [ENV.pageConcurrency]: String(config.consumer.pageConcurrency),
+    [ENV.parseThreads]: String(config.consumer.parseThreads),
     [ENV.fetchTimeoutMs]: String(config.fetch.timeoutMs),
     [ENV.connectTimeoutMs]: String(config.fetch.connectTimeoutMs),
     [ENV.headersTimeoutMs]: String(config.fetch.headersTimeoutMs),

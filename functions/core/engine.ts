@@ -1,10 +1,8 @@
-import { webcrypto } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { decodeDocument } from './decode.js';
 import { PUBLIC_INTERNET, type NetworkAccess } from './address-guard.js';
+import { analyzeHere, type Analyze } from './analyze.js';
 import { FetchError, fetchDocument } from './fetch.js';
 import { DEFAULT_FETCH_LIMITS, type FetchLimits } from './fetch-limits.js';
-import { summarize } from './summarize.js';
 import { failedSummary, type Summary } from './summary.js';
 
 export interface PageResult {
@@ -37,8 +35,13 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
  * this, so a page comes out the same whichever ran it. It never throws for anything the page or the network did:
  * those end in a Summary with `ok: false` and an error code.
  */
-export async function crawlPage(url: string, limits: FetchLimits = DEFAULT_FETCH_LIMITS, network: NetworkAccess = PUBLIC_INTERNET): Promise<PageResult> {
-  const result = await crawl(url, limits, network);
+export async function crawlPage(
+  url: string,
+  limits: FetchLimits = DEFAULT_FETCH_LIMITS,
+  network: NetworkAccess = PUBLIC_INTERNET,
+  analyze: Analyze = analyzeHere,
+): Promise<PageResult> {
+  const result = await crawl(url, limits, network, analyze);
   return { ...result, summary: capTextFields(result.summary) };
 }
 
@@ -58,7 +61,7 @@ function capTextFields(summary: Summary): Summary {
   return capped;
 }
 
-async function crawl(url: string, limits: FetchLimits, network: NetworkAccess): Promise<PageResult> {
+async function crawl(url: string, limits: FetchLimits, network: NetworkAccess, analyze: Analyze): Promise<PageResult> {
   const started = performance.now();
   const fetchedAt = new Date().toISOString();
   const elapsed = () => Math.round(performance.now() - started);
@@ -93,11 +96,14 @@ async function crawl(url: string, limits: FetchLimits, network: NetworkAccess): 
     return fail('NOT_HTML', 'no Content-Type, and the body does not look like HTML', doc.body.length);
   }
 
-  // WebCrypto hashes on libuv's thread pool, so a 5 MB body does not hold the event loop while it is hashed.
-  const hashing = webcrypto.subtle.digest('SHA-256', doc.body);
-  const decoded = decodeDocument(doc.body, doc.contentType);
-  const parsed = await summarize(decoded.text, doc.finalUrl);
-  const contentHash = Buffer.from(await hashing).toString('hex');
+  const bytes = doc.body.length;
+  let analysis;
+  try {
+    analysis = await analyze(doc.body, doc.contentType, doc.finalUrl);
+  } catch {
+    // Only a crashed parse worker gets here: the page is not at fault, so it is worth another try.
+    return fail('PARSE_FAILED', 'the page could not be parsed', bytes, {});
+  }
   return {
     summary: {
       url,
@@ -105,14 +111,14 @@ async function crawl(url: string, limits: FetchLimits, network: NetworkAccess): 
       status: doc.status,
       ok: true,
       contentType: doc.mediaType ?? 'text/html',
-      charset: decoded.charset,
-      ...parsed.fields,
-      bytes: doc.body.length,
+      charset: analysis.charset,
+      ...analysis.fields,
+      bytes,
       durationMs: elapsed(),
       fetchedAt,
-      contentHash,
+      contentHash: analysis.contentHash,
     },
-    outlinks: parsed.outlinks,
+    outlinks: analysis.outlinks,
     retry: null,
   };
 }

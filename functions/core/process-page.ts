@@ -1,4 +1,5 @@
 import { PUBLIC_INTERNET, type NetworkAccess } from './address-guard.js';
+import type { Analyze } from './analyze.js';
 import { crawlPage } from './engine.js';
 import type { FetchLimits } from './fetch-limits.js';
 import type { CrawlStore, PageMessage, PageQueue } from './ports.js';
@@ -12,6 +13,8 @@ export interface ProcessDeps {
   limits: FetchLimits;
   retry?: RetryPolicy;
   network?: NetworkAccess;
+  /** Where pages are parsed: this thread unless a ParsePool's `analyze` is given. */
+  analyze?: Analyze;
   now?: () => Date;
 }
 
@@ -50,7 +53,7 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
     await deps.store.completeIfDone(message.crawlId, now().toISOString());
     return 'duplicate';
   }
-  const { summary, outlinks, retry } = await crawlPage(message.url, deps.limits, deps.network ?? PUBLIC_INTERNET);
+  const { summary, outlinks, retry } = await crawlPage(message.url, deps.limits, deps.network ?? PUBLIC_INTERNET, deps.analyze);
   if (retry && summary.error) {
     if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt, retry.afterMs), summary.error.code);
     if (attempt > 1) summary.error = { ...summary.error, message: `${summary.error.message} (${attempt} attempts)` };

@@ -1,10 +1,12 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { isMainThread } from 'node:worker_threads';
 import pLimit from 'p-limit';
 import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
 import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../core/fetch-limits.js';
 import { pageMessageSchema } from '../core/ports.js';
+import { ParsePool } from '../core/parse-pool.js';
 import { processPage } from '../core/process-page.js';
 import { DEFAULT_RETRY_POLICY, RetryLater, type RetryPolicy } from '../core/retry-policy.js';
 import { redactUrl } from '../core/url.js';
@@ -29,6 +31,12 @@ const retry: RetryPolicy = {
 /** Pages in flight at once in one invocation: a batch can hold up to 10,000 records with a batching window. */
 const limit = pLimit(numberOr(ENV.pageConcurrency, 16));
 const processor = new BatchProcessor(EventType.SQS);
+/**
+ * Parse threads, started once per container and reused by every invocation. A parse worker loads this same bundle, so
+ * only the main thread may start them.
+ */
+const parseThreads = numberOr(ENV.parseThreads, 0);
+const analyze = parseThreads > 0 && isMainThread ? new ParsePool(parseThreads).analyze : undefined;
 
 async function recordHandler(record: SQSRecord): Promise<void> {
   const parsed = pageMessageSchema.safeParse(safeJson(record.body));
@@ -43,7 +51,7 @@ async function recordHandler(record: SQSRecord): Promise<void> {
   await limit(async () => {
     let outcome;
     try {
-      outcome = await processPage(message, { store, queue, limits, retry }, attempt);
+      outcome = await processPage(message, { store, queue, limits, retry, ...(analyze ? { analyze } : {}) }, attempt);
     } catch (err) {
       if (err instanceof RetryLater) {
         // The delay is the message's visibility: if setting it fails, SQS still redelivers after the queue's default.

@@ -10,6 +10,7 @@ describe('crawler configuration', () => {
     expect(config.retry).toEqual({ baseDelaySeconds: 10, maxDelaySeconds: 300 });
     expect(config.queue.maxReceiveCount).toBe(5);
     expect(config.consumer.batchSize).toBe(10);
+    expect(config.consumer.parseThreads).toBe(0);
     expect(config.schedules).toEqual([]);
   });
 

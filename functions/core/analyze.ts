@@ -1,0 +1,32 @@
+import { createHash, webcrypto } from 'node:crypto';
+import { decodeDocument } from './decode.js';
+import { summarize } from './summarize.js';
+import type { PageFields } from './summary.js';
+
+/** What the engine learns from a fetched HTML body: its encoding, the Summary's page fields, its links, its hash. */
+export interface Analysis {
+  charset: string;
+  fields: PageFields;
+  outlinks: string[];
+  parser: 'stream' | 'tree';
+  contentHash: string;
+}
+
+/** Decode + parse + summary + hash of one body. The engine calls one of these; a ParsePool provides another. */
+export type Analyze = (body: Buffer, contentType: string | null, documentUrl: string) => Promise<Analysis>;
+
+/** On this thread. The hash runs on libuv's thread pool meanwhile, so a 5 MB body does not hold the event loop for it. */
+export const analyzeHere: Analyze = async (body, contentType, documentUrl) => {
+  const hashing = webcrypto.subtle.digest('SHA-256', body);
+  const decoded = decodeDocument(body, contentType);
+  const parsed = await summarize(decoded.text, documentUrl);
+  return { charset: decoded.charset, ...parsed, contentHash: Buffer.from(await hashing).toString('hex') };
+};
+
+/** On a worker thread, where blocking is fine: the hash synchronously, no hop to the thread pool. */
+export const analyzeBlocking: Analyze = async (body, contentType, documentUrl) => {
+  const contentHash = createHash('sha256').update(body).digest('hex');
+  const decoded = decodeDocument(body, contentType);
+  const parsed = await summarize(decoded.text, documentUrl);
+  return { charset: decoded.charset, ...parsed, contentHash };
+};
