@@ -4,10 +4,11 @@
  */
 import '../local/quiet-sdk-notice.js';
 import { benchBundles } from './bundles.js';
+import { benchLocalStack } from './local-stack.js';
 import { benchParsing } from './parse.js';
 import { benchThroughput } from './throughput.js';
 
-const sections: Record<string, () => Promise<void>> = { parse: benchParsing, throughput: benchThroughput, bundles: benchBundles };
+const sections: Record<string, () => Promise<void>> = { parse: benchParsing, throughput: benchThroughput, bundles: benchBundles, stack: benchLocalStack };
 const wanted = process.argv.slice(2);
 for (const [name, run] of Object.entries(sections)) {
   if (wanted.length === 0 || wanted.includes(name)) await run();
