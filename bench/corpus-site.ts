@@ -8,7 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { loadCorpus } from '../test/support/corpus.js';
 
 const latencyMs = Number(process.argv[2] ?? 50);
-const pages = loadCorpus();
+// `small`: every page is the same 1 KB document, so the network, not parsing, is the limit.
+const SMALL = `<!doctype html><html lang="en"><head><title>Small page</title><meta name="description" content="A small page">` +
+  `</head><body><h1>Small</h1>${'<p><a href="/p/1">a link</a> and some text around it.</p>'.repeat(16)}</body></html>`;
+const pages = process.argv[3] === 'small' ? [{ name: 'small', bytes: Buffer.from(SMALL), contentType: 'text/html; charset=utf-8' }] : loadCorpus();
 const server = createServer((req, res) => {
   const n = Number(req.url!.split('/')[2]);
   const page = pages[(Number.isInteger(n) ? n : 0) % pages.length]!;

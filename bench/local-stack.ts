@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { readCrawlerConfig } from '../lib/config.js';
 import { startLocalStack } from '../local/stack.js';
 import { allPages, call } from '../test/support/api.js';
 import { printTable } from './table.js';
+import { startCorpusSite } from './throughput.js';
 
 const PAGES = 2_000;
 const LATENCY_MS = 50;
@@ -14,15 +12,11 @@ const LATENCY_MS = 50;
  * in its own process) through POST /crawls → SQS → consumer → DynamoDB Local, and where the time goes.
  */
 export async function benchLocalStack(): Promise<void> {
-  const site = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./corpus-site.ts', import.meta.url)), String(LATENCY_MS)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_NO_WARNINGS: '1' },
-  });
+  const { site: base, stop } = await startCorpusSite(LATENCY_MS);
   process.env['ALLOW_PRIVATE_NETWORK'] = 'true';
   const config = readCrawlerConfig();
   const stack = await startLocalStack({ config, port: 0 });
   try {
-    const base = await new Promise<string>((resolve) => createInterface({ input: site.stdout! }).once('line', resolve));
     const urls = Array.from({ length: PAGES }, (_, i) => `${base}/p/${i}`);
     const t0 = Date.now();
     const submit = await call(stack.apiUrl, 'POST', '/crawls', { urls });
@@ -58,6 +52,6 @@ export async function benchLocalStack(): Promise<void> {
     );
   } finally {
     await stack.stop();
-    site.kill('SIGTERM');
+    stop();
   }
 }

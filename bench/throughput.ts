@@ -15,7 +15,7 @@ const ENGINE_NAMES: Record<string, string> = {
 };
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-interface Run {
+export interface Run {
   pages: number;
   ok: number;
   seconds: number;
@@ -23,8 +23,8 @@ interface Run {
   peakRss: number;
 }
 
-function runWorker(engine: string, concurrency: number, site: string): Run {
-  const out = spawnSync(process.execPath, ['--import', 'tsx', here('./throughput-worker.ts'), engine, String(concurrency), site, String(PAGES)], {
+export function runWorker(engine: string, concurrency: number, site: string, pages = PAGES): Run {
+  const out = spawnSync(process.execPath, ['--import', 'tsx', here('./throughput-worker.ts'), engine, String(concurrency), site, String(pages)], {
     encoding: 'utf8',
     env: { ...process.env, NODE_NO_WARNINGS: '1' },
     maxBuffer: 1 << 20,
@@ -51,12 +51,8 @@ function tokenizerFloor(): number {
  * each run in a fresh process; Crawlee's CheerioCrawler on the same URLs in the same run.
  */
 export async function benchThroughput(): Promise<void> {
-  const server = spawn(process.execPath, ['--import', 'tsx', here('./corpus-site.ts'), String(LATENCY_MS)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_NO_WARNINGS: '1' },
-  });
+  const { site, stop } = await startCorpusSite(LATENCY_MS);
   try {
-    const site = await new Promise<string>((resolve) => createInterface({ input: server.stdout! }).once('line', resolve));
     const floor = tokenizerFloor();
     const rows: string[][] = [];
     const results = new Map<string, Run>();
@@ -78,6 +74,21 @@ export async function benchThroughput(): Promise<void> {
     }
     console.log(`\nThroughput: ${PAGES} URLs of the real-page corpus on a loopback site answering after ${LATENCY_MS} ms, each run in a fresh process`);
     printTable(['engine', 'concurrency', 'pages/s', 'CPU ms/page', 'peak RSS MB', 'ok', 'network limit pages/s', 'tokenizer floor pages/s (1 core)'], rows);
+    // Where the network is the limit: 1 KB pages, so parsing costs little.
+    const small = await startCorpusSite(LATENCY_MS, 'small');
+    try {
+      const smallRows: string[][] = [];
+      for (const concurrency of [16, 64]) {
+        const run = runWorker('ours', concurrency, small.site);
+        const limit = concurrency / (LATENCY_MS / 1000);
+        const rate = run.pages / run.seconds;
+        smallRows.push([ENGINE_NAMES['ours']!, String(concurrency), rate.toFixed(0), (run.cpuMs / run.pages).toFixed(2), limit.toFixed(0), `${((100 * rate) / limit).toFixed(0)}%`]);
+      }
+      console.log(`\nThroughput where the network is the limit: ${PAGES} URLs of a 1 KB page, ${LATENCY_MS} ms site (goal: ≥ 90% of the network limit)`);
+      printTable(['engine', 'concurrency', 'pages/s', 'CPU ms/page', 'network limit pages/s', 'of the limit'], smallRows);
+    } finally {
+      small.stop();
+    }
     const crawlee = results.get('crawlee@64')!;
     for (const engine of ['ours', 'ours-threads']) {
       const ours = results.get(`${engine}@64`)!;
@@ -88,6 +99,16 @@ export async function benchThroughput(): Promise<void> {
       );
     }
   } finally {
-    server.kill('SIGTERM');
+    stop();
   }
+}
+
+/** The corpus site (bench/corpus-site.ts) in its own process, answering after `latencyMs`. */
+export async function startCorpusSite(latencyMs: number, kind: 'corpus' | 'small' = 'corpus'): Promise<{ site: string; stop: () => void }> {
+  const server = spawn(process.execPath, ['--import', 'tsx', here('./corpus-site.ts'), String(latencyMs), kind], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  });
+  const site = await new Promise<string>((resolve) => createInterface({ input: server.stdout! }).once('line', resolve));
+  return { site, stop: () => server.kill('SIGTERM') };
 }

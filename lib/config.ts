@@ -28,7 +28,8 @@ export const crawlerConfigSchema = z.strictObject({
     .strictObject({
       memorySize: z.int().min(128).max(10_240).default(1024),
       timeoutSeconds: z.int().min(1).max(900).default(60),
-      batchSize: z.int().min(1).max(10_000).default(10),
+      /** SQS records per invocation; as many as pageConcurrency, so each invocation keeps that many pages in flight. */
+      batchSize: z.int().min(1).max(10_000).default(16),
       maxBatchingWindowSeconds: z.int().min(0).max(300).default(1),
       /** Lambda's SQS event source maximumConcurrency: 2 to 1000. */
       maxConcurrency: z.int().min(2).max(1000).default(20),

@@ -11,7 +11,7 @@ import { BUNDLING, type HandlerFile } from './bundling.js';
 
 /** What each function may do to the table: only the actions its code calls (TransactWriteItems needs Put/Update). */
 export const TABLE_ACCESS = {
-  submit: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem'],
+  submit: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem'],
   consume: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
   read: ['dynamodb:GetItem', 'dynamodb:Query'],
 } as const;

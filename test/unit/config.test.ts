@@ -9,7 +9,7 @@ describe('crawler configuration', () => {
     expect(config.fetch).toEqual({ timeoutMs: 10_000, connectTimeoutMs: 5_000, headersTimeoutMs: 8_000, maxBodyBytes: 5 * 1024 * 1024, maxRedirects: 5 });
     expect(config.retry).toEqual({ baseDelaySeconds: 10, maxDelaySeconds: 300 });
     expect(config.queue.maxReceiveCount).toBe(5);
-    expect(config.consumer.batchSize).toBe(10);
+    expect(config.consumer.batchSize).toBe(16);
     expect(config.consumer.parseThreads).toBe(0);
     expect(config.schedules).toEqual([]);
   });

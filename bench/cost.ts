@@ -1,0 +1,93 @@
+import { readCrawlerConfig, type CrawlerConfig } from '../lib/config.js';
+import { printTable } from './table.js';
+import { runWorker, startCorpusSite } from './throughput.js';
+
+/**
+ * Public prices, us-east-1, on-demand, as published on the pages cited (read 2026-11; check them before you rely on
+ * the totals). Each is a named constant so a price change is a one-line edit.
+ */
+/** https://aws.amazon.com/lambda/pricing/ — Arm, first 7.5 billion GB-seconds a month. */
+const LAMBDA_ARM_USD_PER_GB_SECOND = 0.0000133334;
+/** https://aws.amazon.com/lambda/pricing/ — requests. */
+const LAMBDA_USD_PER_MILLION_REQUESTS = 0.2;
+/** https://aws.amazon.com/sqs/pricing/ — standard queue, per million requests (each up to 64 KB) after the free tier. */
+const SQS_USD_PER_MILLION_REQUESTS = 0.4;
+/** https://aws.amazon.com/dynamodb/pricing/on-demand/ — per million write request units (1 KB; transactional: 2). */
+const DYNAMODB_USD_PER_MILLION_WRU = 0.625;
+/** https://aws.amazon.com/dynamodb/pricing/on-demand/ — per million read request units (4 KB strongly consistent). */
+const DYNAMODB_USD_PER_MILLION_RRU = 0.125;
+/** https://aws.amazon.com/api-gateway/pricing/ — REST APIs, first 333 million requests a month. */
+const API_GATEWAY_USD_PER_MILLION_REQUESTS = 3.5;
+/** https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html — a full vCPU at 1,769 MB, shared below. */
+const MB_PER_VCPU = 1769;
+
+/**
+ * What one page costs in requests, from the code (functions/core/process-page.ts, functions/adapters/*):
+ * SQS — sent in batches of 10 (fan-out), received and deleted in batches of `batchSize` by the event source;
+ * DynamoDB — hasPage and completeIfDone's check (1 strongly consistent read each), recordPage (a transaction: the
+ * ~1 KB page item and the crawl item, 2 WRU each), putLatest (1 WRU);
+ * API Gateway — one POST per 1,000 URLs and one status poll per 100 pages (a client polling every few seconds).
+ */
+const WRU_PER_PAGE = 2 * 2 + 1;
+const RRU_PER_PAGE = 2;
+const API_CALLS_PER_PAGE = 1 / 1000 + 1 / 100;
+/** Per-page DynamoDB and SQS time inside the function (round trips in parallel with other pages), a planning figure. */
+const STORE_MS_PER_PAGE = 20;
+/** Lambda's per-invocation overhead (runtime + batch handling), a planning figure. */
+const INVOKE_MS = 10;
+
+interface Profile {
+  memoryMb: number;
+  latencyMs: number;
+}
+
+/** Dollars per million pages, with the function's duration modelled from the measured CPU per page. */
+function costPerMillion(config: CrawlerConfig, cpuMsPerPage: number, { memoryMb, latencyMs }: Profile) {
+  const batch = config.consumer.batchSize;
+  const inFlight = Math.min(batch, config.consumer.pageConcurrency);
+  const vcpu = Math.min(memoryMb / MB_PER_VCPU, 1); // one thread parses unless parseThreads is set
+  // A batch takes the longer of waiting on the network (rounds of pages in flight) and computing (its CPU at this share).
+  const waitMs = Math.ceil(batch / inFlight) * (latencyMs + STORE_MS_PER_PAGE);
+  const computeMs = (batch * cpuMsPerPage) / vcpu;
+  const batchMs = Math.max(waitMs, computeMs) + INVOKE_MS;
+  const invocations = 1e6 / batch;
+  const lambda = invocations * (batchMs / 1000) * (memoryMb / 1024) * LAMBDA_ARM_USD_PER_GB_SECOND + (invocations / 1e6) * LAMBDA_USD_PER_MILLION_REQUESTS;
+  const sqsRequests = 1e6 * (1 / 10 + 2 / batch);
+  const sqs = (sqsRequests / 1e6) * SQS_USD_PER_MILLION_REQUESTS;
+  const dynamodb = WRU_PER_PAGE * DYNAMODB_USD_PER_MILLION_WRU + RRU_PER_PAGE * DYNAMODB_USD_PER_MILLION_RRU;
+  const api = API_CALLS_PER_PAGE * API_GATEWAY_USD_PER_MILLION_REQUESTS;
+  const pagesPerSecondPerFunction = (batch / batchMs) * 1000;
+  return { lambda, sqs, dynamodb, api, total: lambda + sqs + dynamodb + api, batchMs, bound: computeMs > waitMs ? 'CPU' : 'network', pagesPerSecondPerFunction };
+}
+
+/**
+ * The price per million pages, from the CPU per page measured here (the engine on the real-page corpus, 50 ms site,
+ * concurrency 16 as in one invocation) and the shipped configuration's batch size and concurrency.
+ */
+export async function benchCost(): Promise<void> {
+  const config = readCrawlerConfig();
+  const { site, stop } = await startCorpusSite(50);
+  let cpuMsPerPage: number;
+  try {
+    const run = runWorker('ours', config.consumer.pageConcurrency, site, 1_000);
+    cpuMsPerPage = run.cpuMs / run.pages;
+  } finally {
+    stop();
+  }
+  const usd = (x: number) => `$${x.toFixed(2)}`;
+  console.log(
+    `\nCost per million pages (us-east-1 list prices in bench/cost.ts), from ${cpuMsPerPage.toFixed(2)} CPU ms per page measured just now;` +
+      ` batch ${config.consumer.batchSize}, ${config.consumer.pageConcurrency} pages at once`,
+  );
+  const rows: string[][] = [];
+  for (const latencyMs of [50, 200, 800]) {
+    for (const memoryMb of [512, 1024, 1769]) {
+      const c = costPerMillion(config, cpuMsPerPage, { memoryMb, latencyMs });
+      rows.push([
+        `${latencyMs} ms`, `${memoryMb} MB${memoryMb === config.consumer.memorySize ? ' (shipped)' : ''}`, usd(c.lambda), usd(c.sqs), usd(c.dynamodb), usd(c.api), usd(c.total),
+        `${c.batchMs.toFixed(0)} ms, ${c.bound}`, c.pagesPerSecondPerFunction.toFixed(0),
+      ]);
+    }
+  }
+  printTable(['site latency', 'memory', 'Lambda', 'SQS', 'DynamoDB', 'API GW', 'total', 'one batch', 'pages/s per function'], rows);
+}
