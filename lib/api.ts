@@ -61,6 +61,7 @@ export class CrawlerApi extends Construct {
         throttlingBurstLimit: props.config.api.throttleBurstLimit,
         accessLogDestination: new LogGroupLogDestination(accessLogs),
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        tracingEnabled: props.config.observability.tracing,
       },
     });
 

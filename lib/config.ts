@@ -65,6 +65,16 @@ export const crawlerConfigSchema = z.strictObject({
       maxRedirects: z.int().min(0).max(20).default(DEFAULT_FETCH_LIMITS.maxRedirects),
     })
     .prefault({}),
+  observability: z
+    .strictObject({
+      /** X-Ray active tracing on the functions and the API stage. */
+      tracing: z.boolean().default(false),
+      /** An address to mail alarms to; the alarm topic exists either way, for any subscription you add. */
+      alarmEmail: z.email().optional(),
+      /** Alarm when the oldest queued page has waited this long: the consumer is not keeping up, or not running. */
+      oldestMessageAgeAlarmSeconds: z.int().min(60).max(1_209_600).default(900),
+    })
+    .prefault({}),
   schedules: z.array(scheduleSchema).default([]),
 });
 

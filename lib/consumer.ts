@@ -29,6 +29,7 @@ export class Consumer extends Construct {
       memorySize: consumer.memorySize,
       timeout: Duration.seconds(consumer.timeoutSeconds),
       environment: consumerEnvironment(props.config),
+      tracing: props.config.observability.tracing,
     })
       .bindTable(props.table, 'consume', props.config.retentionDays)
       // The consumer queues the links it follows onto its own queue.

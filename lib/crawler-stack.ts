@@ -6,6 +6,7 @@ import type { CrawlerConfig } from './config.js';
 import { Consumer } from './consumer.js';
 import { CrawlerFunction } from './crawler-function.js';
 import { PageQueue } from './queue.js';
+import { CrawlerMonitoring } from './monitoring.js';
 import { CrawlSchedules } from './schedules.js';
 import { CrawlStoreTable } from './store.js';
 
@@ -27,6 +28,7 @@ export class CrawlerStack extends Stack {
       description: 'Validates a crawl request, records the crawl and queues one message per URL',
       memorySize: 512,
       timeout: Duration.seconds(29),
+      tracing: config.observability.tracing,
     })
       .bindTable(store.table, 'submit', config.retentionDays)
       .bindQueueForSending(pages.queue);
@@ -36,6 +38,7 @@ export class CrawlerStack extends Stack {
       description: 'Serves crawl status, crawl pages and the latest summary of a URL',
       memorySize: 256,
       timeout: Duration.seconds(10),
+      tracing: config.observability.tracing,
     }).bindTable(store.table, 'read', config.retentionDays);
 
     const consumer = new Consumer(this, 'Consumer', { config, queue: pages.queue, table: store.table });
@@ -58,16 +61,26 @@ export class CrawlerStack extends Stack {
       });
     }
 
+    const monitoring = new CrawlerMonitoring(this, 'Monitoring', {
+      config,
+      functions: { submit: submit.function, read: read.function, consume: consumer.fn.function },
+      queue: pages.queue,
+      deadLetterQueue: pages.deadLetterQueue,
+      api: api.api,
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: api.api.url, description: 'Base URL of the crawler API (SigV4-signed requests)' });
     new CfnOutput(this, 'TableName', { value: store.table.tableName });
     new CfnOutput(this, 'QueueUrl', { value: pages.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: pages.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'DashboardName', { value: monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard of the crawler' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.alarmTopic.topicArn, description: 'SNS topic the alarms notify' });
 
-    this.acknowledgeNagFindings(pages, [submit, read, consumer.fn]);
+    this.acknowledgeNagFindings(pages, [submit, read, consumer.fn], config.observability.tracing);
   }
 
   /** cdk-nag findings we accept, each with the reason. Anything not acknowledged here fails synth and the nag test. */
-  private acknowledgeNagFindings(pages: PageQueue, functions: CrawlerFunction[]): void {
+  private acknowledgeNagFindings(pages: PageQueue, functions: CrawlerFunction[], tracing: boolean): void {
     Validations.of(pages.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the page queue.',
@@ -83,6 +96,13 @@ export class CrawlerStack extends Stack {
           reason: 'nodejs22.x is the runtime this code is built and tested for; moving runtimes is a deliberate change.',
         },
       );
+      // Only with tracing on: the one wildcard is X-Ray's, whose PutTraceSegments and PutTelemetryRecords take no resource.
+      if (tracing) {
+        Validations.of(fn.function).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason: 'X-Ray tracing (observability.tracing): xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
+        });
+      }
     }
     Validations.of(this).acknowledge(
       {

@@ -69,6 +69,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       POWERTOOLS_METRICS_DISABLED: 'true',
     });
     process.env['POWERTOOLS_LOG_LEVEL'] ??= 'WARN';
+    // The same Powertools JSON logs as in Lambda, indented for a person when they go to a terminal.
+    if (process.stdout.isTTY) process.env['POWERTOOLS_DEV'] ??= 'true';
     // Imported only now: handlers read their environment once, at module load, as on a Lambda cold start.
     const [submit, read, consume] = await Promise.all([
       import('../functions/handlers/submit.js'),

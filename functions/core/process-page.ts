@@ -4,7 +4,7 @@ import { crawlPage } from './engine.js';
 import type { FetchLimits } from './fetch-limits.js';
 import type { CrawlStore, PageMessage, PageQueue } from './ports.js';
 import { DEFAULT_RETRY_POLICY, RetryLater, retryDelaySeconds, type RetryPolicy } from './retry-policy.js';
-import { enqueueFailed, failedSummary } from './summary.js';
+import { enqueueFailed, failedSummary, type Summary } from './summary.js';
 import { normalizeUrl } from './url.js';
 
 export interface ProcessDeps {
@@ -15,6 +15,8 @@ export interface ProcessDeps {
   network?: NetworkAccess;
   /** Where pages are parsed: this thread unless a ParsePool's `analyze` is given. */
   analyze?: Analyze;
+  /** Told of each page's terminal summary as it is recorded (metrics). */
+  observe?: (summary: Summary) => void;
   now?: () => Date;
 }
 
@@ -41,7 +43,9 @@ export async function processPage(message: PageMessage, deps: ProcessDeps, attem
     if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), 'the page could not be processed', { cause: err });
     const at = (deps.now ?? (() => new Date()))().toISOString();
     const error = { code: 'INTERNAL_ERROR', message: `the page could not be processed in ${attempt} attempts` };
-    const outcome = await deps.store.recordPage(message.crawlId, failedSummary({ url: message.url, fetchedAt: at, error }), message.depth);
+    const summary = failedSummary({ url: message.url, fetchedAt: at, error });
+    const outcome = await deps.store.recordPage(message.crawlId, summary, message.depth);
+    if (outcome === 'recorded') deps.observe?.(summary);
     await deps.store.completeIfDone(message.crawlId, at);
     return outcome;
   }
@@ -76,6 +80,7 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
 
   await deps.store.putLatest(message.crawlId, summary);
   const outcome = await deps.store.recordPage(message.crawlId, summary, message.depth);
+  if (outcome === 'recorded') deps.observe?.(summary);
   await deps.store.completeIfDone(message.crawlId, now().toISOString());
   return outcome;
 }

@@ -9,6 +9,7 @@ import { pageMessageSchema } from '../core/ports.js';
 import { ParsePool } from '../core/parse-pool.js';
 import { processPage } from '../core/process-page.js';
 import { DEFAULT_RETRY_POLICY, RetryLater, type RetryPolicy } from '../core/retry-policy.js';
+import type { Summary } from '../core/summary.js';
 import { redactUrl } from '../core/url.js';
 import { ENV, isTrue, numberOr } from '../env.js';
 import { logger, metrics } from './observability.js';
@@ -51,7 +52,7 @@ async function recordHandler(record: SQSRecord): Promise<void> {
   await limit(async () => {
     let outcome;
     try {
-      outcome = await processPage(message, { store, queue, limits, retry, ...(analyze ? { analyze } : {}) }, attempt);
+      outcome = await processPage(message, { store, queue, limits, retry, observe: recordPageMetrics, ...(analyze ? { analyze } : {}) }, attempt);
     } catch (err) {
       if (err instanceof RetryLater) {
         // The delay is the message's visibility: if setting it fails, SQS still redelivers after the queue's default.
@@ -66,6 +67,22 @@ async function recordHandler(record: SQSRecord): Promise<void> {
     logger.debug('page processed', { ...context, outcome });
     metrics.addMetric(outcome === 'recorded' ? 'PagesRecorded' : 'DuplicateDeliveries', MetricUnit.Count, 1);
   });
+}
+
+/**
+ * Per page: fetched or failed (failures also by error code, as their own metric with an ErrorCode dimension, which the
+ * dashboard searches), fetch + parse latency, and bytes. Powertools publishes them as EMF log lines at the end of the
+ * invocation: no API calls.
+ */
+function recordPageMetrics(summary: Summary): void {
+  metrics.addMetric(summary.ok ? 'PagesFetched' : 'PagesFailed', MetricUnit.Count, 1);
+  if (!summary.ok) {
+    const byCode = metrics.singleMetric();
+    byCode.addDimension('ErrorCode', summary.error?.code ?? 'UNKNOWN');
+    byCode.addMetric('PagesFailedByCode', MetricUnit.Count, 1);
+  }
+  metrics.addMetric('FetchLatency', MetricUnit.Milliseconds, summary.durationMs);
+  if (summary.bytes > 0) metrics.addMetric('PageBytes', MetricUnit.Bytes, summary.bytes);
 }
 
 function safeJson(text: string): unknown {

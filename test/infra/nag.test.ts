@@ -38,6 +38,7 @@ describe('cdk-nag AwsSolutions', () => {
     const config = parseCrawlerConfig({
       consumer: { batchSize: 100, maxBatchingWindowSeconds: 5, pageConcurrency: 64 },
       schedules: [{ name: 'hourly', expression: 'rate(1 hour)', crawl: { urls: ['https://a.example/'] } }],
+      observability: { tracing: true, alarmEmail: 'ops@example.com' },
     });
     expect(nagErrors((app) => new CrawlerStack(app, 'Nag', { config }))).toBe('');
   });

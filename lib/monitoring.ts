@@ -1,0 +1,169 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  SingleValueWidget,
+  TextWidget,
+  TreatMissingData,
+  type IMetric,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Alias } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { CrawlerConfig } from './config.js';
+
+/** Where the functions' Powertools metrics land (functions/handlers/observability.ts). */
+export const METRICS_NAMESPACE = 'ServerlessCrawler';
+export const METRICS_SERVICE = 'serverless-crawler';
+
+export interface MonitoringProps {
+  readonly config: CrawlerConfig;
+  readonly functions: { submit: IFunction; read: IFunction; consume: IFunction };
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+  readonly api: RestApi;
+}
+
+/**
+ * What an operator watches: one dashboard (pages, failures by code, latency, bytes, the queues, the functions, the
+ * API) and alarms that say something is wrong — messages in the DLQ, consumer errors or throttles, pages waiting too
+ * long — all sent to one SNS topic.
+ */
+export class CrawlerMonitoring extends Construct {
+  readonly dashboard: Dashboard;
+  readonly alarmTopic: Topic;
+  readonly alarms: Record<'deadLetters' | 'consumerErrors' | 'consumerThrottles' | 'oldestMessage' | 'apiServerErrors', Alarm>;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const { config, functions, queue, deadLetterQueue, api } = props;
+    const period = Duration.minutes(5);
+
+    this.alarmTopic = new Topic(this, 'AlarmTopic', {
+      displayName: 'serverless-crawler alarms',
+      enforceSSL: true,
+      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+    });
+    if (config.observability.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(config.observability.alarmEmail));
+
+    const alarm = (name: string, metric: IMetric, threshold: number, description: string, evaluationPeriods = 1) => {
+      const created = new Alarm(this, name, {
+        alarmName: `${Stack.of(this).stackName}-${name}`,
+        alarmDescription: description,
+        metric,
+        threshold,
+        evaluationPeriods,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      created.addAlarmAction(new SnsAction(this.alarmTopic));
+      return created;
+    };
+    this.alarms = {
+      deadLetters: alarm(
+        'DeadLetterMessages',
+        deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+        1,
+        'Pages reached the dead-letter queue: even recording their failure failed. See README "Retries, terminal states and the dead-letter queue".',
+      ),
+      consumerErrors: alarm(
+        'ConsumerErrors',
+        functions.consume.metricErrors({ period, statistic: 'Sum' }),
+        1,
+        'The consumer function failed whole invocations (timeouts, crashes), not single pages.',
+      ),
+      consumerThrottles: alarm(
+        'ConsumerThrottles',
+        functions.consume.metricThrottles({ period, statistic: 'Sum' }),
+        1,
+        'The consumer is throttled: account concurrency is short of consumer.maxConcurrency.',
+      ),
+      oldestMessage: alarm(
+        'OldestPageWaiting',
+        queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum' }),
+        config.observability.oldestMessageAgeAlarmSeconds,
+        `A page has waited in the queue for ${config.observability.oldestMessageAgeAlarmSeconds} s or more: the consumer is not keeping up.`,
+        2,
+      ),
+      apiServerErrors: alarm('ApiServerErrors', api.metricServerError({ period, statistic: 'Sum' }), 1, 'The API answered 5xx.'),
+    };
+
+    const crawler = (metricName: string, statistic: string, label: string) =>
+      new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: METRICS_SERVICE }, statistic, period, label });
+    const failuresByCode = new MathExpression({
+      expression: `SEARCH('{${METRICS_NAMESPACE},ErrorCode,service} MetricName="PagesFailedByCode"', 'Sum', 300)`,
+      label: '',
+      period,
+    });
+
+    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `${Stack.of(this).stackName}-crawler` });
+    this.dashboard.addWidgets(
+      new TextWidget({
+        markdown: '# serverless-crawler\nPages fetched and failed, why they failed, how long fetch + parse takes, and whether the queue keeps up.',
+        width: 24,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Pages per 5 minutes',
+        left: [crawler('PagesFetched', 'Sum', 'fetched'), crawler('PagesFailed', 'Sum', 'failed')],
+        width: 8,
+      }),
+      new GraphWidget({ title: 'Failed pages by error code', left: [failuresByCode], width: 8 }),
+      new GraphWidget({
+        title: 'Fetch + parse latency (ms)',
+        left: [crawler('FetchLatency', 'p50', 'p50'), crawler('FetchLatency', 'p90', 'p90'), crawler('FetchLatency', 'p99', 'p99')],
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Page queue',
+        left: [queue.metricApproximateNumberOfMessagesVisible({ period, label: 'waiting' }), queue.metricApproximateNumberOfMessagesNotVisible({ period, label: 'in flight' })],
+        right: [queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum', label: 'oldest (s)' })],
+        width: 8,
+      }),
+      new SingleValueWidget({
+        title: 'Dead-letter queue',
+        metrics: [deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'messages' })],
+        width: 4,
+      }),
+      new GraphWidget({
+        title: 'Consumer function',
+        left: [functions.consume.metricInvocations({ period }), functions.consume.metricErrors({ period }), functions.consume.metricThrottles({ period })],
+        right: [functions.consume.metricDuration({ period, statistic: 'p90', label: 'duration p90 (ms)' })],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Bytes fetched, retries',
+        left: [crawler('PageBytes', 'Sum', 'bytes')],
+        right: [crawler('PageRetries', 'Sum', 'retries'), crawler('DuplicateDeliveries', 'Sum', 'duplicate deliveries')],
+        width: 4,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'API',
+        left: [api.metricCount({ period, label: 'requests' }), api.metricClientError({ period, label: '4xx' }), api.metricServerError({ period, label: '5xx' })],
+        right: [api.metricLatency({ period, statistic: 'p90', label: 'latency p90 (ms)' })],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Submit and read functions',
+        left: [functions.submit.metricErrors({ period, label: 'submit errors' }), functions.read.metricErrors({ period, label: 'read errors' })],
+        right: [functions.submit.metricDuration({ period, statistic: 'p90', label: 'submit p90 (ms)' }), functions.read.metricDuration({ period, statistic: 'p90', label: 'read p90 (ms)' })],
+        width: 12,
+      }),
+    );
+  }
+}
