@@ -11,37 +11,80 @@ export interface SubmitResponse {
   statusUrl: string;
 }
 
+/** Turns a request into a signed one: the headers to send. */
+export type Signer = (request: { method: string; url: URL; headers: Record<string, string>; body?: string }) => Promise<Record<string, string>>;
+
+/**
+ * SigV4 for API Gateway (`execute-api`) with the SDK's own signer and the standard credential chain (environment,
+ * SSO, shared config and credentials files, container and instance roles). Loaded only when a request is signed.
+ */
+export async function sigv4Signer(region: string): Promise<Signer> {
+  const [{ SignatureV4 }, { Hash }, { defaultProvider }] = await Promise.all([
+    import('@smithy/signature-v4'),
+    import('@smithy/hash-node'),
+    import('@aws-sdk/credential-provider-node'),
+  ]);
+  const credentials = defaultProvider();
+  const signer = new SignatureV4({ service: 'execute-api', region, credentials, sha256: Hash.bind(null, 'sha256'), uriEscapePath: true });
+  return async ({ method, url, headers, body }) => {
+    const query: Record<string, string> = {};
+    for (const [key, value] of url.searchParams) query[key] = value;
+    try {
+      const signed = await signer.sign({
+        method,
+        protocol: url.protocol,
+        hostname: url.hostname,
+        ...(url.port ? { port: Number(url.port) } : {}),
+        path: url.pathname,
+        query,
+        headers: { ...headers, host: url.host },
+        ...(body !== undefined ? { body } : {}),
+      });
+      const { host: _host, ...rest } = signed.headers as Record<string, string>;
+      return rest;
+    } catch (err) {
+      throw new ApiError(`cannot sign the request: no usable AWS credentials (${(err as Error).message}). Set AWS_PROFILE, or run aws sso login`);
+    }
+  };
+}
+
 /** The crawler's HTTP API, as the contract defines it. */
 export class ApiClient {
   private readonly base: string;
 
-  constructor(endpoint: string) {
-    if (!URL.canParse(endpoint)) throw new ApiError(`--endpoint must be an absolute URL, not "${endpoint}"`);
+  constructor(
+    endpoint: string,
+    private readonly signer?: Signer,
+  ) {
+    if (!URL.canParse(endpoint) || !/^https?:$/.test(new URL(endpoint).protocol)) {
+      throw new ApiError(`the endpoint must be an absolute http(s) URL, not "${endpoint}"`);
+    }
     this.base = endpoint.replace(/\/+$/, '');
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(`${this.base}${path}`);
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    let headers: Record<string, string> = { accept: 'application/json', ...(text === undefined ? {} : { 'content-type': 'application/json' }) };
+    if (this.signer) headers = await this.signer({ method, url, headers, ...(text === undefined ? {} : { body: text }) });
     let res: Response;
     try {
-      res = await fetch(`${this.base}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(30_000),
-      });
+      res = await fetch(url, { method, headers, ...(text === undefined ? {} : { body: text }), signal: AbortSignal.timeout(30_000) });
     } catch {
-      throw new ApiError(`cannot reach ${this.base}. Is the local stack running (npm start), or is --endpoint right?`);
+      throw new ApiError(`cannot reach ${this.base}. Is the local stack running (npm start), or is the endpoint right?`);
     }
-    const text = await res.text();
+    const raw = await res.text();
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(raw);
     } catch {
       throw new ApiError(`${method} ${path} answered ${res.status} with something that is not JSON`);
     }
     if (!res.ok) {
-      const error = (json as { error?: { code?: string; message?: string } }).error;
-      throw new ApiError(`${error?.code ?? `HTTP_${res.status}`}: ${error?.message ?? 'request failed'}`);
+      const error = (json as { error?: { code?: string; message?: string }; message?: string }).error;
+      // API Gateway's own IAM refusals carry {"message": …} unless the gateway responses are ours.
+      const message = error?.message ?? (json as { message?: string }).message ?? 'request failed';
+      throw new ApiError(`${error?.code ?? `HTTP_${res.status}`}: ${message}`);
     }
     return json as T;
   }
@@ -54,7 +97,7 @@ export class ApiClient {
     return this.request('GET', `/crawls/${encodeURIComponent(crawlId)}`);
   }
 
-  /** The crawl's pages, one API page at a time. */
+  /** The crawl's pages, one API page at a time, so nothing more than one page of results is held. */
   async *pages(crawlId: string, limit = 200): AsyncGenerator<Summary[]> {
     let cursor: string | null = null;
     do {

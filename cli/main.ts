@@ -5,24 +5,32 @@ import { crawlPage } from '../functions/core/engine.js';
 import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch-limits.js';
 import type { Summary } from '../functions/core/summary.js';
 import { normalizeUrl } from '../functions/core/url.js';
-import { ApiClient, ApiError } from './api-client.js';
+import { ApiClient, ApiError, sigv4Signer } from './api-client.js';
+import { EndpointError, LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from './endpoint.js';
 import { formatSummaryLine, toCsv, toTable } from './format.js';
+import { Progress } from './progress.js';
 
-const DEFAULT_ENDPOINT = `http://127.0.0.1:${process.env['PORT'] ?? 3000}`;
+const ENDPOINT_HELP = `
+Endpoint options:
+  --endpoint URL   the API (default: $CRAWLER_ENDPOINT, else --outputs, else ./cdk-outputs.json, else ${LOCAL_ENDPOINT})
+  --outputs FILE   read the API URL from a \`cdk deploy --outputs-file\` file
+  --sigv4          sign requests even when the host is not an execute-api one`;
 
 const USAGE = `Usage: crawler <command> [options]
 
 Commands:
   fetch [--json] [--concurrency N] [--allow-private-network] [--file F] URL...
       Fetch and summarize pages in this process, with the engine the consumer Lambda uses.
-  submit [--endpoint URL] [--wait] [--max-depth N] [--max-pages N] [--file F] URL...
-      Start a crawl through the API (POST /crawls); --wait follows it to the end and prints the results.
-  status [--endpoint URL] CRAWL_ID
-      Show a crawl's progress.
-  pages [--endpoint URL] [--format table|json|csv] CRAWL_ID
+  submit [--wait] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] URL...
+      Start a crawl through the API (POST /crawls); --wait shows its progress, then prints the results.
+  status [--wait] CRAWL_ID
+      Show a crawl's progress (--wait: follow it to the end).
+  pages [--format table|json|csv] CRAWL_ID
       Print a crawl's page summaries.
 
---endpoint defaults to the local stack (${DEFAULT_ENDPOINT}).
+The API commands take --endpoint URL (or $CRAWLER_ENDPOINT); else the ApiUrl in --outputs FILE or ./cdk-outputs.json
+(npx cdk deploy --outputs-file cdk-outputs.json); else the local stack (${LOCAL_ENDPOINT}). Requests to a deployed
+API are SigV4-signed with your AWS credentials (--sigv4 forces it, e.g. for a custom domain).
 Run \`crawler <command> --help\` for a command's details.`;
 
 const HELP: Record<string, string> = {
@@ -37,16 +45,41 @@ Fetches and summarizes each URL here, with no queue and no table. URLs come from
   --file F                  read URLs from F ("-" for standard input)
 
 Exits 0 when every page was tried, even if some failed (their error says why); 2 on bad usage.`,
-  submit: `Usage: crawler submit [--endpoint URL] [--wait] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] URL...
+  submit: `Usage: crawler submit [--wait] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] [ENDPOINT OPTIONS] URL...
 
-Starts a crawl (POST /crawls) and prints its id. With --wait, shows progress until it completes, then prints the pages.`,
-  status: `Usage: crawler status [--endpoint URL] CRAWL_ID`,
-  pages: `Usage: crawler pages [--endpoint URL] [--format table|json|csv] CRAWL_ID
+Starts a crawl (POST /crawls) and prints its id on stdout.
+
+  --wait            show progress until the crawl completes (a live bar on a terminal, a line every 5 s otherwise),
+                    then print the pages; Ctrl-C stops watching, not the crawl
+  --max-depth N     follow links N levels deep (default 0)
+  --max-pages N     stop adding links once the crawl counts N URLs
+  --same-origin=false  follow links to other origins too
+  --format F        with --wait: how to print the pages (table, json, csv)
+  --file F          read URLs from F, one a line ("-" for standard input)
+${ENDPOINT_HELP}`,
+  status: `Usage: crawler status [--wait] [ENDPOINT OPTIONS] CRAWL_ID
+
+Prints the crawl's status as JSON. With --wait, shows its progress until it completes.
+${ENDPOINT_HELP}`,
+  pages: `Usage: crawler pages [--format table|json|csv] [ENDPOINT OPTIONS] CRAWL_ID
+
+Streams every page summary of the crawl, one API page at a time.
 
   --format table   aligned columns for a terminal (default)
   --format json    one Summary per line (JSON lines)
-  --format csv     a header and one row per page`,
+  --format csv     a header and one row per page
+${ENDPOINT_HELP}`,
 };
+
+const ENDPOINT_OPTIONS = { endpoint: { type: 'string' }, outputs: { type: 'string' }, sigv4: { type: 'boolean' } } as const;
+
+/** An API client for the endpoint these options name, signing when the endpoint needs it. */
+async function clientFor(values: { endpoint?: string | undefined; outputs?: string | undefined; sigv4?: boolean | undefined }): Promise<ApiClient> {
+  const endpoint = resolveEndpoint(values.endpoint, values.outputs);
+  const region = signingRegion(endpoint.url, values.sigv4 === true);
+  return new ApiClient(endpoint.url, region ? await sigv4Signer(region) : undefined);
+}
+
 
 class UsageError extends Error {}
 
@@ -127,13 +160,21 @@ async function fetchCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+type Format = 'table' | 'json' | 'csv';
+function format(value: string | undefined): Format {
+  const f = value ?? 'table';
+  if (f !== 'table' && f !== 'json' && f !== 'csv') throw new UsageError(`--format is table, json or csv, not "${f}"`);
+  return f;
+}
+
 async function submitCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('submit', argv, {
-    endpoint: { type: 'string' },
+    ...ENDPOINT_OPTIONS,
     wait: { type: 'boolean' },
     'max-depth': { type: 'string' },
     'max-pages': { type: 'string' },
     'same-origin': { type: 'string' },
+    format: { type: 'string' },
     file: { type: 'string' },
   });
   if (values.help) return help('submit');
@@ -143,7 +184,8 @@ async function submitCommand(argv: string[]): Promise<number> {
   const maxPages = positiveInt('--max-pages', values['max-pages']);
   const sameOrigin = values['same-origin'];
   if (sameOrigin !== undefined && sameOrigin !== 'true' && sameOrigin !== 'false') throw new UsageError('--same-origin is true or false');
-  const client = new ApiClient(values.endpoint ?? DEFAULT_ENDPOINT);
+  const pagesFormat = format(values.format);
+  const client = await clientFor(values);
   const result = await client.submit({
     urls,
     ...(maxDepth !== undefined ? { maxDepth } : {}),
@@ -156,39 +198,69 @@ async function submitCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${result.crawlId}\n`);
     return 0;
   }
-  let last = '';
-  for (;;) {
-    const status = await client.status(result.crawlId);
-    const line = `${status.status}: ${status.succeeded + status.failed}/${status.total} done, ${status.failed} failed`;
-    if (line !== last) process.stderr.write(`${line}\n`);
-    last = line;
-    if (status.status === 'completed') break;
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-  await printPages(client, result.crawlId, 'table');
+  if (!(await watch(client, result.crawlId))) return 130;
+  await printPages(client, result.crawlId, pagesFormat);
   return 0;
 }
 
+/**
+ * Shows a crawl's progress until it completes (true), or until Ctrl-C (false): that stops the watching, not the
+ * crawl, which goes on in the cloud (or the local stack), and the user is told how to pick it up again.
+ */
+async function watch(client: ApiClient, crawlId: string): Promise<boolean> {
+  const interactive = process.stderr.isTTY === true;
+  const progress = new Progress(process.stderr, interactive);
+  let stopped = false;
+  let wake: () => void = () => undefined;
+  const onInterrupt = () => {
+    stopped = true;
+    wake();
+  };
+  process.once('SIGINT', onInterrupt);
+  try {
+    for (;;) {
+      const status = await client.status(crawlId);
+      progress.update(status);
+      if (status.status === 'completed') return true;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, interactive ? 500 : 1_000);
+      });
+      if (stopped) {
+        progress.end();
+        process.stderr.write(
+          `Stopped watching; crawl ${crawlId} goes on.\n  Watch it again: crawler status --wait ${crawlId}\n  Its pages:      crawler pages ${crawlId}\n`,
+        );
+        return false;
+      }
+    }
+  } finally {
+    progress.end();
+    process.removeListener('SIGINT', onInterrupt);
+  }
+}
+
 async function statusCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('status', argv, { endpoint: { type: 'string' } });
+  const { values, positionals } = parse('status', argv, { ...ENDPOINT_OPTIONS, wait: { type: 'boolean' } });
   if (values.help) return help('status');
   if (positionals.length !== 1) throw new UsageError(`give exactly one CRAWL_ID\n\n${HELP['status']}`);
-  const status = await new ApiClient(values.endpoint ?? DEFAULT_ENDPOINT).status(positionals[0]!);
+  const client = await clientFor(values);
+  if (values.wait && !(await watch(client, positionals[0]!))) return 130;
+  const status = await client.status(positionals[0]!);
   process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
   return 0;
 }
 
 async function pagesCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('pages', argv, { endpoint: { type: 'string' }, format: { type: 'string' } });
+  const { values, positionals } = parse('pages', argv, { ...ENDPOINT_OPTIONS, format: { type: 'string' } });
   if (values.help) return help('pages');
   if (positionals.length !== 1) throw new UsageError(`give exactly one CRAWL_ID\n\n${HELP['pages']}`);
-  const format = values.format ?? 'table';
-  if (format !== 'table' && format !== 'json' && format !== 'csv') throw new UsageError(`--format is table, json or csv, not "${format}"`);
-  await printPages(new ApiClient(values.endpoint ?? DEFAULT_ENDPOINT), positionals[0]!, format);
+  const pagesFormat = format(values.format);
+  await printPages(await clientFor(values), positionals[0]!, pagesFormat);
   return 0;
 }
 
-async function printPages(client: ApiClient, crawlId: string, format: 'table' | 'json' | 'csv'): Promise<void> {
+async function printPages(client: ApiClient, crawlId: string, format: Format): Promise<void> {
   let first = true;
   for await (const items of client.pages(crawlId)) {
     if (format === 'json') for (const s of items) process.stdout.write(`${JSON.stringify(s)}\n`);
@@ -226,7 +298,7 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) {
       process.stderr.write(`crawler: ${err.message}\n`);
       process.exitCode = 2;
-    } else if (err instanceof ApiError) {
+    } else if (err instanceof ApiError || err instanceof EndpointError) {
       process.stderr.write(`crawler: ${err.message}\n`);
       process.exitCode = 1;
     } else {

@@ -1,0 +1,56 @@
+import { existsSync, readFileSync } from 'node:fs';
+
+export const LOCAL_ENDPOINT = `http://127.0.0.1:${process.env['PORT'] ?? 3000}`;
+
+export class EndpointError extends Error {}
+
+export interface Endpoint {
+  url: string;
+  /** Where the URL came from, for messages. */
+  source: string;
+}
+
+/** The API URL in a `cdk deploy --outputs-file` file: the first stack with an `ApiUrl` output. */
+function fromOutputsFile(file: string): string {
+  let outputs: unknown;
+  try {
+    outputs = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new EndpointError(`cannot read the stack outputs in ${file}: ${(err as Error).message}`);
+  }
+  for (const stack of Object.values((outputs ?? {}) as Record<string, Record<string, unknown>>)) {
+    const url = stack?.['ApiUrl'];
+    if (typeof url === 'string') return url;
+  }
+  throw new EndpointError(`${file} has no ApiUrl output; deploy with: npx cdk deploy --outputs-file ${file}`);
+}
+
+/**
+ * Which API to talk to, first match wins: --endpoint; $CRAWLER_ENDPOINT; --outputs FILE, or ./cdk-outputs.json when
+ * it exists (written by `npx cdk deploy --outputs-file cdk-outputs.json`); else the local stack.
+ */
+export function resolveEndpoint(flag: string | undefined, outputsFile: string | undefined, cwd = process.cwd()): Endpoint {
+  if (flag !== undefined) return { url: flag, source: '--endpoint' };
+  const env = process.env['CRAWLER_ENDPOINT'];
+  if (env) return { url: env, source: 'CRAWLER_ENDPOINT' };
+  if (outputsFile !== undefined) return { url: fromOutputsFile(outputsFile), source: outputsFile };
+  const defaultOutputs = `${cwd}/cdk-outputs.json`;
+  if (existsSync(defaultOutputs)) return { url: fromOutputsFile(defaultOutputs), source: 'cdk-outputs.json' };
+  return { url: LOCAL_ENDPOINT, source: 'the local stack' };
+}
+
+const EXECUTE_API = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
+
+/**
+ * Whether requests must be SigV4-signed, and for which region: always for an execute-api host (the deployed API
+ * requires IAM authorization), or when asked (`--sigv4`, e.g. for a custom domain); never for the local stack.
+ */
+export function signingRegion(url: string, forced: boolean): string | null {
+  const host = new URL(url).hostname;
+  const match = EXECUTE_API.exec(host);
+  if (match) return match[1]!;
+  if (!forced) return null;
+  const region = process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'];
+  if (!region) throw new EndpointError(`set AWS_REGION to sign requests to ${host}`);
+  return region;
+}
