@@ -156,13 +156,18 @@ export class CrawlerMonitoring extends Construct {
         title: 'API',
         left: [api.metricCount({ period, label: 'requests' }), api.metricClientError({ period, label: '4xx' }), api.metricServerError({ period, label: '5xx' })],
         right: [api.metricLatency({ period, statistic: 'p90', label: 'latency p90 (ms)' })],
-        width: 12,
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Crawls and URLs submitted',
+        left: [crawler('CrawlsSubmitted', 'Sum', 'crawls'), crawler('UrlsAccepted', 'Sum', 'URLs accepted'), crawler('UrlsRejected', 'Sum', 'URLs rejected')],
+        width: 8,
       }),
       new GraphWidget({
         title: 'Submit and read functions',
         left: [functions.submit.metricErrors({ period, label: 'submit errors' }), functions.read.metricErrors({ period, label: 'read errors' })],
         right: [functions.submit.metricDuration({ period, statistic: 'p90', label: 'submit p90 (ms)' }), functions.read.metricDuration({ period, statistic: 'p90', label: 'read p90 (ms)' })],
-        width: 12,
+        width: 8,
       }),
     );
   }

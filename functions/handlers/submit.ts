@@ -3,7 +3,8 @@ import * as z from 'zod/mini';
 import { submitCrawl } from '../core/submit-crawl.js';
 import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
 import { apiBaseUrl, json, parseJsonBody, respond } from './http.js';
-import { logger } from './observability.js';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger, metrics } from './observability.js';
 
 // Adapters (and their SDK clients) at module scope: built once per container, reused by every invocation.
 const store = storeFromEnv();
@@ -21,6 +22,7 @@ async function onHttp(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResul
   return respond(logger, async () => {
     const result = await submitCrawl(parseJsonBody(event), { kind: 'api' }, { store, queue });
     logger.info('crawl submitted', { crawlId: result.crawlId, accepted: result.accepted, rejected: result.rejected.length, unqueued: result.unqueued });
+    countSubmission(result);
     const statusPath = `/crawls/${result.crawlId}`;
     const base = apiBaseUrl(event);
     return json(202, {
@@ -37,7 +39,17 @@ async function onHttp(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResul
 async function onSchedule(event: ScheduledCrawlEvent): Promise<{ crawlId: string; accepted: number }> {
   const result = await submitCrawl(event.crawl, { kind: 'schedule', name: event.schedule }, { store, queue });
   logger.info('scheduled crawl submitted', { schedule: event.schedule, crawlId: result.crawlId, accepted: result.accepted });
+  countSubmission(result);
   return { crawlId: result.crawlId, accepted: result.accepted };
+}
+
+/** Crawls started and the URLs they brought, as EMF metrics published with this invocation's logs. */
+function countSubmission(result: { accepted: number; rejected: unknown[]; unqueued: number }): void {
+  metrics.addMetric('CrawlsSubmitted', MetricUnit.Count, 1);
+  metrics.addMetric('UrlsAccepted', MetricUnit.Count, result.accepted);
+  metrics.addMetric('UrlsRejected', MetricUnit.Count, result.rejected.length);
+  if (result.unqueued > 0) metrics.addMetric('UrlsUnqueued', MetricUnit.Count, result.unqueued);
+  metrics.publishStoredMetrics();
 }
 
 export const handler = async (event: APIGatewayProxyEvent | ScheduledCrawlEvent) => {
