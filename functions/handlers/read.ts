@@ -3,13 +3,23 @@ import { getCrawlStatus, getLatestPage, listCrawlPages } from '../core/read-craw
 import { AppError, notFound } from '../core/errors.js';
 import { storeFromEnv } from '../adapters/from-env.js';
 import { json, respond } from './http.js';
-import { logger } from './observability.js';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger, metrics } from './observability.js';
 import { allowedMethods } from './routes.js';
 
 const store = storeFromEnv();
 
 /** GET routes, plus the fallback for every request no route matched (404 or 405). */
-export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> =>
+export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+  const response = await route(event);
+  // One count per request by route and status class, published with this invocation's logs (EMF).
+  const metric = metrics.singleMetric();
+  metric.addDimension('Route', event.resource ?? 'unknown');
+  metric.addMetric(response.statusCode < 400 ? 'ReadsServed' : 'ReadsRefused', MetricUnit.Count, 1);
+  return response;
+};
+
+const route = (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> =>
   respond(logger, async () => {
     const crawlId = event.pathParameters?.['crawlId'] ?? '';
     const query = event.queryStringParameters ?? {};

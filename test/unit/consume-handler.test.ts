@@ -24,6 +24,8 @@ beforeAll(async () => {
     RETRY_BASE_DELAY_SECONDS: '10',
     RETRY_MAX_DELAY_SECONDS: '120',
     POWERTOOLS_LOG_LEVEL: 'DEBUG',
+    // Metrics on, so their EMF lines can be checked (the test config turns them off elsewhere).
+    POWERTOOLS_METRICS_DISABLED: 'false',
   });
   faults = await startFaultServer();
   // Powertools writes errors to stderr and the rest to stdout: both are the function's log.
@@ -91,5 +93,18 @@ describe('the consume handler', () => {
     expect(logs).toMatch(/page will be retried/);
     expect(logs).toMatch(/redacted@/);
     expect(logs).not.toMatch(/hunter[234]/);
+  });
+
+  it('publishes page metrics as EMF: fetched, failed by error code, latency, bytes', async () => {
+    await handler({ Records: [record('ok', `${faults.url}/ok`, 1), record('gone', `${faults.url}/404`, 1)] }, context);
+    const emf = logged
+      .flatMap((chunk) => chunk.split('\n'))
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const byName = (name: string) => emf.filter((m) => JSON.stringify(m['_aws']).includes(`"${name}"`));
+    expect(byName('PagesFetched')[0]).toMatchObject({ PagesFetched: 1, service: 'serverless-crawler' });
+    expect(byName('PagesFailedByCode')[0]).toMatchObject({ PagesFailedByCode: 1, ErrorCode: 'HTTP_404' });
+    expect(byName('FetchLatency')[0]?.['FetchLatency']).toEqual([expect.any(Number), expect.any(Number)]);
+    expect(byName('PageBytes')[0]).toMatchObject({ PageBytes: 94 });
   });
 });
