@@ -51,8 +51,8 @@ export function createDocumentClient(client = new DynamoDBClient({})): DynamoDBD
 const isConditionFailure = (err: unknown) => err instanceof ConditionalCheckFailedException;
 const cancellationCodes = (err: TransactionCanceledException) => (err.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
 
-/** Transactions on the hot crawl item conflict under concurrency; DynamoDB says retry with backoff. */
-async function withConflictRetry<T>(op: () => Promise<T>, attempts = 10): Promise<T> {
+/** Transactions on the hot crawl item conflict under concurrency; DynamoDB says retry with backoff (capped at 1 s, 16 tries: a busy crawl item is the normal case, not an outage). */
+async function withConflictRetry<T>(op: () => Promise<T>, attempts = 16): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await op();

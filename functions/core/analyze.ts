@@ -1,13 +1,13 @@
 import { createHash, webcrypto } from 'node:crypto';
 import { decodeDocument } from './decode.js';
-import { summarize } from './summarize.js';
+import { summarize, type PageLinks } from './summarize.js';
 import type { PageFields } from './summary.js';
 
 /** What the engine learns from a fetched HTML body: its encoding, the Summary's page fields, its links, its hash. */
 export interface Analysis {
   charset: string;
   fields: PageFields;
-  outlinks: string[];
+  links: PageLinks;
   parser: 'stream' | 'tree';
   contentHash: string;
 }

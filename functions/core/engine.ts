@@ -2,19 +2,22 @@ import { performance } from 'node:perf_hooks';
 import { PUBLIC_INTERNET, type NetworkAccess } from './address-guard.js';
 import { analyzeHere, type Analyze } from './analyze.js';
 import { FetchError, fetchDocument } from './fetch.js';
+import { resolveLinks } from './summarize.js';
 import { DEFAULT_FETCH_LIMITS, type FetchLimits } from './fetch-limits.js';
 import { failedSummary, type Summary } from './summary.js';
 
 export interface PageResult {
   summary: Summary;
-  /** Links found on the page (empty unless it was parsed). */
-  outlinks: string[];
+  /** Links found on the page, resolved on demand (none unless it was parsed). */
+  outlinks: () => string[];
   /**
    * Set when the failure is transient (a timeout, a reset, a DNS server failure, a 5xx, 429 or 408): the same fetch
    * may well succeed later. `afterMs` is what the server asked for with Retry-After, when it did.
    */
   retry: { afterMs?: number } | null;
 }
+
+const NO_LINKS = () => [];
 
 /** HTTP statuses worth retrying: the server is overloaded or failing for now, not refusing this URL for good. */
 export function isTransientStatus(status: number): boolean {
@@ -74,7 +77,7 @@ async function crawl(url: string, limits: FetchLimits, network: NetworkAccess, a
     const error = { code: e.code, message: e.message };
     return {
       summary: failedSummary({ url, fetchedAt, finalUrl: e.finalUrl, status: e.status, durationMs: elapsed(), error }),
-      outlinks: [],
+      outlinks: NO_LINKS,
       retry: e.transient ? {} : null,
     };
   }
@@ -82,7 +85,7 @@ async function crawl(url: string, limits: FetchLimits, network: NetworkAccess, a
     summary: failedSummary({
       url, fetchedAt, finalUrl: doc.finalUrl, status: doc.status, contentType: doc.mediaType, bytes, durationMs: elapsed(), error: { code, message },
     }),
-    outlinks: [],
+    outlinks: NO_LINKS,
     retry,
   });
 
@@ -118,7 +121,7 @@ async function crawl(url: string, limits: FetchLimits, network: NetworkAccess, a
       fetchedAt,
       contentHash: analysis.contentHash,
     },
-    outlinks: analysis.outlinks,
+    outlinks: () => resolveLinks(analysis.links, doc.finalUrl),
     retry: null,
   };
 }

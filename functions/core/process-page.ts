@@ -64,7 +64,7 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
   }
 
   if (summary.ok && message.depth < message.maxDepth) {
-    const candidates = linksToFollow(outlinks, message);
+    const candidates = linksToFollow(outlinks(), message);
     if (candidates.length > 0) {
       const toQueue = await deps.store.registerLinks(message.crawlId, message.url, candidates, message.maxPages);
       const unsent = await deps.queue.send(toQueue.map((url) => ({ ...message, url, depth: message.depth + 1 })));

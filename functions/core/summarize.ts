@@ -1,11 +1,16 @@
-import { scanHtml, type ScannedPage } from './html-scan.js';
+import { scanHtml } from './html-scan.js';
 import type { PageFields } from './summary.js';
 import { summarizeTree } from './tree-summary.js';
 
+/** A page's links as written, and its `<base href>`: resolved only when links are followed (resolveLinks). */
+export interface PageLinks {
+  hrefs: string[];
+  baseHref: string | null;
+}
+
 export interface ParsedPage {
   fields: PageFields;
-  /** Absolute http(s) URLs of the page's `a[href]` links, fragments removed, resolved against the document's base. */
-  outlinks: string[];
+  links: PageLinks;
   /** Which parser produced the fields: the streaming pass, or the standard's tree builder when the pass gave up. */
   parser: 'stream' | 'tree';
 }
@@ -19,17 +24,19 @@ export async function summarize(html: string, documentUrl: string): Promise<Pars
   const parser = 'needsTreeBuilder' in scanned ? 'tree' : 'stream';
   const page = 'needsTreeBuilder' in scanned ? await summarizeTree(html) : scanned;
   const { hrefs, baseHref, ...fields } = page;
-  return { fields, outlinks: resolveLinks(page, documentUrl), parser };
+  return { fields, links: { hrefs, baseHref }, parser };
 }
 
-function resolveLinks({ hrefs, baseHref }: ScannedPage, documentUrl: string): string[] {
-  const base = baseHref !== null && URL.canParse(baseHref.trim(), documentUrl) ? new URL(baseHref.trim(), documentUrl).href : documentUrl;
+/**
+ * Absolute http(s) URLs of a page's `a[href]` links, fragments removed, resolved against the document's base. Only a
+ * page whose links are followed pays for this (a URL parse per link): most crawls have maxDepth 0.
+ */
+export function resolveLinks({ hrefs, baseHref }: PageLinks, documentUrl: string): string[] {
+  const base = (baseHref !== null && URL.parse(baseHref.trim(), documentUrl)?.href) || documentUrl;
   const outlinks = new Set<string>();
   for (const raw of hrefs) {
-    const href = raw.trim();
-    if (!URL.canParse(href, base)) continue;
-    const target = new URL(href, base);
-    if (target.protocol !== 'http:' && target.protocol !== 'https:') continue;
+    const target = URL.parse(raw.trim(), base);
+    if (target === null || (target.protocol !== 'http:' && target.protocol !== 'https:')) continue;
     target.hash = '';
     outlinks.add(target.href);
   }

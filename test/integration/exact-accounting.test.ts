@@ -95,10 +95,12 @@ async function drain(
           try {
             await processPage(message, { ...faulty((step) => options.crashAt(message, step, attempt)), limits, retry: retry() }, attempt);
           } catch (err) {
-            // processPage turns an unexpected error on a non-final attempt into RetryLater; a crash is one.
+            // processPage turns an unexpected error on a non-final attempt into RetryLater; a crash is one. A real
+            // RetryLater (e.g. DynamoDB transaction conflicts on a loaded machine) is redelivered the same way, as the
+            // consumer does.
             const crash = err instanceof Crash || (err instanceof RetryLater && err.cause instanceof Crash);
-            if (!crash) throw err;
-            stats.crashes++;
+            if (!crash && !(err instanceof RetryLater)) throw err;
+            if (crash) stats.crashes++;
             // The Lambda died: the message comes back (at once here, instead of after the visibility timeout).
             await engines.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: engines.resources.queueUrl, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
             return;

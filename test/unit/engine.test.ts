@@ -68,7 +68,7 @@ describe('crawlPage (fetch → decode → parse → summary) against a loopback 
     });
     expect(summary.contentHash).toMatch(/^[0-9a-f]{64}$/);
     expect(summary.error).toBeUndefined();
-    expect(outlinks).toEqual([`${site.url}/next`]);
+    expect(outlinks()).toEqual([`${site.url}/next`]);
   });
 
   it('gives byte-identical bodies the same contentHash', async () => {

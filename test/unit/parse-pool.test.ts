@@ -35,7 +35,7 @@ describe('ParsePool', () => {
     const pool = new BundledPool(1, outfile);
     try {
       const result = await pool.analyze(Buffer.from('<title> pooled </title><a href="/x#y">x</a>'), 'text/html', 'https://site.example/');
-      expect(result).toMatchObject({ fields: { title: 'pooled', links: 1 }, outlinks: ['https://site.example/x'], charset: 'windows-1252' });
+      expect(result).toMatchObject({ fields: { title: 'pooled', links: 1 }, links: { hrefs: ['/x#y'], baseHref: null }, charset: 'windows-1252' });
     } finally {
       await pool.close();
     }

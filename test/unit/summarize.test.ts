@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { scanHtml } from '../../functions/core/html-scan.js';
-import { summarize } from '../../functions/core/summarize.js';
+import { resolveLinks, summarize } from '../../functions/core/summarize.js';
 import { summarizeTree } from '../../functions/core/tree-summary.js';
 
 /**
@@ -55,14 +55,15 @@ describe('summarize: the Summary fields as Chromium computes them', () => {
 
 describe('summarize: outlinks', () => {
   it('resolves links against the document URL and <base>, drops fragments and non-http schemes', async () => {
-    const { outlinks } = await summarize(
-      '<a href="next.html#top">a</a><a href="/root">b</a><a href="mailto:x@y">c</a><a href="https://other.example/">d</a><a href="next.html">dup</a>',
-      URL_OF_PAGE,
-    );
-    expect(outlinks).toEqual(['https://example.com/dir/next.html', 'https://example.com/root', 'https://other.example/']);
-    const withBase = await summarize('<base href="https://cdn.example/base/"><a href="x">x</a>', 'https://example.com/');
-    expect(withBase.outlinks).toEqual(['https://cdn.example/base/x']);
-    const templateBase = await summarize('<template><base href="https://t.example/"></template><a href="x">x</a>', 'https://example.com/');
-    expect(templateBase.outlinks).toEqual(['https://example.com/x']);
+    const outlinks = async (html: string, url: string) => resolveLinks((await summarize(html, url)).links, url);
+    expect(
+      await outlinks(
+        '<a href="next.html#top">a</a><a href="/root">b</a><a href="mailto:x@y">c</a><a href="https://other.example/">d</a><a href="next.html">dup</a><a href="http://[bad">e</a>',
+        URL_OF_PAGE,
+      ),
+    ).toEqual(['https://example.com/dir/next.html', 'https://example.com/root', 'https://other.example/']);
+    expect(await outlinks('<base href="https://cdn.example/base/"><a href="x">x</a>', 'https://example.com/')).toEqual(['https://cdn.example/base/x']);
+    expect(await outlinks('<base href="http://[bad"><a href="x">x</a>', 'https://example.com/')).toEqual(['https://example.com/x']);
+    expect(await outlinks('<template><base href="https://t.example/"></template><a href="x">x</a>', 'https://example.com/')).toEqual(['https://example.com/x']);
   });
 });
