@@ -24,11 +24,13 @@ const MB_PER_VCPU = 1769;
 /**
  * What one page costs in requests, from the code (functions/core/process-page.ts, functions/adapters/*):
  * SQS — sent in batches of 10 (fan-out), received and deleted in batches of `batchSize` by the event source;
- * DynamoDB — hasPage and completeIfDone's check (1 strongly consistent read each), recordPage (a transaction: the
- * ~1 KB page item and the crawl item, 2 WRU each), putLatest (1 WRU);
+ * DynamoDB — hasPage and completeIfDone's check (1 strongly consistent read each), the page's record (a transaction:
+ * the ~1 KB page item at 2 WRU, and the crawl item at 2 WRU shared by the pages of a batch, RecordBatcher), putLatest
+ * (1 WRU);
  * API Gateway — one POST per 1,000 URLs and one status poll per 100 pages (a client polling every few seconds).
  */
-const WRU_PER_PAGE = 2 * 2 + 1;
+/** Write units per page when `sharing` pages share one crawl-item update. */
+const wruPerPage = (sharing: number) => 2 + 2 / sharing + 1;
 const RRU_PER_PAGE = 2;
 const API_CALLS_PER_PAGE = 1 / 1000 + 1 / 100;
 /** Per-page DynamoDB and SQS time inside the function (round trips in parallel with other pages), a planning figure. */
@@ -54,7 +56,8 @@ function costPerMillion(config: CrawlerConfig, cpuMsPerPage: number, { memoryMb,
   const lambda = invocations * (batchMs / 1000) * (memoryMb / 1024) * LAMBDA_ARM_USD_PER_GB_SECOND + (invocations / 1e6) * LAMBDA_USD_PER_MILLION_REQUESTS;
   const sqsRequests = 1e6 * (1 / 10 + 2 / batch);
   const sqs = (sqsRequests / 1e6) * SQS_USD_PER_MILLION_REQUESTS;
-  const dynamodb = WRU_PER_PAGE * DYNAMODB_USD_PER_MILLION_WRU + RRU_PER_PAGE * DYNAMODB_USD_PER_MILLION_RRU;
+  // Pages finishing within the batcher's window share a transaction; at most a whole batch does.
+  const dynamodb = wruPerPage(inFlight) * DYNAMODB_USD_PER_MILLION_WRU + RRU_PER_PAGE * DYNAMODB_USD_PER_MILLION_RRU;
   const api = API_CALLS_PER_PAGE * API_GATEWAY_USD_PER_MILLION_REQUESTS;
   const pagesPerSecondPerFunction = (batch / batchMs) * 1000;
   return { lambda, sqs, dynamodb, api, total: lambda + sqs + dynamodb + api, batchMs, bound: computeMs > waitMs ? 'CPU' : 'network', pagesPerSecondPerFunction };
@@ -90,4 +93,9 @@ export async function benchCost(): Promise<void> {
     }
   }
   printTable(['site latency', 'memory', 'Lambda', 'SQS', 'DynamoDB', 'API GW', 'total', 'one batch', 'pages/s per function'], rows);
+  const unshared = (wruPerPage(1) - wruPerPage(Math.min(config.consumer.batchSize, config.consumer.pageConcurrency))) * DYNAMODB_USD_PER_MILLION_WRU;
+  console.log(
+    `  DynamoDB assumes a batch's pages share one crawl-item write (RecordBatcher's best case); pages that finish` +
+      ` apart add up to ${usd(unshared)} per million.`,
+  );
 }

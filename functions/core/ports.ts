@@ -45,6 +45,8 @@ export interface CrawlStore {
   hasPage(crawlId: string, url: string): Promise<boolean>;
   /** Stores a URL's summary and counts it as succeeded or failed, atomically and exactly once. */
   recordPage(crawlId: string, summary: Summary, depth: number): Promise<'recorded' | 'duplicate'>;
+  /** Records many URLs' outcomes, each exactly once, in few writes; per entry, whether this call recorded it. */
+  recordPages(crawlId: string, entries: readonly { summary: Summary; depth: number }[]): Promise<('recorded' | 'duplicate')[]>;
   /** Records many failed URLs (e.g. ones that could not be queued), each exactly once, in few writes. */
   recordFailures(crawlId: string, summaries: readonly Summary[], depth: number): Promise<void>;
   /** Marks the crawl completed when every counted URL has an outcome. True when this call completed it. */

@@ -15,6 +15,8 @@ export interface ProcessDeps {
   network?: NetworkAccess;
   /** Where pages are parsed: this thread unless a ParsePool's `analyze` is given. */
   analyze?: Analyze;
+  /** Records one page's outcome: the store's recordPage, or a RecordBatcher's record to share transactions. */
+  record?: (crawlId: string, summary: Summary, depth: number) => Promise<ProcessOutcome>;
   /** Told of each page's terminal summary as it is recorded (metrics). */
   observe?: (summary: Summary) => void;
   now?: () => Date;
@@ -79,7 +81,8 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
   }
 
   await deps.store.putLatest(message.crawlId, summary);
-  const outcome = await deps.store.recordPage(message.crawlId, summary, message.depth);
+  const record = deps.record ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth));
+  const outcome = await record(message.crawlId, summary, message.depth);
   if (outcome === 'recorded') deps.observe?.(summary);
   await deps.store.completeIfDone(message.crawlId, now().toISOString());
   return outcome;

@@ -8,6 +8,7 @@ import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../core/fetch-limits.js'
 import { pageMessageSchema } from '../core/ports.js';
 import { ParsePool } from '../core/parse-pool.js';
 import { processPage } from '../core/process-page.js';
+import { RecordBatcher } from '../core/record-batcher.js';
 import { DEFAULT_RETRY_POLICY, RetryLater, type RetryPolicy } from '../core/retry-policy.js';
 import type { Summary } from '../core/summary.js';
 import { redactUrl } from '../core/url.js';
@@ -32,6 +33,8 @@ const retry: RetryPolicy = {
 /** Pages in flight at once in one invocation: a batch can hold up to 10,000 records with a batching window. */
 const limit = pLimit(numberOr(ENV.pageConcurrency, 16));
 const processor = new BatchProcessor(EventType.SQS);
+/** Pages of one crawl finishing together share one DynamoDB transaction (and one write of the crawl's counters). */
+const batcher = new RecordBatcher(store);
 /**
  * Parse threads, started once per container and reused by every invocation. A parse worker loads this same bundle, so
  * only the main thread may start them.
@@ -52,7 +55,7 @@ async function recordHandler(record: SQSRecord): Promise<void> {
   await limit(async () => {
     let outcome;
     try {
-      outcome = await processPage(message, { store, queue, limits, retry, observe: recordPageMetrics, ...(analyze ? { analyze } : {}) }, attempt);
+      outcome = await processPage(message, { store, queue, limits, retry, record: batcher.record, observe: recordPageMetrics, ...(analyze ? { analyze } : {}) }, attempt);
     } catch (err) {
       if (err instanceof RetryLater) {
         // The delay is the message's visibility: if setting it fails, SQS still redelivers after the queue's default.

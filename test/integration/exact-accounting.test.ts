@@ -6,6 +6,7 @@ import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
 import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch-limits.js';
 import type { CrawlStore, PageMessage, PageQueue } from '../../functions/core/ports.js';
 import { processPage } from '../../functions/core/process-page.js';
+import { RecordBatcher } from '../../functions/core/record-batcher.js';
 import { RetryLater } from '../../functions/core/retry-policy.js';
 import { submitCrawl } from '../../functions/core/submit-crawl.js';
 import { startEngines, type Engines } from '../support/engines.js';
@@ -67,7 +68,13 @@ interface Stats {
  */
 async function drain(
   crawlIds: string[],
-  options: { consumers: number; crashAt: (m: PageMessage, step: Step, attempt: number) => boolean; duplicate?: (m: PageMessage) => boolean },
+  options: {
+    consumers: number;
+    crashAt: (m: PageMessage, step: Step, attempt: number) => boolean;
+    duplicate?: (m: PageMessage) => boolean;
+    /** Record through a shared RecordBatcher, as the consumer does, instead of one transaction per page. */
+    record?: RecordBatcher['record'];
+  },
 ): Promise<Stats> {
   const stats: Stats = { deliveries: 0, crashes: 0, duplicatesSent: 0 };
   const deadline = Date.now() + 60_000;
@@ -93,7 +100,8 @@ async function drain(
           stats.deliveries++;
           const attempt = Number(m.Attributes?.ApproximateReceiveCount ?? 1);
           try {
-            await processPage(message, { ...faulty((step) => options.crashAt(message, step, attempt)), limits, retry: retry() }, attempt);
+            const deps = { ...faulty((step) => options.crashAt(message, step, attempt)), limits, retry: retry() };
+            await processPage(message, options.record ? { ...deps, record: options.record } : deps, attempt);
           } catch (err) {
             // processPage turns an unexpected error on a non-final attempt into RetryLater; a crash is one. A real
             // RetryLater (e.g. DynamoDB transaction conflicts on a loaded machine) is redelivered the same way, as the
@@ -205,6 +213,22 @@ describe('exact accounting under crashes, duplicates and concurrency', () => {
     await expectExact(crawlIds[2]!, 21, 20);
     expect(stats.crashes).toBeGreaterThan(5);
     console.log(`exact accounting under chaos: ${stats.deliveries} deliveries, ${stats.crashes} crashes, ${stats.duplicatesSent} duplicates sent; 47 URLs counted exactly once`);
+  }, 90_000);
+
+  it('stays exact when pages share transactions (RecordBatcher) and the shared writes die too', async () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    // A batched write that dies before or after committing fails every page in it; each is redelivered.
+    const dyingBatches = faulty((step) => step.endsWith(':recordPages') && random() < 0.2).store;
+    const batcher = new RecordBatcher(dyingBatches, 15);
+    const crawlIds = await Promise.all([
+      submit([`${site.url}/graph/0`], 3),
+      submit(Array.from({ length: 40 }, (_, n) => `${site.url}/page/${200 + n}`), 0),
+    ]);
+    const stats = await drain(crawlIds, { consumers: 2, crashAt: () => false, duplicate: () => random() < 0.3, record: batcher.record });
+    await expectExact(crawlIds[0]!, 15, 15);
+    await expectExact(crawlIds[1]!, 40, 40);
+    console.log(`batched recording under failures: ${stats.deliveries} deliveries, ${stats.duplicatesSent} duplicates sent; 55 URLs counted exactly once`);
   }, 90_000);
 
   it('records the URL as failed when the last attempt dies, so the crawl completes; and lets the error out if even that fails', async () => {

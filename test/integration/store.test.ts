@@ -2,6 +2,7 @@ import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient, DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
 import type { CrawlRecord } from '../../functions/core/ports.js';
+import { RecordBatcher } from '../../functions/core/record-batcher.js';
 import { EMPTY_PAGE_FIELDS, type Summary } from '../../functions/core/summary.js';
 import { startEngines, type Engines } from '../support/engines.js';
 
@@ -123,5 +124,37 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
     const url = `https://g.example/${'x'.repeat(2_000)}`;
     expect(await store.recordPage(c.crawlId, summary(url), 0)).toBe('recorded');
     expect((await store.listPages(c.crawlId, 10)).items[0]?.url).toBe(url);
+  });
+
+  it('records many pages in few transactions, each exactly once, duplicates (within and across calls) included', async () => {
+    const c = crawl(250);
+    await store.createCrawl(c, [], false);
+    const urls = Array.from({ length: 250 }, (_, i) => `https://batch.example/${i}`);
+    const first = await store.recordPages(c.crawlId, [
+      ...urls.slice(0, 150).map((url, i) => ({ summary: summary(url, i % 5 !== 0), depth: 0 })),
+      { summary: summary(urls[3]!), depth: 0 },
+    ]);
+    expect(first.filter((o) => o === 'recorded')).toHaveLength(150);
+    expect(first.at(-1)).toBe('duplicate');
+    // An overlapping second call (a redelivery racing a batch): only the new ones count.
+    const second = await store.recordPages(c.crawlId, urls.slice(100).map((url, i) => ({ summary: summary(url, (i + 100) % 5 !== 0), depth: 1 })));
+    expect(second.filter((o) => o === 'recorded')).toHaveLength(100);
+    expect(second.slice(0, 50).every((o) => o === 'duplicate')).toBe(true);
+    expect(await store.getCrawl(c.crawlId)).toMatchObject({ total: 250, succeeded: 200, failed: 50 });
+    expect(await store.completeIfDone(c.crawlId, new Date().toISOString())).toBe(true);
+  });
+
+  it('shares transactions between pages that finish together (RecordBatcher), each caller getting its own outcome', async () => {
+    const c = crawl(40);
+    await store.createCrawl(c, [], false);
+    let calls = 0;
+    const counting = { recordPages: (id: string, entries: readonly { summary: Summary; depth: number }[]) => (calls++, store.recordPages(id, entries)) };
+    const batcher = new RecordBatcher(counting, 20);
+    const urls = Array.from({ length: 40 }, (_, i) => `https://batcher.example/${i % 30}`);
+    const outcomes = await Promise.all(urls.map((url) => batcher.record(c.crawlId, summary(url), 0)));
+    expect(outcomes.filter((o) => o === 'recorded')).toHaveLength(30);
+    expect(calls).toBe(1);
+    expect(await store.getCrawl(c.crawlId)).toMatchObject({ succeeded: 30 });
+    await expect(batcher.record('no-such-crawl', summary('https://x.example/'), 0)).rejects.toThrow(/does not exist/);
   });
 });
