@@ -4,10 +4,8 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import {
-  BlockedAddressError,
   checkAddress,
   connectLookup,
-  isLocalhostName,
   literalAddress,
   PUBLIC_INTERNET,
   type NetworkAccess,
@@ -142,7 +140,10 @@ export function mediaTypeOf(contentType: string | null): string | null {
   return essence === '' ? null : essence;
 }
 
-/** Refuses a hop before any packet is sent: wrong scheme, a bad port, or a host that is a non-public IP or localhost. */
+/**
+ * Refuses a hop before any packet is sent: wrong scheme, a bad port, or an IP-literal host that is not public (no
+ * lookup happens for a literal). Host names, `localhost` included, are judged by the agent's connect lookup.
+ */
 function checkHop(target: URL, limits: FetchLimits, network: NetworkAccess): void {
   const url = target.href;
   if (target.protocol !== 'http:' && target.protocol !== 'https:') {
@@ -153,9 +154,9 @@ function checkHop(target: URL, limits: FetchLimits, network: NetworkAccess): voi
   }
   if (limits.allowPrivateNetwork) return;
   const literal = literalAddress(target.hostname);
+  if (literal === null) return;
   try {
-    if (literal) checkAddress(network, literal);
-    else if (isLocalhostName(target.hostname)) throw new BlockedAddressError(target.hostname, 'loopback');
+    checkAddress(network, literal);
   } catch (err) {
     throw new FetchError('BLOCKED_ADDRESS', (err as Error).message, url);
   }
