@@ -11,9 +11,8 @@ const ROLE = 'serverless-crawler:parse';
 
 interface Task {
   id: number;
+  /** The body's bytes, the whole buffer (moved to the worker, not copied). */
   body: ArrayBuffer;
-  byteOffset: number;
-  byteLength: number;
   contentType: string | null;
   documentUrl: string;
 }
@@ -21,8 +20,7 @@ type Reply = { id: number; result: Analysis } | { id: number; error: string };
 
 if (!isMainThread && (workerData as { role?: string } | null)?.role === ROLE) {
   parentPort!.on('message', (task: Task) => {
-    const body = Buffer.from(task.body, task.byteOffset, task.byteLength);
-    analyzeBlocking(body, task.contentType, task.documentUrl).then(
+    analyzeBlocking(Buffer.from(task.body), task.contentType, task.documentUrl).then(
       (result) => parentPort!.postMessage({ id: task.id, result } satisfies Reply),
       (err: unknown) => parentPort!.postMessage({ id: task.id, error: err instanceof Error ? err.message : String(err) } satisfies Reply),
     );
@@ -109,7 +107,7 @@ export class ParsePool {
         reject: (e) => (reject(e), this.dispatch()),
       });
       slot.worker.ref();
-      const task: Task = { id, body: bytes, byteOffset: 0, byteLength: body.byteLength, contentType, documentUrl };
+      const task: Task = { id, body: bytes, contentType, documentUrl };
       slot.worker.postMessage(task, [bytes]);
     }
   }
