@@ -5,6 +5,7 @@ import { crawlPage } from '../functions/core/engine.js';
 import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch-limits.js';
 import type { Summary } from '../functions/core/summary.js';
 import { normalizeUrl } from '../functions/core/url.js';
+import { ENV, isTrue } from '../functions/env.js';
 import { ApiClient, ApiError, sigv4Signer } from './api-client.js';
 import { EndpointError, LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from './endpoint.js';
 import { formatSummaryLine, toCsv, toTable } from './format.js';
@@ -133,7 +134,7 @@ async function fetchCommand(argv: string[]): Promise<number> {
   if (invalid.length > 0) {
     throw new UsageError(invalid.map((c) => `not a URL we can fetch: "${c.input}" (${c.check.ok ? '' : c.check.reason})`).join('\n'));
   }
-  const limits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: values['allow-private-network'] === true || process.env['ALLOW_PRIVATE_NETWORK'] === 'true' };
+  const limits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: values['allow-private-network'] === true || isTrue(ENV.allowPrivateNetwork) };
   const limit = pLimit(concurrency);
 
   // Results print in input order as soon as every earlier one is done; nothing else is kept.

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { crawlRequestSchema } from '../functions/core/crawl-request.js';
 import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch-limits.js';
+import { DEFAULT_RETRY_POLICY } from '../functions/core/retry-policy.js';
 
 /**
  * Typed deployment configuration, read from the `crawler` key of cdk.json's context. The CDK stack and the local
@@ -45,15 +46,15 @@ export const crawlerConfigSchema = z.strictObject({
   queue: z
     .strictObject({
       /** Deliveries of one message before SQS moves it to the DLQ; the consumer records the URL as failed on the last. */
-      maxReceiveCount: z.int().min(1).max(1000).default(5),
+      maxReceiveCount: z.int().min(1).max(1000).default(DEFAULT_RETRY_POLICY.maxAttempts),
     })
     .prefault({}),
   retry: z
     .strictObject({
       /** Backoff before the second attempt; it doubles with each attempt (with jitter) up to maxDelaySeconds. */
-      baseDelaySeconds: z.int().min(0).max(3600).default(10),
+      baseDelaySeconds: z.int().min(0).max(3600).default(DEFAULT_RETRY_POLICY.baseDelaySeconds),
       /** Cap on any one delay, a server's Retry-After included. */
-      maxDelaySeconds: z.int().min(0).max(43_200).default(300),
+      maxDelaySeconds: z.int().min(0).max(43_200).default(DEFAULT_RETRY_POLICY.maxDelaySeconds),
     })
     .prefault({}),
   fetch: z
