@@ -55,8 +55,8 @@ function matchTemplate(template: string, segments: string[]): Record<string, str
 const requestUrl = (req: IncomingMessage) => new URL(`http://localhost${req.url?.startsWith('/') ? req.url : `/${req.url ?? ''}`}`);
 
 /** The request target for the log: credentials in it (`?url=https://user:pass@…`, `?token=…`) redacted. */
-function loggableTarget(req: IncomingMessage): string {
-  const url = new URL(redactUrl(requestUrl(req).href));
+function loggableTarget(target: URL): string {
+  const url = new URL(redactUrl(target.href));
   for (const [name, value] of [...url.searchParams]) if (URL.canParse(value)) url.searchParams.set(name, redactUrl(value));
   return `${url.pathname}${url.search}`;
 }
@@ -78,8 +78,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 /** Builds the REST API (v1) proxy event API Gateway would send for this request. */
-export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, match: Match): APIGatewayProxyEvent {
-  const url = requestUrl(req);
+export function toApiGatewayEvent(req: IncomingMessage, url: URL, body: Buffer, match: Match): APIGatewayProxyEvent {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -153,12 +152,12 @@ export async function startApiServer(
 ): Promise<LocalApi> {
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, async (req, res) => {
     const started = Date.now();
-    res.on('finish', () => options.onRequest?.(`${req.method} ${loggableTarget(req)} → ${res.statusCode} (${Date.now() - started} ms)`));
+    const url = requestUrl(req);
+    res.on('finish', () => options.onRequest?.(`${req.method} ${loggableTarget(url)} → ${res.statusCode} (${Date.now() - started} ms)`));
     try {
       const body = await readBody(req);
-      const path = requestUrl(req).pathname;
-      const match = matchRoute(req.method ?? 'GET', path);
-      const result = await handlers[match.function](toApiGatewayEvent(req, body, match));
+      const match = matchRoute(req.method ?? 'GET', url.pathname);
+      const result = await handlers[match.function](toApiGatewayEvent(req, url, body, match));
       send(res, result);
     } catch (err) {
       if (err instanceof PayloadTooLarge) {
