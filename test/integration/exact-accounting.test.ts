@@ -1,7 +1,7 @@
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient, DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
+import type { DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
 import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
 import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch-limits.js';
 import type { CrawlStore, PageMessage, PageQueue } from '../../functions/core/ports.js';
@@ -27,7 +27,7 @@ const retry = () => ({ maxAttempts: engines.config.queue.maxReceiveCount, baseDe
 
 beforeAll(async () => {
   [engines, site] = await Promise.all([startEngines(), startSite()]);
-  store = new DynamoCrawlStore({ tableName: engines.resources.tableName, retentionDays: 1, client: createDocumentClient(engines.dynamodb) });
+  store = engines.store;
   queue = new SqsPageQueue({ queueUrl: engines.resources.queueUrl, client: engines.sqs });
 });
 afterAll(async () => {

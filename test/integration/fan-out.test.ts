@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient, DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
+import type { DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
 import { AppError } from '../../functions/core/errors.js';
 import type { PageMessage, PageQueue } from '../../functions/core/ports.js';
 import { submitCrawl } from '../../functions/core/submit-crawl.js';
@@ -15,7 +15,7 @@ let engines: Engines;
 let store: DynamoCrawlStore;
 beforeAll(async () => {
   engines = await startEngines();
-  store = new DynamoCrawlStore({ tableName: engines.resources.tableName, retentionDays: 1, client: createDocumentClient(engines.dynamodb) });
+  store = engines.store;
 });
 afterAll(() => engines?.stop());
 

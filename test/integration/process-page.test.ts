@@ -1,7 +1,7 @@
 import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient, DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
+import type { DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
 import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
 import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch-limits.js';
 import type { PageMessage } from '../../functions/core/ports.js';
@@ -16,7 +16,7 @@ const limits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true };
 
 beforeAll(async () => {
   [engines, site] = await Promise.all([startEngines(), startSite()]);
-  store = new DynamoCrawlStore({ tableName: engines.resources.tableName, retentionDays: 1, client: createDocumentClient(engines.dynamodb) });
+  store = engines.store;
 });
 afterAll(async () => {
   await engines?.stop();

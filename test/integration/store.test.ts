@@ -1,6 +1,6 @@
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient, DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
+import type { DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
 import type { CrawlRecord } from '../../functions/core/ports.js';
 import { RecordBatcher } from '../../functions/core/record-batcher.js';
 import { EMPTY_PAGE_FIELDS, type Summary } from '../../functions/core/summary.js';
@@ -11,7 +11,7 @@ let store: DynamoCrawlStore;
 
 beforeAll(async () => {
   engines = await startEngines();
-  store = new DynamoCrawlStore({ tableName: engines.resources.tableName, retentionDays: 1, client: createDocumentClient(engines.dynamodb) });
+  store = engines.store;
 });
 afterAll(() => engines?.stop());
 

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { createDocumentClient, DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
 import { parseCrawlerConfig, type CrawlerConfig } from '../../lib/config.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, startSqsServer } from '../../local/engines.js';
 import { provision, type ProvisionedResources } from '../../local/provision.js';
@@ -9,6 +10,8 @@ export interface Engines {
   sqs: SQSClient;
   resources: ProvisionedResources;
   config: CrawlerConfig;
+  /** The DynamoDB adapter on this table, as the functions build it (retention 1 day). */
+  store: DynamoCrawlStore;
   stop(): Promise<void>;
 }
 
@@ -25,6 +28,7 @@ export async function startEngines(rawConfig: unknown = {}): Promise<Engines> {
     sqs,
     resources,
     config,
+    store: new DynamoCrawlStore({ tableName: resources.tableName, retentionDays: 1, client: createDocumentClient(dynamodb) }),
     stop: async () => {
       dynamodb.destroy();
       sqs.destroy();
