@@ -43,20 +43,26 @@ export async function processPage(message: PageMessage, deps: ProcessDeps, attem
   } catch (err) {
     if (err instanceof RetryLater) throw err;
     if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), 'the page could not be processed', { cause: err });
-    const at = (deps.now ?? (() => new Date()))().toISOString();
     const error = { code: 'INTERNAL_ERROR', message: `the page could not be processed in ${attempt} attempts` };
-    const summary = failedSummary({ url: message.url, fetchedAt: at, error });
-    const outcome = await deps.store.recordPage(message.crawlId, summary, message.depth);
-    if (outcome === 'recorded') deps.observe?.(summary);
-    await deps.store.completeIfDone(message.crawlId, at);
-    return outcome;
+    const summary = failedSummary({ url: message.url, fetchedAt: now(deps), error });
+    // Straight to the store, not through a shared batch: this is the one write left between the URL and the DLQ.
+    return recordTerminal(message, summary, deps, (crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth));
   }
 }
 
+const now = (deps: ProcessDeps) => (deps.now ?? (() => new Date()))().toISOString();
+
+/** Records the URL's terminal summary, reports it, and completes the crawl if that was its last URL. */
+async function recordTerminal(message: PageMessage, summary: Summary, deps: ProcessDeps, record: NonNullable<ProcessDeps['record']>): Promise<ProcessOutcome> {
+  const outcome = await record(message.crawlId, summary, message.depth);
+  if (outcome === 'recorded') deps.observe?.(summary);
+  await deps.store.completeIfDone(message.crawlId, now(deps));
+  return outcome;
+}
+
 async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPolicy, attempt: number, isLast: boolean): Promise<ProcessOutcome> {
-  const now = deps.now ?? (() => new Date());
   if (await deps.store.hasPage(message.crawlId, message.url)) {
-    await deps.store.completeIfDone(message.crawlId, now().toISOString());
+    await deps.store.completeIfDone(message.crawlId, now(deps));
     return 'duplicate';
   }
   const { summary, outlinks, retry } = await crawlPage(message.url, deps.limits, deps.network ?? PUBLIC_INTERNET, deps.analyze);
@@ -74,18 +80,14 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
         // Retrying makes registerLinks hand back the same children to queue again. On the last attempt they are
         // counted already, so they must end too: as failed, or the crawl would never complete.
         if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), `${unsent.length} discovered URLs could not be queued`);
-        const at = now().toISOString();
+        const at = now(deps);
         await deps.store.recordFailures(message.crawlId, unsent.map((m) => enqueueFailed(m.url, at)), message.depth + 1);
       }
     }
   }
 
   await deps.store.putLatest(message.crawlId, summary);
-  const record = deps.record ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth));
-  const outcome = await record(message.crawlId, summary, message.depth);
-  if (outcome === 'recorded') deps.observe?.(summary);
-  await deps.store.completeIfDone(message.crawlId, now().toISOString());
-  return outcome;
+  return recordTerminal(message, summary, deps, deps.record ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
 }
 
 function linksToFollow(outlinks: readonly string[], message: PageMessage): string[] {
