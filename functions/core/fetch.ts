@@ -188,10 +188,8 @@ export async function fetchDocument(
     const location = headerValue(headers['location']);
     if (REDIRECT_STATUSES.has(statusCode) && location !== null) {
       body.resume();
-      if (!URL.canParse(location, current)) {
-        throw new FetchError('BAD_REDIRECT', `redirect to an invalid URL`, current, statusCode);
-      }
-      const next = new URL(location, current);
+      const next = URL.parse(location, current);
+      if (next === null) throw new FetchError('BAD_REDIRECT', `redirect to an invalid URL`, current, statusCode);
       next.hash = '';
       if (hop + 1 > limits.maxRedirects || visited.has(next.href)) {
         const why = visited.has(next.href) ? 'a redirect loop' : `more than ${limits.maxRedirects} redirects`;
