@@ -12,8 +12,8 @@ export function normalizeUrl(input: unknown): UrlCheck {
   const trimmed = input.trim();
   if (trimmed.length === 0) return { ok: false, reason: 'empty' };
   if (trimmed.length > MAX_URL_LENGTH) return { ok: false, reason: `longer than ${MAX_URL_LENGTH} characters` };
-  if (!URL.canParse(trimmed)) return { ok: false, reason: 'not an absolute URL' };
-  const url = new URL(trimmed);
+  const url = URL.parse(trimmed);
+  if (url === null) return { ok: false, reason: 'not an absolute URL' };
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     return { ok: false, reason: `scheme ${url.protocol.slice(0, -1)} is not http or https` };
   }
