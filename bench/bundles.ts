@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { BUNDLING, HANDLER_FILES } from '../lib/bundling.js';
+import { ESBUILD_OPTIONS, HANDLER_FILES } from '../lib/bundling.js';
 import { printTable } from './table.js';
 
 /** The environment a deployed function starts with, so module-scope configuration and clients initialize. */
@@ -40,14 +40,7 @@ export async function benchBundles(): Promise<void> {
       await build({
         entryPoints: [new URL(`../functions/handlers/${name}.ts`, import.meta.url).pathname],
         outfile,
-        bundle: true,
-        platform: 'node',
-        format: BUNDLING.format,
-        target: BUNDLING.target,
-        minify: BUNDLING.minify,
-        mainFields: [...BUNDLING.mainFields],
-        banner: { js: BUNDLING.banner },
-        logLevel: 'error',
+        ...ESBUILD_OPTIONS,
       });
       sizes.set(name, statSync(outfile).size);
       // What the Lambda runtime does at a cold start: import the handler's module.

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BUNDLING } from '../../lib/bundling.js';
+import { ESBUILD_OPTIONS } from '../../lib/bundling.js';
 import { analyzeHere } from '../../functions/core/analyze.js';
 import { ParsePool } from '../../functions/core/parse-pool.js';
 import { loadCorpus } from '../support/corpus.js';
@@ -28,8 +28,8 @@ describe('ParsePool', () => {
     const outfile = join(dir, 'pool.mjs');
     await build({
       stdin: { contents: "export { ParsePool } from './functions/core/parse-pool.ts';", resolveDir: new URL('../..', import.meta.url).pathname },
-      outfile, bundle: true, platform: 'node', format: BUNDLING.format, target: BUNDLING.target, minify: true,
-      mainFields: [...BUNDLING.mainFields], banner: { js: BUNDLING.banner }, logLevel: 'error',
+      outfile,
+      ...ESBUILD_OPTIONS,
     });
     const { ParsePool: BundledPool } = (await import(outfile)) as { ParsePool: typeof ParsePool };
     const pool = new BundledPool(1, outfile);
