@@ -19,11 +19,9 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/telemetry-names.js';
 import type { CrawlerConfig } from './config.js';
 
-/** Where the functions' Powertools metrics land (functions/handlers/observability.ts). */
-export const METRICS_NAMESPACE = 'ServerlessCrawler';
-export const METRICS_SERVICE = 'serverless-crawler';
 
 export interface MonitoringProps {
   readonly config: CrawlerConfig;
@@ -98,7 +96,7 @@ export class CrawlerMonitoring extends Construct {
     };
 
     const crawler = (metricName: string, statistic: string, label: string) =>
-      new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: METRICS_SERVICE }, statistic, period, label });
+      new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAME }, statistic, period, label });
     const failuresByCode = new MathExpression({
       expression: `SEARCH('{${METRICS_NAMESPACE},ErrorCode,service} MetricName="PagesFailedByCode"', 'Sum', 300)`,
       label: '',
