@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 export const LOCAL_ENDPOINT = `http://127.0.0.1:${process.env['PORT'] ?? 3000}`;
 
@@ -26,16 +26,13 @@ function fromOutputsFile(file: string): string {
 }
 
 /**
- * Which API to talk to, first match wins: --endpoint; $CRAWLER_ENDPOINT; --outputs FILE, or ./cdk-outputs.json when
- * it exists (written by `npx cdk deploy --outputs-file cdk-outputs.json`); else the local stack.
+ * Which API to talk to: --endpoint; else the ApiUrl in --outputs FILE (what `npx cdk deploy --outputs-file` writes);
+ * else the local stack, as the contract says --endpoint defaults to. Nothing implicit (no environment variable, no
+ * file picked up from the working directory) can point a command at a deployed stack.
  */
-export function resolveEndpoint(flag: string | undefined, outputsFile: string | undefined, cwd = process.cwd()): Endpoint {
+export function resolveEndpoint(flag: string | undefined, outputsFile: string | undefined): Endpoint {
   if (flag !== undefined) return { url: flag, source: '--endpoint' };
-  const env = process.env['CRAWLER_ENDPOINT'];
-  if (env) return { url: env, source: 'CRAWLER_ENDPOINT' };
   if (outputsFile !== undefined) return { url: fromOutputsFile(outputsFile), source: outputsFile };
-  const defaultOutputs = `${cwd}/cdk-outputs.json`;
-  if (existsSync(defaultOutputs)) return { url: fromOutputsFile(defaultOutputs), source: 'cdk-outputs.json' };
   return { url: LOCAL_ENDPOINT, source: 'the local stack' };
 }
 

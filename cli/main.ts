@@ -13,7 +13,7 @@ import { Progress } from './progress.js';
 
 const ENDPOINT_HELP = `
 Endpoint options:
-  --endpoint URL   the API (default: $CRAWLER_ENDPOINT, else --outputs, else ./cdk-outputs.json, else ${LOCAL_ENDPOINT})
+  --endpoint URL   the API (default: the local stack, ${LOCAL_ENDPOINT})
   --outputs FILE   read the API URL from a \`cdk deploy --outputs-file\` file
   --sigv4          sign requests even when the host is not an execute-api one`;
 
@@ -29,8 +29,8 @@ Commands:
   pages [--format table|json|csv] CRAWL_ID
       Print a crawl's page summaries.
 
-The API commands take --endpoint URL (or $CRAWLER_ENDPOINT); else the ApiUrl in --outputs FILE or ./cdk-outputs.json
-(npx cdk deploy --outputs-file cdk-outputs.json); else the local stack (${LOCAL_ENDPOINT}). Requests to a deployed
+The API commands take --endpoint URL, or --outputs FILE to read the ApiUrl from a file written by
+npx cdk deploy --outputs-file FILE; the default is the local stack (${LOCAL_ENDPOINT}). Requests to a deployed
 API are SigV4-signed with your AWS credentials (--sigv4 forces it, e.g. for a custom domain).
 Run \`crawler <command> --help\` for a command's details.`;
 

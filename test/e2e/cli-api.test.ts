@@ -25,7 +25,7 @@ interface Run {
 }
 
 function start(args: string[], env: Record<string, string> = {}, cwd?: string): { child: ChildProcess; done: Promise<Run>; output: () => Run } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, CRAWLER_ENDPOINT: '', ...env }, ...(cwd ? { cwd } : {}) });
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, ...(cwd ? { cwd } : {}) });
   const out: Run = { code: null, stdout: '', stderr: '' };
   child.stdout!.on('data', (d) => (out.stdout += d));
   child.stderr!.on('data', (d) => (out.stderr += d));
@@ -94,12 +94,16 @@ describe('crawler submit / status / pages against the local stack (real processe
     expect(rows.find((r) => r.startsWith(`${site.url}/missing/1,`))).toMatch(/,false,.*,HTTP_404,the server answered 404$/);
   });
 
-  it('reads the endpoint from a cdk-outputs.json in the working directory', async () => {
+  it('reads the endpoint from a cdk deploy outputs file given with --outputs, and never picks one up unasked', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cli-outputs-'));
     await writeFile(join(dir, 'cdk-outputs.json'), JSON.stringify({ ServerlessCrawler: { TableName: 't', ApiUrl: `${api}/` } }));
-    const { code, stdout } = await run(['status', crawlId], {}, dir);
+    const { code, stdout } = await run(['status', '--outputs', join(dir, 'cdk-outputs.json'), crawlId]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout).crawlId).toBe(crawlId);
+    // In that directory without --outputs, the default stays the local stack (PORT 9: nothing there).
+    const local = await run(['status', crawlId], { PORT: '9' }, dir);
+    expect(local.code).toBe(1);
+    expect(local.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9/);
   });
 
   it('Ctrl-C stops watching, not the crawl, and says how to watch again', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveEndpoint, signingRegion } from '../../cli/endpoint.js';
+import { LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from '../../cli/endpoint.js';
 import { Progress } from '../../cli/progress.js';
 
 function sink() {
@@ -49,14 +49,9 @@ describe('endpoint', () => {
     expect(signingRegion('https://crawler.example.com', true)).toBe('ap-south-1');
   });
 
-  it('prefers --endpoint, then $CRAWLER_ENDPOINT, then the outputs file, then the local stack', () => {
-    process.env['CRAWLER_ENDPOINT'] = '';
+  it('uses --endpoint, else the --outputs file, else the local stack', () => {
     expect(resolveEndpoint('http://x/', undefined).url).toBe('http://x/');
-    expect(resolveEndpoint(undefined, undefined, '/nonexistent').source).toBe('the local stack');
-    process.env['CRAWLER_ENDPOINT'] = 'http://env/';
-    expect(resolveEndpoint(undefined, undefined, '/nonexistent').url).toBe('http://env/');
-    expect(() => resolveEndpoint('http://x/', undefined)).not.toThrow();
-    process.env['CRAWLER_ENDPOINT'] = '';
+    expect(resolveEndpoint(undefined, undefined)).toMatchObject({ url: LOCAL_ENDPOINT, source: 'the local stack' });
     expect(() => resolveEndpoint(undefined, '/no/such/outputs.json')).toThrow(/cannot read the stack outputs/);
   });
 });
