@@ -1,12 +1,10 @@
-import { Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
-  JsonSchemaVersion,
-  type JsonSchema,
   LambdaIntegration,
   LogGroupLogDestination,
-  Model,
+  MethodLoggingLevel,
   RequestValidator,
   ResponseType,
   RestApi,
@@ -17,8 +15,6 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FALLBACK_FUNCTION, ROUTES, type FunctionName } from '../functions/handlers/routes.js';
-import { z } from 'zod';
-import { crawlRequestSchema } from '../functions/core/crawl-request.js';
 import type { CrawlerConfig } from './config.js';
 
 export interface CrawlerApiProps {
@@ -26,23 +22,15 @@ export interface CrawlerApiProps {
   readonly functions: Record<FunctionName, IFunction>;
 }
 
-/**
- * POST /crawls's JSON Schema (draft 4, which API Gateway speaks), generated from the handler's zod schema. No
- * maxItems: over 10,000 URLs is the handler's 413 TOO_MANY_URLS, as the contract says, and a URL that is too long
- * is rejected on its own, not the whole request.
- */
-export function crawlRequestJsonSchema(): JsonSchema {
-  const { $schema: _version, ...schema } = z.toJSONSchema(crawlRequestSchema, { target: 'draft-4', io: 'input' });
-  return { schema: JsonSchemaVersion.DRAFT4, ...schema } as JsonSchema;
-}
-
-/** The contract's error body, for the responses API Gateway makes itself (auth, throttling, validation). */
+/** The contract's error body, for the responses API Gateway makes itself (auth, throttling, GET /pages's url). */
 const errorTemplate = (code: string) =>
   `{"error":{"code":"${code}","message":$context.error.messageString}}`;
 
 /**
  * The REST API: the contract's routes from functions/handlers/routes.ts, IAM (SigV4) authorization on every method,
- * stage throttling, JSON access logs, and body validation of POST /crawls before any Lambda runs.
+ * stage throttling, JSON access logs and ERROR-level execution logs. POST /crawls's body is validated by the handler
+ * alone: a gateway body validator would answer some bad bodies with its own code (`{` as INVALID_REQUEST, not the
+ * handler's INVALID_JSON), and the contract wants the same answer locally and on AWS.
  */
 export class CrawlerApi extends Construct {
   readonly api: RestApi;
@@ -54,13 +42,18 @@ export class CrawlerApi extends Construct {
       restApiName: `${Stack.of(this).stackName}-api`,
       description: 'serverless-crawler: submit crawls and read their results',
       defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
-      cloudWatchRole: false,
+      // Access and execution logs need the account's API Gateway CloudWatch role; a fresh account has none. Retained,
+      // because it is one setting for the whole account and region: deleting it would break every other API's logs.
+      cloudWatchRole: props.config.api.createCloudWatchRole,
+      cloudWatchRoleRemovalPolicy: props.config.api.createCloudWatchRole ? RemovalPolicy.RETAIN : undefined,
       deployOptions: {
         stageName: 'v1',
         throttlingRateLimit: props.config.api.throttleRateLimit,
         throttlingBurstLimit: props.config.api.throttleBurstLimit,
         accessLogDestination: new LogGroupLogDestination(accessLogs),
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        // Errors only, and no request or response bodies (dataTraceEnabled stays off): they hold the crawled URLs.
+        loggingLevel: MethodLoggingLevel.ERROR,
         tracingEnabled: props.config.observability.tracing,
       },
     });
@@ -68,7 +61,6 @@ export class CrawlerApi extends Construct {
     for (const [type, code] of [
       [ResponseType.DEFAULT_4XX, '$context.error.responseType'],
       [ResponseType.DEFAULT_5XX, '$context.error.responseType'],
-      [ResponseType.BAD_REQUEST_BODY, 'INVALID_REQUEST'],
       // The only required parameter is GET /pages's url; the handler calls its absence MISSING_URL too.
       [ResponseType.BAD_REQUEST_PARAMETERS, 'MISSING_URL'],
     ] as const) {
@@ -78,16 +70,9 @@ export class CrawlerApi extends Construct {
       });
     }
 
-    const validator = new RequestValidator(this, 'RequestValidator', {
+    const parameterValidator = new RequestValidator(this, 'RequestValidator', {
       restApi: this.api,
-      validateRequestBody: true,
       validateRequestParameters: true,
-    });
-    // The same schema the handler validates with (zod), so API Gateway refuses exactly what the handler would.
-    const crawlRequestModel = new Model(this, 'CrawlRequestModel', {
-      restApi: this.api,
-      contentType: 'application/json',
-      schema: crawlRequestJsonSchema(),
     });
 
     const integrations = new Map<FunctionName, LambdaIntegration>();
@@ -112,11 +97,9 @@ export class CrawlerApi extends Construct {
 
     for (const route of ROUTES) {
       const options: MethodOptions =
-        route.method === 'POST'
-          ? { requestValidator: validator, requestModels: { 'application/json': crawlRequestModel } }
-          : route.resource === '/pages'
-            ? { requestValidator: validator, requestParameters: { 'method.request.querystring.url': true } }
-            : {};
+        route.resource === '/pages'
+          ? { requestValidator: parameterValidator, requestParameters: { 'method.request.querystring.url': true } }
+          : {};
       resourceFor(route.resource).addMethod(route.method, integration(route.function), options);
     }
     // Everything no route matches goes to the fallback function, which answers 404 or 405 in the contract's JSON,

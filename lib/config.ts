@@ -23,6 +23,11 @@ export const crawlerConfigSchema = z.strictObject({
     .strictObject({
       throttleRateLimit: z.number().positive().default(50),
       throttleBurstLimit: z.int().positive().default(100),
+      /**
+       * Create API Gateway's account-wide CloudWatch Logs role (retained when the stack is deleted, as other APIs in
+       * the account rely on it). Set false where the account's role is managed elsewhere; it must exist either way.
+       */
+      createCloudWatchRole: z.boolean().default(true),
     })
     .prefault({}),
   consumer: z

@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { actionsOf, functionId, synthStack } from '../support/stack.js';
+import { actionsOf, functionId, shippedConfig, synthStack } from '../support/stack.js';
 
 const { template } = synthStack();
 type Resources = Record<string, { Properties: Record<string, any> }>;
@@ -21,24 +21,14 @@ describe('API', () => {
     expect(verbs.filter((v) => v === 'POST')).toHaveLength(1);
   });
 
-  it('validates the POST /crawls body before invoking the function', () => {
+  it('leaves POST /crawls\'s body to the handler (no validator or model), so AWS answers bad bodies as the local stack does', () => {
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       HttpMethod: 'POST',
-      RequestValidatorId: Match.anyValue(),
-      RequestModels: { 'application/json': Match.anyValue() },
+      RequestValidatorId: Match.absent(),
+      RequestModels: Match.absent(),
     });
-    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
-  });
-
-  it('gives API Gateway the handler\'s own limits for the body (maxDepth ≤ 10, no unknown keys)', () => {
-    template.hasResourceProperties('AWS::ApiGateway::Model', {
-      Schema: Match.objectLike({
-        $schema: 'http://json-schema.org/draft-04/schema#',
-        required: ['urls'],
-        additionalProperties: false,
-        properties: Match.objectLike({ maxDepth: Match.objectLike({ type: 'integer', minimum: 0, maximum: 10 }) }),
-      }),
-    });
+    template.resourcePropertiesCountIs('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true }, 0);
+    template.resourceCountIs('AWS::ApiGateway::Model', 0);
   });
 
   it('requires GET /pages\'s url parameter before invoking the function, answering MISSING_URL', () => {
@@ -58,6 +48,34 @@ describe('API', () => {
       MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 })]),
       AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
     });
+  });
+
+  it('logs execution errors, without request or response bodies', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ HttpMethod: '*', ResourcePath: '/*', LoggingLevel: 'ERROR', DataTraceEnabled: false })]),
+    });
+  });
+
+  it('creates API Gateway\'s account CloudWatch role, retained when the stack is deleted', () => {
+    template.hasResource('AWS::ApiGateway::Account', {
+      Properties: { CloudWatchRoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('CloudWatchRole'), 'Arn'] } },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    template.hasResource('AWS::IAM::Role', {
+      Properties: {
+        AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'apigateway.amazonaws.com' } })] }),
+        ManagedPolicyArns: [{ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('AmazonAPIGatewayPushToCloudWatchLogs')])] }],
+      },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  it('leaves the account CloudWatch role out when api.createCloudWatchRole is false', () => {
+    const config = shippedConfig() as { api: object };
+    const { template: without } = synthStack({ ...config, api: { ...config.api, createCloudWatchRole: false } });
+    without.resourceCountIs('AWS::ApiGateway::Account', 0);
+    without.resourcePropertiesCountIs('AWS::IAM::Role', { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'apigateway.amazonaws.com' } })] }) }, 0);
   });
 
   it('answers API Gateway\'s own errors in the contract\'s JSON error shape', () => {
