@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
 import {
   Alarm,
@@ -13,7 +13,8 @@ import {
   type IMetric,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Alias } from 'aws-cdk-lib/aws-kms';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -21,7 +22,6 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/telemetry-names.js';
 import type { CrawlerConfig } from './config.js';
-
 
 export interface MonitoringProps {
   readonly config: CrawlerConfig;
@@ -46,16 +46,52 @@ export class CrawlerMonitoring extends Construct {
     const { config, functions, queue, deadLetterQueue, api } = props;
     const period = Duration.minutes(5);
 
+    // CloudWatch alarms can publish only to a topic whose key policy lets CloudWatch use the key: never the
+    // AWS-managed alias/aws/sns, whose policy nobody can change. Hence a key of our own, and a topic policy for it.
+    const stack = Stack.of(this);
+    const cloudWatch = new ServicePrincipal('cloudwatch.amazonaws.com');
+    const fromThisAccount = { StringEquals: { 'aws:SourceAccount': stack.account } };
+    const alarmTopicKey = new Key(this, 'AlarmTopicKey', {
+      description: 'Encrypts the serverless-crawler alarm topic; CloudWatch alarms of this account may use it',
+      enableKeyRotation: true,
+      // The topic keeps no messages at rest, so nothing needs the key once the stack is gone (deletion waits 30 days).
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    alarmTopicKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToUseTheKey',
+        principals: [cloudWatch],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: fromThisAccount,
+      }),
+    );
     this.alarmTopic = new Topic(this, 'AlarmTopic', {
       displayName: 'serverless-crawler alarms',
       enforceSSL: true,
-      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+      masterKey: alarmTopicKey,
     });
+    const thisStacksAlarms = stack.formatArn({
+      service: 'cloudwatch',
+      resource: 'alarm',
+      resourceName: `${stack.stackName}-*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.alarmTopic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublish',
+        principals: [cloudWatch],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        // Only this stack's alarms (their names start with the stack name), as AWS's topic policy example scopes it.
+        conditions: { ...fromThisAccount, ArnLike: { 'aws:SourceArn': thisStacksAlarms } },
+      }),
+    );
     if (config.observability.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(config.observability.alarmEmail));
 
     const alarm = (name: string, metric: IMetric, threshold: number, description: string, evaluationPeriods = 1) => {
       const created = new Alarm(this, name, {
-        alarmName: `${Stack.of(this).stackName}-${name}`,
+        alarmName: `${stack.stackName}-${name}`,
         alarmDescription: description,
         metric,
         threshold,
@@ -103,7 +139,7 @@ export class CrawlerMonitoring extends Construct {
       period,
     });
 
-    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `${Stack.of(this).stackName}-crawler` });
+    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `${stack.stackName}-crawler` });
     this.dashboard.addWidgets(
       new TextWidget({
         markdown: '# serverless-crawler\nPages fetched and failed, why they failed, how long fetch + parse takes, and whether the queue keeps up.',

@@ -45,11 +45,50 @@ describe('alarms', () => {
   });
 
   it('mails them when an address is configured, over an encrypted, TLS-only topic', () => {
-    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('AlarmTopicKey'), 'Arn'] } });
     template.hasResourceProperties('AWS::SNS::TopicPolicy', Match.objectLike({ PolicyDocument: Match.objectLike({ Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) }) }));
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     const mailed = synthStack({ ...(shippedConfig() as object), observability: { alarmEmail: 'ops@example.com' } }).template;
     mailed.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+  });
+});
+
+describe('alarm topic, reachable by CloudWatch', () => {
+  const fromThisAccount = { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } };
+
+  it('is encrypted with a rotated customer-managed key whose policy lets CloudWatch alarms use it', () => {
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Condition: fromThisAccount,
+          }),
+        ]),
+      }),
+    });
+  });
+
+  it('lets this stack\'s CloudWatch alarms publish to it', () => {
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: { Ref: Match.stringLikeRegexp('AlarmTopic') },
+            Condition: {
+              ...fromThisAccount,
+              ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':alarm:Test-\\*$')])] } },
+            },
+          }),
+        ]),
+      }),
+    });
   });
 });
 
