@@ -6,7 +6,7 @@ import type { BuildOptions } from 'esbuild';
  */
 export const BUNDLING = {
   format: 'esm',
-  target: 'node22',
+  target: 'node24',
   minify: true,
   sourceMap: true,
   mainFields: ['module', 'main'],

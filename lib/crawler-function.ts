@@ -30,7 +30,7 @@ const handlersDir = fileURLToPath(new URL('../functions/handlers/', import.meta.
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * Every default a crawler function shares: Node.js 22 on arm64, ESM bundle minified with source maps by the locally
+ * Every default a crawler function shares: Node.js 24 on arm64, ESM bundle minified with source maps by the locally
  * installed esbuild (no Docker), its own log group with a retention, JSON logs. Environment variables are added only
  * through the bind methods, each together with the grant it needs, and the caller's `environment` is kept.
  */
@@ -45,7 +45,7 @@ export class CrawlerFunction extends Construct {
       projectRoot,
       depsLockFilePath: `${projectRoot}package-lock.json`,
       description: props.description,
-      runtime: Runtime.NODEJS_22_X,
+      runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(10),

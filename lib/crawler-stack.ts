@@ -91,10 +91,6 @@ export class CrawlerStack extends Stack {
           id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
           reason: "AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.",
         },
-        {
-          id: 'AwsSolutions-L1',
-          reason: 'nodejs22.x is the runtime this code is built and tested for; moving runtimes is a deliberate change.',
-        },
       );
       // Only with tracing on: the one wildcard is X-Ray's, whose PutTraceSegments and PutTelemetryRecords take no resource.
       if (tracing) {
