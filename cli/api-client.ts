@@ -62,14 +62,15 @@ export class ApiClient {
     this.base = endpoint.replace(/\/+$/, '');
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** `signal` cancels the request (the caller stopped waiting for it); it is bounded by 30 s either way. */
+  private async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const url = new URL(`${this.base}${path}`);
     const text = body === undefined ? undefined : JSON.stringify(body);
     let headers: Record<string, string> = { accept: 'application/json', ...(text === undefined ? {} : { 'content-type': 'application/json' }) };
     if (this.signer) headers = await this.signer({ method, url, headers, ...(text === undefined ? {} : { body: text }) });
     let res: Response;
     try {
-      res = await fetch(url, { method, headers, ...(text === undefined ? {} : { body: text }), signal: AbortSignal.timeout(30_000) });
+      res = await fetch(url, { method, headers, ...(text === undefined ? {} : { body: text }), signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000) });
     } catch {
       throw new ApiError(`cannot reach ${this.base}. Is the local stack running (npm start), or is the endpoint right?`);
     }
@@ -93,8 +94,8 @@ export class ApiClient {
     return this.request('POST', '/crawls', request);
   }
 
-  status(crawlId: string): Promise<CrawlStatusView> {
-    return this.request('GET', `/crawls/${encodeURIComponent(crawlId)}`);
+  status(crawlId: string, signal?: AbortSignal): Promise<CrawlStatusView> {
+    return this.request('GET', `/crawls/${encodeURIComponent(crawlId)}`, undefined, signal);
   }
 
   /** The crawl's pages, one API page at a time, so nothing more than one page of results is held. */

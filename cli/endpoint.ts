@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { UsageError } from './errors.js';
 
 export const LOCAL_ENDPOINT = `http://127.0.0.1:${process.env['PORT'] ?? 3000}`;
 
@@ -31,9 +32,25 @@ function fromOutputsFile(file: string): string {
  * file picked up from the working directory) can point a command at a deployed stack.
  */
 export function resolveEndpoint(flag: string | undefined, outputsFile: string | undefined): Endpoint {
-  if (flag !== undefined) return { url: flag, source: '--endpoint' };
-  if (outputsFile !== undefined) return { url: fromOutputsFile(outputsFile), source: outputsFile };
+  if (flag !== undefined) {
+    if (!isHttpUrl(flag)) throw new UsageError(`--endpoint "${flag}" is not an absolute http(s) URL; ${WHAT_AN_ENDPOINT_IS}`);
+    return { url: flag, source: '--endpoint' };
+  }
+  if (outputsFile !== undefined) {
+    const url = fromOutputsFile(outputsFile);
+    if (!isHttpUrl(url)) throw new EndpointError(`the ApiUrl "${url}" in ${outputsFile} is not an absolute http(s) URL; ${WHAT_AN_ENDPOINT_IS}`);
+    return { url, source: outputsFile };
+  }
   return { url: LOCAL_ENDPOINT, source: 'the local stack' };
+}
+
+const WHAT_AN_ENDPOINT_IS =
+  `give the local stack's address (${LOCAL_ENDPOINT}) or the ApiUrl that \`npx cdk deploy\` prints among its outputs ` +
+  '(https://<id>.execute-api.<region>.amazonaws.com/v1/)';
+
+function isHttpUrl(text: string): boolean {
+  const url = URL.parse(text);
+  return url !== null && (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
 }
 
 const EXECUTE_API = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;

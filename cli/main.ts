@@ -1,13 +1,16 @@
 import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pLimit from 'p-limit';
 import { crawlPage } from '../functions/core/engine.js';
 import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch-limits.js';
+import type { CrawlStatusView } from '../functions/core/read-crawls.js';
 import type { Summary } from '../functions/core/summary.js';
 import { normalizeUrl } from '../functions/core/url.js';
 import { ENV, isTrue } from '../functions/env.js';
-import { ApiClient, ApiError, sigv4Signer } from './api-client.js';
-import { EndpointError, LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from './endpoint.js';
+import { ApiClient, sigv4Signer } from './api-client.js';
+import { LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from './endpoint.js';
+import { EXIT, exitQuietlyOnBrokenPipe, UsageError } from './errors.js';
 import { formatSummaryLine, toCsv, toTable } from './format.js';
 import { Progress } from './progress.js';
 
@@ -22,17 +25,31 @@ const USAGE = `Usage: crawler <command> [options]
 Commands:
   fetch [--json] [--concurrency N] [--allow-private-network] [--file F] URL...
       Fetch and summarize pages in this process, with the engine the consumer Lambda uses.
-  submit [--wait] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] URL...
+  submit [--wait [--timeout S]] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] URL...
       Start a crawl through the API (POST /crawls); --wait shows its progress, then prints the results.
-  status [--wait] CRAWL_ID
+  status [--wait [--timeout S]] CRAWL_ID
       Show a crawl's progress (--wait: follow it to the end).
   pages [--format table|json|csv] CRAWL_ID
       Print a crawl's page summaries.
+  help [COMMAND]
+      This text, or a command's details (as \`crawler COMMAND --help\`).
 
 The API commands take --endpoint URL, or --outputs FILE to read the ApiUrl from a file written by
 npx cdk deploy --outputs-file FILE; the default is the local stack (${LOCAL_ENDPOINT}). Requests to a deployed
 API are SigV4-signed with your AWS credentials (--sigv4 forces it, e.g. for a custom domain).
-Run \`crawler <command> --help\` for a command's details.`;
+Run \`crawler <command> --help\` for a command's details.
+
+Exit codes:
+  0    done (fetch: every URL was tried, even if some pages failed)
+  1    an API or network error
+  2    bad usage: an unknown command or option, a bad value
+  124  --wait --timeout passed before the crawl completed (it goes on; the counts so far are printed)
+  130  Ctrl-C while waiting (the crawl goes on)`;
+
+const WAIT_HELP = `  --wait            show progress until the crawl completes (a live bar on a terminal, a line every 5 s otherwise);
+                    Ctrl-C stops watching, not the crawl (exit 130)
+  --timeout S       with --wait: give up watching after S seconds (a positive number); the crawl goes on, its
+                    counts so far are printed, and the command exits 124`;
 
 const HELP: Record<string, string> = {
   fetch: `Usage: crawler fetch [--json] [--concurrency N] [--allow-private-network] [--file F] URL...
@@ -46,21 +63,22 @@ Fetches and summarizes each URL here, with no queue and no table. URLs come from
   --file F                  read URLs from F ("-" for standard input)
 
 Exits 0 when every page was tried, even if some failed (their error says why); 2 on bad usage.`,
-  submit: `Usage: crawler submit [--wait] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] [ENDPOINT OPTIONS] URL...
+  submit: `Usage: crawler submit [--wait [--timeout S]] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] [ENDPOINT OPTIONS] URL...
 
-Starts a crawl (POST /crawls) and prints its id on stdout.
+Starts a crawl (POST /crawls) and prints its id on stdout; with --wait, prints its pages once it completes.
 
-  --wait            show progress until the crawl completes (a live bar on a terminal, a line every 5 s otherwise),
-                    then print the pages; Ctrl-C stops watching, not the crawl
+${WAIT_HELP}
   --max-depth N     follow links N levels deep (default 0)
   --max-pages N     stop adding links once the crawl counts N URLs
   --same-origin=false  follow links to other origins too
   --format F        with --wait: how to print the pages (table, json, csv)
   --file F          read URLs from F, one a line ("-" for standard input)
 ${ENDPOINT_HELP}`,
-  status: `Usage: crawler status [--wait] [ENDPOINT OPTIONS] CRAWL_ID
+  status: `Usage: crawler status [--wait [--timeout S]] [ENDPOINT OPTIONS] CRAWL_ID
 
-Prints the crawl's status as JSON. With --wait, shows its progress until it completes.
+Prints the crawl's status as JSON. With --wait, shows its progress until it completes, then prints it.
+
+${WAIT_HELP}
 ${ENDPOINT_HELP}`,
   pages: `Usage: crawler pages [--format table|json|csv] [ENDPOINT OPTIONS] CRAWL_ID
 
@@ -73,6 +91,7 @@ ${ENDPOINT_HELP}`,
 };
 
 const ENDPOINT_OPTIONS = { endpoint: { type: 'string' }, outputs: { type: 'string' }, sigv4: { type: 'boolean' } } as const;
+const WAIT_OPTIONS = { wait: { type: 'boolean' }, timeout: { type: 'string' } } as const;
 
 /** An API client for the endpoint these options name, signing when the endpoint needs it. */
 async function clientFor(values: { endpoint?: string | undefined; outputs?: string | undefined; sigv4?: boolean | undefined }): Promise<ApiClient> {
@@ -82,14 +101,22 @@ async function clientFor(values: { endpoint?: string | undefined; outputs?: stri
 }
 
 
-class UsageError extends Error {}
-
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(command: string, argv: string[], options: T) {
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n\n${HELP[command]}`);
   }
+}
+
+/** --timeout S in milliseconds: a positive number of seconds, and only with --wait. */
+function waitTimeoutMs(values: { wait?: boolean | undefined; timeout?: string | undefined }): number | undefined {
+  const text = values.timeout;
+  if (text === undefined) return undefined;
+  const seconds = /^\s*\d*\.?\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!(seconds > 0 && seconds * 1000 <= 2 ** 31 - 1)) throw new UsageError(`--timeout is a positive number of seconds (e.g. 600), not "${text}"`);
+  if (!values.wait) throw new UsageError('--timeout limits how long --wait watches; give it with --wait');
+  return seconds * 1000;
 }
 
 function positiveInt(name: string, value: string | undefined, fallback?: number): number | undefined {
@@ -171,7 +198,7 @@ function format(value: string | undefined): Format {
 async function submitCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('submit', argv, {
     ...ENDPOINT_OPTIONS,
-    wait: { type: 'boolean' },
+    ...WAIT_OPTIONS,
     'max-depth': { type: 'string' },
     'max-pages': { type: 'string' },
     'same-origin': { type: 'string' },
@@ -186,6 +213,7 @@ async function submitCommand(argv: string[]): Promise<number> {
   const sameOrigin = values['same-origin'];
   if (sameOrigin !== undefined && sameOrigin !== 'true' && sameOrigin !== 'false') throw new UsageError('--same-origin is true or false');
   const pagesFormat = format(values.format);
+  const timeoutMs = waitTimeoutMs(values);
   const client = await clientFor(values);
   const result = await client.submit({
     urls,
@@ -197,59 +225,85 @@ async function submitCommand(argv: string[]): Promise<number> {
   for (const r of result.rejected) process.stderr.write(`  rejected ${r.url}: ${r.reason}\n`);
   if (!values.wait) {
     process.stdout.write(`${result.crawlId}\n`);
-    return 0;
+    return EXIT.ok;
   }
-  if (!(await watch(client, result.crawlId))) return 130;
+  const watched = await watch(client, result.crawlId, timeoutMs);
+  if (watched.end !== 'completed') return watched.exitCode;
   await printPages(client, result.crawlId, pagesFormat);
-  return 0;
+  return EXIT.ok;
 }
 
+type Watched =
+  | { end: 'completed'; status: CrawlStatusView }
+  | { end: 'interrupted' | 'timeout'; status: CrawlStatusView | undefined; exitCode: number };
+
 /**
- * Shows a crawl's progress until it completes (true), or until Ctrl-C (false): that stops the watching, not the
- * crawl, which goes on in the cloud (or the local stack), and the user is told how to pick it up again.
+ * Shows a crawl's progress until it completes, until Ctrl-C, or until `timeoutMs` passes. The last two stop the
+ * watching, not the crawl, which goes on in the cloud (or the local stack): the user is told where it stands and how
+ * to pick it up again.
  */
-async function watch(client: ApiClient, crawlId: string): Promise<boolean> {
+async function watch(client: ApiClient, crawlId: string, timeoutMs?: number): Promise<Watched> {
   const interactive = process.stderr.isTTY === true;
   const progress = new Progress(process.stderr, interactive);
-  let stopped = false;
-  let wake: () => void = () => undefined;
-  const onInterrupt = () => {
-    stopped = true;
-    wake();
+  let stopped: 'interrupted' | 'timeout' | undefined;
+  // Stopping cancels a status request in flight and the wait for the next poll, so it takes effect at once.
+  const abort = new AbortController();
+  const stop = (why: 'interrupted' | 'timeout') => () => {
+    stopped ??= why;
+    abort.abort();
   };
+  const onInterrupt = stop('interrupted');
   process.once('SIGINT', onInterrupt);
+  const deadline = timeoutMs === undefined ? undefined : setTimeout(stop('timeout'), timeoutMs);
+  let last: CrawlStatusView | undefined;
   try {
-    for (;;) {
-      const status = await client.status(crawlId);
-      progress.update(status);
-      if (status.status === 'completed') return true;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, interactive ? 500 : 1_000);
+    while (!stopped) {
+      const status = await client.status(crawlId, abort.signal).catch((err: unknown) => {
+        if (stopped) return undefined;
+        throw err;
       });
-      if (stopped) {
-        progress.end();
-        process.stderr.write(
-          `Stopped watching; crawl ${crawlId} goes on.\n  Watch it again: crawler status --wait ${crawlId}\n  Its pages:      crawler pages ${crawlId}\n`,
-        );
-        return false;
-      }
+      if (!status) break;
+      last = status;
+      progress.update(status);
+      if (status.status === 'completed') return { end: 'completed', status };
+      await sleep(interactive ? 500 : 1_000, undefined, { signal: abort.signal }).catch(() => undefined);
     }
+    progress.end();
+    process.stderr.write(`${stoppedWatching(crawlId, stopped!, last, timeoutMs)}\n`);
+    return { end: stopped!, status: last, exitCode: stopped === 'timeout' ? EXIT.timeout : EXIT.interrupted };
   } finally {
+    clearTimeout(deadline);
     progress.end();
     process.removeListener('SIGINT', onInterrupt);
   }
 }
 
+function stoppedWatching(crawlId: string, why: 'interrupted' | 'timeout', status: CrawlStatusView | undefined, timeoutMs?: number): string {
+  const where = status
+    ? `${status.succeeded + status.failed} of ${status.total} done (${status.succeeded} succeeded, ${status.failed} failed)`
+    : 'no status read yet';
+  const what = why === 'timeout' ? `Timed out after ${(timeoutMs ?? 0) / 1000} s; crawl ${crawlId} goes on: ${where}.` : `Stopped watching; crawl ${crawlId} goes on: ${where}.`;
+  return `${what}\n  Watch it again: crawler status --wait ${crawlId}\n  Its pages:      crawler pages ${crawlId}`;
+}
+
 async function statusCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('status', argv, { ...ENDPOINT_OPTIONS, wait: { type: 'boolean' } });
+  const { values, positionals } = parse('status', argv, { ...ENDPOINT_OPTIONS, ...WAIT_OPTIONS });
   if (values.help) return help('status');
   if (positionals.length !== 1) throw new UsageError(`give exactly one CRAWL_ID\n\n${HELP['status']}`);
+  const timeoutMs = waitTimeoutMs(values);
   const client = await clientFor(values);
-  if (values.wait && !(await watch(client, positionals[0]!))) return 130;
-  const status = await client.status(positionals[0]!);
+  const crawlId = positionals[0]!;
+  if (!values.wait) return printStatus(await client.status(crawlId), EXIT.ok);
+  const watched = await watch(client, crawlId, timeoutMs);
+  if (watched.end === 'completed') return printStatus(watched.status, EXIT.ok);
+  // On a timeout, what is known is still this command's output: the crawl as last read, for a script to look at.
+  if (watched.end === 'timeout' && watched.status) printStatus(watched.status, watched.exitCode);
+  return watched.exitCode;
+}
+
+function printStatus(status: CrawlStatusView, exitCode: number): number {
   process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-  return 0;
+  return exitCode;
 }
 
 async function pagesCommand(argv: string[]): Promise<number> {
@@ -273,7 +327,7 @@ async function printPages(client: ApiClient, crawlId: string, format: Format): P
 
 function help(command?: string): number {
   process.stdout.write(`${command ? HELP[command] : USAGE}\n`);
-  return 0;
+  return EXIT.ok;
 }
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
@@ -285,26 +339,27 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') return help();
-  const run = COMMANDS[command];
+  // Nothing asked is not a request for help: the usage goes where errors go, and the exit code says it was wrong.
+  if (command === undefined) throw new UsageError(`give a command\n\n${USAGE}`);
+  if (command === '--help' || command === '-h') return help();
+  if (command === 'help') {
+    const [topic, ...extra] = rest;
+    if (topic === undefined) return help();
+    if (!Object.hasOwn(COMMANDS, topic) || extra.length > 0) throw new UsageError(`usage: crawler help [${Object.keys(COMMANDS).join('|')}]`);
+    return help(topic);
+  }
+  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!run) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   return run(rest);
 }
 
+exitQuietlyOnBrokenPipe();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError) {
-      process.stderr.write(`crawler: ${err.message}\n`);
-      process.exitCode = 2;
-    } else if (err instanceof ApiError || err instanceof EndpointError) {
-      process.stderr.write(`crawler: ${err.message}\n`);
-      process.exitCode = 1;
-    } else {
-      process.stderr.write(`crawler: ${(err as Error).message ?? err}\n`);
-      process.exitCode = 1;
-    }
+    process.stderr.write(`crawler: ${(err as Error).message ?? err}\n`);
+    process.exitCode = err instanceof UsageError ? EXIT.usage : EXIT.failed;
   },
 );

@@ -119,6 +119,34 @@ describe('crawler submit / status / pages against the local stack (real processe
     expect((await call(api, 'GET', `/crawls/${id}`)).body).toMatchObject({ status: 'running', total: 3 });
   });
 
+  it('submit --wait --timeout gives up watching, not the crawl: prints its counts and how to keep watching, exits 124', async () => {
+    const slow = [`${faults.url}/hang?key=timeout-submit`, `${site.url}/page/1`];
+    const { code, stdout, stderr } = await run(['submit', '--wait', '--timeout', '3', '--endpoint', api, ...slow]);
+    expect(code).toBe(124);
+    const id = /crawl (\w{26}): 2 accepted/.exec(stderr)![1]!;
+    expect(stderr).toMatch(new RegExp(`Timed out after 3 s; crawl ${id} goes on: [0-2] of 2 done \\([0-2] succeeded, 0 failed\\)\\.`));
+    expect(stderr).toContain(`Watch it again: crawler status --wait ${id}`);
+    expect(stdout).toBe('');
+    expect((await call(api, 'GET', `/crawls/${id}`)).body).toMatchObject({ status: 'running', total: 2 });
+  });
+
+  it('status --wait --timeout prints the crawl as last read (JSON on stdout) and how to keep watching, exits 124', async () => {
+    const submitted = await call(api, 'POST', '/crawls', { urls: [`${faults.url}/hang?key=timeout-status`] });
+    const id = submitted.body.crawlId as string;
+    const { code, stdout, stderr } = await run(['status', '--wait', '--timeout', '2.5', '--endpoint', api, id]);
+    expect(code).toBe(124);
+    expect(JSON.parse(stdout)).toMatchObject({ crawlId: id, status: 'running', total: 1, succeeded: 0, failed: 0 });
+    expect(stderr).toContain(`Timed out after 2.5 s; crawl ${id} goes on: 0 of 1 done (0 succeeded, 0 failed).`);
+    expect(stderr).toContain(`Watch it again: crawler status --wait ${id}`);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('status --wait --timeout that is not reached prints the completed crawl and exits 0', async () => {
+    const { code, stdout } = await run(['status', '--wait', '--timeout', '600', '--endpoint', api, crawlId]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ crawlId, status: 'completed', total: 13 });
+  });
+
   it.each([
     [['submit', '--endpoint', 'http://127.0.0.1:9'], /give at least one URL/],
     [['submit', '--max-depth', '-1', 'https://a.example/'], /--max-depth/],
@@ -126,7 +154,7 @@ describe('crawler submit / status / pages against the local stack (real processe
     [['submit', '--format', 'xml', 'https://a.example/'], /--format/],
     [['status'], /exactly one CRAWL_ID/],
     [['pages', '--format', 'yaml', 'X'], /--format/],
-    [['status', '--endpoint', 'ftp://x/', 'X'], /absolute http\(s\) URL/],
+    [['status', '--endpoint', 'ftp://x/', 'X'], /--endpoint "ftp:\/\/x\/" is not an absolute http\(s\) URL/],
     [['status', '--nope', 'X'], /Unknown option/],
   ])('exits non-zero with a message and no stack trace: %j', async (args, message) => {
     const { code, stderr } = await run(args as string[]);

@@ -1,30 +1,73 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUMMARY_KEYS } from '../../functions/core/summary.js';
+import { startTestServer, type TestServer } from '../support/http-server.js';
 import { expectedPage, startSite } from '../support/site.js';
 
 const CLI = fileURLToPath(new URL('../../cli/crawler.js', import.meta.url));
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI as a process; `reader` may take over its stdout (to close it early, as `| head -1` does). */
+function run(args: string[], env: Record<string, string> = {}, reader?: (child: ChildProcessWithoutNullStreams) => void): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ALLOW_PRIVATE_NETWORK: '', ...env } });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
+    if (reader) reader(child);
+    else child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
+const CRAWL_ID = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
+const PAGE_SIZE = 200;
+/** Enough pages that a CLI which ignored a closed stdout would go on writing long after the reader left. */
+const PAGES_SERVED = 50;
+
+/**
+ * A stand-in for the API with one completed crawl of PAGE_SIZE × PAGES_SERVED pages, for what does not need the
+ * real stack: how the CLI behaves when its reader goes away.
+ */
+function startStubApi(): Promise<TestServer> {
+  const summary = (n: number) => ({
+    url: `https://example.com/p/${n}`, finalUrl: `https://example.com/p/${n}`, status: 200, ok: true, contentType: 'text/html', charset: 'utf-8',
+    title: `Page ${n}`, lang: 'en', description: null, canonical: null, h1: 1, links: 3, images: 0, bytes: 1000, durationMs: 5,
+    fetchedAt: '2026-11-25T00:00:00.000Z', contentHash: 'h',
+  });
+  const status = { crawlId: CRAWL_ID, status: 'completed', total: PAGE_SIZE * PAGES_SERVED, succeeded: PAGE_SIZE * PAGES_SERVED, failed: 0, createdAt: '2026-11-25T00:00:00.000Z' };
+  return startTestServer((req, res) => {
+    const url = new URL(req.url!, 'http://x');
+    const json = (code: number, body: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (req.method === 'POST' && url.pathname === '/crawls') return json(202, { crawlId: CRAWL_ID, accepted: 1, rejected: [], statusUrl: `/crawls/${CRAWL_ID}` });
+    if (url.pathname === `/crawls/${CRAWL_ID}`) return json(200, status);
+    if (url.pathname === `/crawls/${CRAWL_ID}/pages`) {
+      const page = Number(url.searchParams.get('cursor') ?? 0);
+      const items = Array.from({ length: PAGE_SIZE }, (_, i) => summary(page * PAGE_SIZE + i));
+      return json(200, { items, cursor: page + 1 < PAGES_SERVED ? String(page + 1) : null });
+    }
+    return json(404, { error: { code: 'NOT_FOUND', message: 'no such route' } });
+  });
+}
+
 let site: Awaited<ReturnType<typeof startSite>>;
+let stub: TestServer;
 beforeAll(async () => {
-  site = await startSite();
+  [site, stub] = await Promise.all([startSite(), startStubApi()]);
 });
-afterAll(() => site?.close());
+afterAll(async () => {
+  await site?.close();
+  await stub?.close();
+});
 
 describe('crawler fetch (a real process)', () => {
   it('prints one Summary per line in input order with --json, and exits 0 even when pages failed', async () => {
@@ -75,9 +118,76 @@ describe('crawler fetch (a real process)', () => {
     expect(stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9/);
   });
 
-  it('prints help', async () => {
-    const { code, stdout } = await run(['--help']);
-    expect(code).toBe(0);
-    expect(stdout).toMatch(/crawler <command>/);
+  it.each([[['--help']], [['-h']], [['help']]])('prints the usage on stdout and exits 0 when asked: %j', async (args) => {
+    const { code, stdout, stderr } = await run(args);
+    expect([code, stderr]).toEqual([0, '']);
+    expect(stdout).toMatch(/^Usage: crawler <command>/);
+    expect(stdout).toMatch(/124 +--wait --timeout passed/);
+  });
+
+  it('prints a command\'s help with `help COMMAND`, as with `COMMAND --help`', async () => {
+    const [viaHelp, viaFlag] = await Promise.all([run(['help', 'status']), run(['status', '--help'])]);
+    expect(viaHelp.code).toBe(0);
+    expect(viaHelp.stdout).toMatch(/^Usage: crawler status \[--wait \[--timeout S\]\]/);
+    expect(viaHelp.stdout).toBe(viaFlag.stdout);
+  });
+
+  it('with no arguments prints the usage on stderr, not stdout, and exits 2', async () => {
+    const { code, stdout, stderr } = await run([]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^crawler: give a command\n\nUsage: crawler <command>/);
+  });
+
+  it.each([
+    [['status', '--endpoint', 'not-a-url', CRAWL_ID], /--endpoint "not-a-url" is not an absolute http\(s\) URL; .*ApiUrl that `npx cdk deploy` prints/],
+    [['pages', '--endpoint', 'http://', CRAWL_ID], /--endpoint "http:\/\/" is not an absolute http\(s\) URL/],
+    [['submit', '--endpoint', '127.0.0.1:3000', 'https://a.example/'], /--endpoint "127\.0\.0\.1:3000" is not an absolute http\(s\) URL/],
+    [['status', '--wait', '--timeout', '0', CRAWL_ID], /--timeout is a positive number of seconds \(e\.g\. 600\), not "0"/],
+    [['status', '--wait', '--timeout', 'soon', CRAWL_ID], /--timeout is a positive number of seconds \(e\.g\. 600\), not "soon"/],
+    [['status', '--wait', '--timeout=-5', CRAWL_ID], /--timeout is a positive number of seconds \(e\.g\. 600\), not "-5"/],
+    [['status', '--timeout', '10', CRAWL_ID], /--timeout limits how long --wait watches; give it with --wait/],
+    [['submit', '--timeout', '10', 'https://a.example/'], /--timeout limits how long --wait watches/],
+    [['help', 'nonsense'], /usage: crawler help \[fetch\|submit\|status\|pages\]/],
+    [['toString'], /unknown command "toString"/],
+  ])('exits 2 (usage) with a sentence naming what was wrong: %j', async (args, message) => {
+    const { code, stdout, stderr } = await run(args as string[]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(message);
+    expect(stderr).not.toMatch(/Invalid URL|\n\s+at /);
+  });
+});
+
+describe('a reader that leaves early (`| head -1`)', () => {
+  const noTrace = (r: Run) => {
+    expect(r.stderr).not.toMatch(/EPIPE|\n\s+at /);
+    expect(r.code).toBe(0);
+  };
+
+  it('pages: reading one line and closing the pipe ends the CLI quietly, exit 0', async () => {
+    let first = '';
+    const r = await run(['pages', '--endpoint', stub.url, CRAWL_ID], {}, (child) => {
+      child.stdout.on('data', (d: Buffer) => {
+        first += d.toString();
+        if (first.includes('\n')) child.stdout.destroy();
+      });
+    });
+    expect(first.split('\n')[0]).toMatch(/^STATUS\s+URL\s+TITLE\s+LINKS$/);
+    noTrace(r);
+  });
+
+  // The reader is gone before the command writes anything: its first write meets a closed pipe.
+  const closed = (child: ChildProcessWithoutNullStreams) => child.stdout.destroy();
+  it.each([
+    ['pages --format csv', () => ['pages', '--endpoint', stub.url, '--format', 'csv', CRAWL_ID]],
+    ['status', () => ['status', '--endpoint', stub.url, CRAWL_ID]],
+    ['status --wait', () => ['status', '--wait', '--endpoint', stub.url, CRAWL_ID]],
+    ['submit', () => ['submit', '--endpoint', stub.url, 'https://a.example/']],
+    ['submit --wait', () => ['submit', '--wait', '--format', 'json', '--endpoint', stub.url, 'https://a.example/']],
+    ['fetch --json', () => ['fetch', '--json', '--allow-private-network', ...Array.from({ length: 20 }, (_, i) => `${site.url}/page/${i}`)]],
+    ['--help', () => ['--help']],
+  ])('%s: a closed stdout ends the CLI quietly, exit 0', async (_name, args) => {
+    noTrace(await run(args(), {}, closed));
   });
 });
