@@ -19,6 +19,8 @@ export const ENV = {
   maxBodyBytes: 'FETCH_MAX_BODY_BYTES',
   maxRedirects: 'FETCH_MAX_REDIRECTS',
   allowPrivateNetwork: 'ALLOW_PRIVATE_NETWORK',
+  reconcileAfterSeconds: 'RECONCILE_AFTER_SECONDS',
+  reconcileMaxRequeues: 'RECONCILE_MAX_REQUEUES',
 } as const;
 
 /** A required variable: throws at cold start, naming the variable, when it is missing. */

@@ -71,6 +71,18 @@ export const crawlerConfigSchema = z.strictObject({
       maxRedirects: z.int().min(0).max(20).default(DEFAULT_FETCH_LIMITS.maxRedirects),
     })
     .prefault({}),
+  reconcile: z
+    .strictObject({
+      /**
+       * A running crawl that recorded nothing for this long is checked: each counted URL with no outcome is queued
+       * again. Longer than the longest legitimate quiet spell (a retry's delay, a slow batch), or pages in a backoff
+       * would be fetched twice.
+       */
+      afterSeconds: z.int().min(1).max(86_400).default(900),
+      /** Times one URL is queued again before it ends as failed (UNPROCESSED) with its reason. */
+      maxRequeues: z.int().min(0).max(100).default(3),
+    })
+    .prefault({}),
   observability: z
     .strictObject({
       /** X-Ray active tracing on the functions and the API stage. */

@@ -5,10 +5,11 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { CrawlerConfig } from './config.js';
 import { CrawlerFunction } from './crawler-function.js';
-import { consumerEnvironment } from './resources.js';
+import type { FunctionDefinition } from './function-definitions.js';
 
 export interface ConsumerProps {
   readonly config: CrawlerConfig;
+  readonly definition: FunctionDefinition;
   readonly queue: Queue;
   readonly table: ITable;
 }
@@ -23,15 +24,8 @@ export class Consumer extends Construct {
   constructor(scope: Construct, id: string, props: ConsumerProps) {
     super(scope, id);
     const { consumer } = props.config;
-    this.fn = new CrawlerFunction(this, 'Consume', {
-      handlerFile: 'consume',
-      description: 'Fetches and summarizes pages from the page queue',
-      memorySize: consumer.memorySize,
-      timeout: Duration.seconds(consumer.timeoutSeconds),
-      environment: consumerEnvironment(props.config),
-      tracing: props.config.observability.tracing,
-    })
-      .bindTable(props.table, 'consume', props.config.retentionDays)
+    this.fn = new CrawlerFunction(this, 'Consume', { definition: props.definition, tracing: props.config.observability.tracing })
+      .bindTable(props.table, props.config.retentionDays)
       // The consumer queues the links it follows onto its own queue.
       .bindQueueForSending(props.queue);
     this.fn.function.addEventSource(

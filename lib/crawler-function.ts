@@ -7,22 +7,13 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../functions/env.js';
-import { BUNDLING, type HandlerFile } from './bundling.js';
-
-/** What each function may do to the table: only the actions its code calls (TransactWriteItems needs Put/Update). */
-export const TABLE_ACCESS = {
-  submit: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem'],
-  consume: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
-  read: ['dynamodb:GetItem', 'dynamodb:Query'],
-} as const;
+import { Grant } from 'aws-cdk-lib/aws-iam';
+import { BUNDLING } from './bundling.js';
+import { BASE_ENVIRONMENT, TABLE_ACCESS, TABLE_INDEXES, type FunctionDefinition } from './function-definitions.js';
 
 export interface CrawlerFunctionProps {
-  /** File under functions/handlers/, without extension. */
-  readonly handlerFile: HandlerFile;
-  readonly description: string;
-  readonly memorySize?: number;
-  readonly timeout?: Duration;
-  readonly environment?: Record<string, string>;
+  /** What the function is (lib/function-definitions.ts): the local stack runs the same definition. */
+  readonly definition: FunctionDefinition;
   readonly tracing?: boolean;
 }
 
@@ -31,31 +22,30 @@ const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /**
  * Every default a crawler function shares: Node.js 24 on arm64, ESM bundle minified with source maps by the locally
- * installed esbuild (no Docker), its own log group with a retention, JSON logs. Environment variables are added only
- * through the bind methods, each together with the grant it needs, and the caller's `environment` is kept.
+ * installed esbuild (no Docker), its own log group with a retention, JSON logs. Its memory, timeout and settings come
+ * from its definition; the variables naming resources are added only through the bind methods, each together with
+ * the grant it needs.
  */
 export class CrawlerFunction extends Construct {
   readonly function: NodejsFunction;
+  private readonly definition: FunctionDefinition;
 
   constructor(scope: Construct, id: string, props: CrawlerFunctionProps) {
     super(scope, id);
+    const def = (this.definition = props.definition);
     const logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     this.function = new NodejsFunction(this, 'Function', {
-      entry: `${handlersDir}${props.handlerFile}.ts`,
+      entry: `${handlersDir}${def.handlerFile}.ts`,
       projectRoot,
       depsLockFilePath: `${projectRoot}package-lock.json`,
-      description: props.description,
+      description: def.description,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
-      memorySize: props.memorySize ?? 512,
-      timeout: props.timeout ?? Duration.seconds(10),
+      memorySize: def.memorySize,
+      timeout: Duration.seconds(def.timeoutSeconds),
       logGroup,
       tracing: props.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
-      environment: {
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_LOG_LEVEL: 'INFO',
-        ...props.environment,
-      },
+      environment: { ...BASE_ENVIRONMENT, ...def.environment },
       bundling: {
         format: OutputFormat.ESM,
         target: BUNDLING.target,
@@ -69,8 +59,14 @@ export class CrawlerFunction extends Construct {
     });
   }
 
-  bindTable(table: ITable, access: keyof typeof TABLE_ACCESS, retentionDays: number): this {
-    table.grant(this.function, ...TABLE_ACCESS[access]);
+  /** The table's name and retention, and the actions the definition's access needs on the table and no index but its own. */
+  bindTable(table: ITable, retentionDays: number): this {
+    const indexes = TABLE_INDEXES[this.definition.tableAccess] ?? [];
+    Grant.addToPrincipal({
+      grantee: this.function,
+      actions: [...TABLE_ACCESS[this.definition.tableAccess]],
+      resourceArns: [table.tableArn, ...indexes.map((index) => `${table.tableArn}/index/${index}`)],
+    });
     this.function.addEnvironment(ENV.tableName, table.tableName);
     this.function.addEnvironment(ENV.retentionDays, String(retentionDays));
     return this;

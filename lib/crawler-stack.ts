@@ -5,6 +5,8 @@ import { CrawlerApi } from './api.js';
 import type { CrawlerConfig } from './config.js';
 import { Consumer } from './consumer.js';
 import { CrawlerFunction } from './crawler-function.js';
+import { functionDefinitions } from './function-definitions.js';
+import { Reconciler } from './reconciler.js';
 import { PageQueue } from './queue.js';
 import { CrawlerMonitoring } from './monitoring.js';
 import { CrawlSchedules } from './schedules.js';
@@ -23,25 +25,20 @@ export class CrawlerStack extends Stack {
     const store = new CrawlStoreTable(this, 'Store');
     const pages = new PageQueue(this, 'Pages', { config });
 
-    const submit = new CrawlerFunction(this, 'Submit', {
-      handlerFile: 'submit',
-      description: 'Validates a crawl request, records the crawl and queues one message per URL',
-      memorySize: 512,
-      timeout: Duration.seconds(29),
-      tracing: config.observability.tracing,
-    })
-      .bindTable(store.table, 'submit', config.retentionDays)
+    const definitions = functionDefinitions(config);
+    const tracing = config.observability.tracing;
+    const submit = new CrawlerFunction(this, 'Submit', { definition: definitions.submit, tracing })
+      .bindTable(store.table, config.retentionDays)
       .bindQueueForSending(pages.queue);
-
-    const read = new CrawlerFunction(this, 'Read', {
-      handlerFile: 'read',
-      description: 'Serves crawl status, crawl pages and the latest summary of a URL',
-      memorySize: 256,
-      timeout: Duration.seconds(10),
-      tracing: config.observability.tracing,
-    }).bindTable(store.table, 'read', config.retentionDays);
-
-    const consumer = new Consumer(this, 'Consumer', { config, queue: pages.queue, table: store.table });
+    const read = new CrawlerFunction(this, 'Read', { definition: definitions.read, tracing }).bindTable(store.table, config.retentionDays);
+    const consumer = new Consumer(this, 'Consumer', { config, definition: definitions.consume, queue: pages.queue, table: store.table });
+    const reconciler = new Reconciler(this, 'Reconciler', {
+      definition: definitions.reconcile,
+      table: store.table,
+      pageQueue: pages.queue,
+      retentionDays: config.retentionDays,
+      tracing,
+    });
 
     const api = new CrawlerApi(this, 'Http', {
       config,
@@ -76,7 +73,7 @@ export class CrawlerStack extends Stack {
     new CfnOutput(this, 'DashboardName', { value: monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard of the crawler' });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.alarmTopic.topicArn, description: 'SNS topic the alarms notify' });
 
-    this.acknowledgeNagFindings(pages, [submit, read, consumer.fn], api, config.observability.tracing);
+    this.acknowledgeNagFindings(pages, [submit, read, consumer.fn, reconciler.fn], api, config.observability.tracing);
   }
 
   /** cdk-nag findings we accept, each with the reason. Anything not acknowledged here fails synth and the nag test. */

@@ -18,7 +18,27 @@ export interface TableDefinition {
   readonly sortKey: KeyAttribute;
   /** Epoch seconds after which DynamoDB may delete the item. */
   readonly timeToLiveAttribute: string;
+  readonly globalIndexes: readonly IndexDefinition[];
 }
+
+export interface IndexDefinition {
+  readonly indexName: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey: KeyAttribute;
+  /** Only the keys: the index is then written when they change, not when a crawl's counters do. */
+  readonly projection: 'KEYS_ONLY';
+}
+
+/**
+ * The running crawls, for the reconciler: a sparse index on an attribute only a running crawl item has. Keys only, so
+ * a crawl's index entry is written when it starts and when it ends, not with every page.
+ */
+export const runningCrawlsIndex: IndexDefinition = {
+  indexName: 'running',
+  partitionKey: { name: 'runningShard', type: 'S' },
+  sortKey: { name: 'PK', type: 'S' },
+  projection: 'KEYS_ONLY',
+};
 
 /** One table: crawls, the page summaries of each crawl, the links seen by each crawl, and the latest summary per URL. */
 export const crawlTable: TableDefinition = {
@@ -26,6 +46,7 @@ export const crawlTable: TableDefinition = {
   partitionKey: { name: 'PK', type: 'S' },
   sortKey: { name: 'SK', type: 'S' },
   timeToLiveAttribute: 'expiresAt',
+  globalIndexes: [runningCrawlsIndex],
 };
 
 export interface QueueDefinition {

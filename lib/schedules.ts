@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
+import { EventField, Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -27,7 +27,15 @@ export class CrawlSchedules extends Construct {
       if (rejected.length > 0) {
         throw new Error(`schedule "${schedule.name}": ${rejected.map((r) => `${r.url} (${r.reason})`).join(', ')}`);
       }
-      const event: ScheduledCrawlEvent = { source: 'serverless-crawler.schedule', schedule: schedule.name, crawl: schedule.crawl };
+      // The event's id and time make the crawl id: Lambda retries a failed asynchronous invocation, and the retry
+      // must find the crawl its first try recorded rather than start a second one.
+      const event: ScheduledCrawlEvent = {
+        source: 'serverless-crawler.schedule',
+        schedule: schedule.name,
+        crawl: schedule.crawl,
+        eventId: EventField.eventId,
+        time: EventField.time,
+      };
       this.rules.push(
         new Rule(this, schedule.name, {
           description: `serverless-crawler schedule ${schedule.name}`,

@@ -20,18 +20,24 @@ export async function provision(
   prefix = 'serverless-crawler',
 ): Promise<ProvisionedResources> {
   const tableName = `${prefix}-${crawlTable.logicalName}`;
+  const keyAttributes = [crawlTable.partitionKey, crawlTable.sortKey, ...crawlTable.globalIndexes.flatMap((i) => [i.partitionKey, i.sortKey])];
   await clients.dynamodb.send(
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: crawlTable.partitionKey.name, AttributeType: crawlTable.partitionKey.type },
-        { AttributeName: crawlTable.sortKey.name, AttributeType: crawlTable.sortKey.type },
-      ],
+      AttributeDefinitions: [...new Map(keyAttributes.map((a) => [a.name, { AttributeName: a.name, AttributeType: a.type }])).values()],
       KeySchema: [
         { AttributeName: crawlTable.partitionKey.name, KeyType: 'HASH' },
         { AttributeName: crawlTable.sortKey.name, KeyType: 'RANGE' },
       ],
+      GlobalSecondaryIndexes: crawlTable.globalIndexes.map((index) => ({
+        IndexName: index.indexName,
+        KeySchema: [
+          { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
+          { AttributeName: index.sortKey.name, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: index.projection },
+      })),
     }),
   );
   await clients.dynamodb.send(

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ScheduleConfig } from '../lib/config.js';
 import type { ScheduledCrawlEvent } from '../functions/handlers/submit.js';
 import { nextFireTime, parseScheduleExpression } from './schedule-expression.js';
@@ -26,7 +27,14 @@ export function startScheduler(
 
   for (const schedule of schedules.filter((s) => s.enabled)) {
     const parsed = parseScheduleExpression(schedule.expression);
-    const event: ScheduledCrawlEvent = { source: 'serverless-crawler.schedule', schedule: schedule.name, crawl: schedule.crawl };
+    // As the EventBridge rule sends it: a new event id and the time of each firing.
+    const event = (at: Date): ScheduledCrawlEvent => ({
+      source: 'serverless-crawler.schedule',
+      schedule: schedule.name,
+      crawl: schedule.crawl,
+      eventId: randomUUID(),
+      time: at.toISOString(),
+    });
     const plan = (after: Date) => {
       const next = nextFireTime(parsed, after, startedAt);
       if (!next || stopped) return null;
@@ -36,7 +44,7 @@ export function startScheduler(
         timers.delete(timer);
         if (Date.now() >= next.getTime()) {
           try {
-            const result = await handler(event);
+            const result = await handler(event(next));
             log(`schedule ${schedule.name} started ${JSON.stringify(result)}`);
           } catch (err) {
             log(`schedule ${schedule.name} failed: ${(err as Error).message}`);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import pLimit from 'p-limit';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -14,21 +15,30 @@ import {
 import { badRequest } from '../core/errors.js';
 import type { CrawlRecord, CrawlStore, PageList } from '../core/ports.js';
 import { toSummary, type Summary } from '../core/summary.js';
+import { runningCrawlsIndex } from '../../lib/resources.js';
 
 /**
  * The crawl table (see lib/resources.ts for its keys):
  *   crawl        PK CRAWL#<id>  SK #META        status, counters (total, succeeded, failed, pending), options
  *   page         PK CRAWL#<id>  SK PAGE#<hash>  the Summary of one URL in that crawl
- *   seen link    PK CRAWL#<id>  SK SEEN#<hash>  a URL the crawl has counted, and which page found it
+ *   seen link    PK CRAWL#<id>  SK SEEN#<hash>  a URL the crawl has counted (seeds included): its depth, which page
+ *                                              found it, the lease of whoever queues it, times the reconciler requeued it
  *   latest       PK URL#<hash>  SK #LATEST      the newest Summary of a URL across crawls
  * URLs are keyed by their SHA-256 because a 2,048-character URL does not fit DynamoDB's 1,024-byte sort key.
  * `pending` = total − succeeded − failed, kept in the same writes, so "done" is a plain condition `pending = 0`.
+ * The table is the truth: every URL counted in `total` has its SEEN item before its message is sent, so a URL whose
+ * message was lost is a SEEN item with no PAGE item, which the reconciler finds (dynamo-reconcile.ts).
  */
-const META = '#META';
-const crawlPk = (id: string) => `CRAWL#${id}`;
+export const META = '#META';
+export const crawlPk = (id: string) => `CRAWL#${id}`;
 const urlHash = (url: string) => createHash('sha256').update(url).digest('base64url');
-const pageSk = (url: string) => `PAGE#${urlHash(url)}`;
-const seenSk = (url: string) => `SEEN#${urlHash(url)}`;
+export const pageSk = (url: string) => `PAGE#${urlHash(url)}`;
+export const seenSk = (url: string) => `SEEN#${urlHash(url)}`;
+/**
+ * Running crawls carry this attribute, which keys the sparse `running` index the reconciler reads; completing a crawl
+ * removes it. One value: the index is written only when a crawl starts or ends, never per page.
+ */
+export const RUNNING = { attribute: runningCrawlsIndex.partitionKey.name, value: 'RUNNING' } as const;
 const latestKey = (url: string) => ({ PK: `URL#${urlHash(url)}`, SK: '#LATEST' });
 
 /** DynamoDB limits: 100 items in a transaction (one is the crawl update), 100 keys in a BatchGet, 25 in a BatchWrite. */
@@ -38,17 +48,28 @@ const BATCH_WRITE_ITEMS = 25;
 /** A page with more links than this has only its first ones followed: it bounds one message's work. */
 export const MAX_LINKS_PER_PAGE = 5_000;
 
+export interface RegisterLinksOptions {
+  /** Cap on the crawl's total. */
+  maxPages?: number | undefined;
+  /** The links' depth (their parent's + 1). */
+  depth: number;
+  /** Epoch ms until which this delivery holds the right to queue them. */
+  leaseUntil: number;
+}
+
 export interface DynamoStoreOptions {
   tableName: string;
   retentionDays: number;
   client?: DynamoDBDocumentClient;
 }
 
+export const isConditionFailureError = (err: unknown) => err instanceof ConditionalCheckFailedException;
+
 export function createDocumentClient(client = new DynamoDBClient({})): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-const isConditionFailure = (err: unknown) => err instanceof ConditionalCheckFailedException;
+const isConditionFailure = isConditionFailureError;
 const cancellationCodes = (err: TransactionCanceledException) => (err.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
 
 /** Transactions on the hot crawl item conflict under concurrency; DynamoDB says retry with backoff (capped at 1 s, 16 tries: a busy crawl item is the normal case, not an outage). */
@@ -89,21 +110,37 @@ export class DynamoCrawlStore implements CrawlStore {
     return Math.floor(Date.now() / 1000) + this.retentionSeconds;
   }
 
-  async createCrawl(crawl: CrawlRecord, seeds: readonly string[], trackLinks: boolean): Promise<void> {
+  async createCrawl(crawl: CrawlRecord, seeds: readonly string[]): Promise<'created' | 'exists'> {
     const expiresAt = this.expiresAt();
-    await this.db.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { PK: crawlPk(crawl.crawlId), SK: META, type: 'crawl', ...crawl, pending: crawl.total, expiresAt },
-        ConditionExpression: 'attribute_not_exists(PK)',
-      }),
-    );
-    if (!trackLinks) return;
-    // Seeds are marked as seen so a link back to a seed is not counted a second time.
+    // Seeds first: once the crawl item counts them, each already has the record the reconciler compares pages against
+    // (and a link back to a seed is not counted twice). A submit that dies before the crawl item leaves no crawl.
     const puts = seeds.map((url) => ({
-      PutRequest: { Item: { PK: crawlPk(crawl.crawlId), SK: seenSk(url), url, parent: '', expiresAt } },
+      PutRequest: { Item: { PK: crawlPk(crawl.crawlId), SK: seenSk(url), url, parent: '', depth: 0, expiresAt } },
     }));
     await Promise.all(chunk(puts, BATCH_WRITE_ITEMS).map((requests) => this.batchWrite(requests)));
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            PK: crawlPk(crawl.crawlId),
+            SK: META,
+            type: 'crawl',
+            ...crawl,
+            pending: crawl.total,
+            progressAt: crawl.createdAt,
+            [RUNNING.attribute]: RUNNING.value,
+            expiresAt,
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        }),
+      );
+      return 'created';
+    } catch (err) {
+      // The same crawl id again: a retried scheduled submit, whose first try recorded the crawl.
+      if (isConditionFailure(err)) return 'exists';
+      throw err;
+    }
   }
 
   private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
@@ -137,9 +174,9 @@ export class DynamoCrawlStore implements CrawlStore {
       Update: {
         TableName: this.table,
         Key: { PK: crawlPk(crawlId), SK: META },
-        UpdateExpression: 'ADD succeeded :s, failed :f, pending :minusN',
+        UpdateExpression: 'ADD succeeded :s, failed :f, pending :minusN SET progressAt = :now',
         ConditionExpression: 'attribute_exists(PK)',
-        ExpressionAttributeValues: { ':s': succeeded, ':f': failed, ':minusN': -(succeeded + failed) },
+        ExpressionAttributeValues: { ':s': succeeded, ':f': failed, ':minusN': -(succeeded + failed), ':now': new Date().toISOString() },
       },
     };
   }
@@ -207,9 +244,9 @@ export class DynamoCrawlStore implements CrawlStore {
         new UpdateCommand({
           TableName: this.table,
           Key: { PK: crawlPk(crawlId), SK: META },
-          UpdateExpression: 'SET #status = :completed, completedAt = :at',
+          UpdateExpression: 'SET #status = :completed, completedAt = :at REMOVE #running',
           ConditionExpression: 'pending = :zero AND #status = :running',
-          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeNames: { '#status': 'status', '#running': RUNNING.attribute },
           ExpressionAttributeValues: { ':completed': 'completed', ':running': 'running', ':at': completedAt, ':zero': 0 },
         }),
       );
@@ -220,16 +257,17 @@ export class DynamoCrawlStore implements CrawlStore {
     }
   }
 
-  async registerLinks(crawlId: string, parentUrl: string, urls: readonly string[], maxPages?: number): Promise<string[]> {
+  async registerLinks(crawlId: string, parentUrl: string, urls: readonly string[], options: RegisterLinksOptions): Promise<string[]> {
     const unique = [...new Set(urls)].slice(0, MAX_LINKS_PER_PAGE);
     const seenBy = await this.seenParents(crawlId, unique);
-    // Links this parent registered on an earlier try that died before recording the page: queue them again.
-    const mine = unique.filter((url) => seenBy.get(url) === parentUrl);
+    // Links this parent registered on an earlier try that died before recording the page: queue them again, unless
+    // another delivery of the same parent holds them right now (two deliveries at once queue each child once).
+    const mine = await this.claimLinks(crawlId, unique.filter((url) => seenBy.get(url) === parentUrl), options.leaseUntil);
     let fresh = unique.filter((url) => !seenBy.has(url));
     const added: string[] = [];
     while (fresh.length > 0) {
       const batch = fresh.slice(0, LINKS_PER_TRANSACTION);
-      const result = await this.addLinks(crawlId, parentUrl, batch, maxPages);
+      const result = await this.addLinks(crawlId, parentUrl, batch, options);
       if (result.kind === 'added') {
         added.push(...batch);
         fresh = fresh.slice(batch.length);
@@ -243,6 +281,38 @@ export class DynamoCrawlStore implements CrawlStore {
     }
     return [...mine, ...added];
   }
+
+  /** Takes the lease on links whose lease has run out (or was released); those this call got are returned. */
+  private async claimLinks(crawlId: string, urls: readonly string[], leaseUntil: number): Promise<string[]> {
+    const limit = pLimit(16);
+    const claimed = await Promise.all(
+      urls.map((url) =>
+        limit(async () => {
+          try {
+            await this.db.send(
+              new UpdateCommand({
+                TableName: this.table,
+                Key: { PK: crawlPk(crawlId), SK: seenSk(url) },
+                UpdateExpression: 'SET leaseUntil = :until',
+                ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil <= :now',
+                ExpressionAttributeValues: { ':until': leaseUntil, ':now': Date.now() },
+              }),
+            );
+            return url;
+          } catch (err) {
+            if (isConditionFailure(err)) return null;
+            throw err;
+          }
+        }),
+      ),
+    );
+    return claimed.filter((url): url is string => url !== null);
+  }
+
+  async releaseLinks(crawlId: string, urls: readonly string[]): Promise<void> {
+    await updateSeenItems(this.db, this.table, crawlId, urls, 'SET leaseUntil = :zero', { ':zero': 0 });
+  }
+
 
   private async seenParents(crawlId: string, urls: readonly string[]): Promise<Map<string, string>> {
     const byHash = new Map(urls.map((url) => [seenSk(url), url]));
@@ -269,7 +339,7 @@ export class DynamoCrawlStore implements CrawlStore {
     crawlId: string,
     parentUrl: string,
     batch: readonly string[],
-    maxPages?: number,
+    { maxPages, depth, leaseUntil }: RegisterLinksOptions,
   ): Promise<{ kind: 'added' } | { kind: 'taken'; urls: Set<string> } | { kind: 'full'; room: number }> {
     const expiresAt = this.expiresAt();
     const n = batch.length;
@@ -281,7 +351,7 @@ export class DynamoCrawlStore implements CrawlStore {
               ...batch.map((url) => ({
                 Put: {
                   TableName: this.table,
-                  Item: { PK: crawlPk(crawlId), SK: seenSk(url), url, parent: parentUrl, expiresAt },
+                  Item: { PK: crawlPk(crawlId), SK: seenSk(url), url, parent: parentUrl, depth, leaseUntil, expiresAt },
                   ConditionExpression: 'attribute_not_exists(PK)',
                 },
               })),
@@ -289,11 +359,11 @@ export class DynamoCrawlStore implements CrawlStore {
                 Update: {
                   TableName: this.table,
                   Key: { PK: crawlPk(crawlId), SK: META },
-                  UpdateExpression: 'ADD #total :n, pending :n',
+                  UpdateExpression: 'ADD #total :n, pending :n SET progressAt = :now',
                   // total + n ≤ maxPages, written without arithmetic: total ≤ maxPages − n.
                   ConditionExpression: maxPages ? '#total <= :room' : 'attribute_exists(PK)',
                   ExpressionAttributeNames: { '#total': 'total' },
-                  ExpressionAttributeValues: { ':n': n, ...(maxPages ? { ':room': maxPages - n } : {}) },
+                  ExpressionAttributeValues: { ':n': n, ':now': new Date().toISOString(), ...(maxPages ? { ':room': maxPages - n } : {}) },
                 },
               },
             ],
@@ -359,6 +429,33 @@ export class DynamoCrawlStore implements CrawlStore {
   }
 }
 
+/** One update of each URL's SEEN item (16 at a time): an item update has no batch form. */
+export async function updateSeenItems(
+  db: DynamoDBDocumentClient,
+  table: string,
+  crawlId: string,
+  urls: readonly string[],
+  updateExpression: string,
+  values: Record<string, unknown>,
+): Promise<void> {
+  const limit = pLimit(16);
+  await Promise.all(
+    urls.map((url) =>
+      limit(() =>
+        db.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { PK: crawlPk(crawlId), SK: seenSk(url) },
+            UpdateExpression: updateExpression,
+            ConditionExpression: 'attribute_exists(PK)',
+            ExpressionAttributeValues: values,
+          }),
+        ),
+      ),
+    ),
+  );
+}
+
 /** Cursors are opaque to clients: the last sort key, versioned, base64url. Anything else is a 400, not a 500. */
 function encodeCursor(sk: string): string {
   return Buffer.from(JSON.stringify({ v: 1, sk })).toString('base64url');
@@ -378,7 +475,7 @@ function decodeCursor(cursor: string): string {
   return sk;
 }
 
-function chunk<T>(items: readonly T[], size: number): T[][] {
+export function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;

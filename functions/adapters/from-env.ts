@@ -1,9 +1,14 @@
 import { ENV, numberOr, requireString } from '../env.js';
-import { DynamoCrawlStore } from './dynamo-store.js';
+import { createDocumentClient, DynamoCrawlStore } from './dynamo-store.js';
 import { SqsPageQueue } from './sqs-queue.js';
 
 /** Adapters configured from the function's environment; each call site keeps the result at module scope. */
+export const tableNameFromEnv = () => requireString(ENV.tableName);
+
+/** One DynamoDB client per container, shared by the adapters a function builds. */
+export const documentClient = createDocumentClient();
+
 export const storeFromEnv = () =>
-  new DynamoCrawlStore({ tableName: requireString(ENV.tableName), retentionDays: numberOr(ENV.retentionDays, 30) });
+  new DynamoCrawlStore({ tableName: tableNameFromEnv(), retentionDays: numberOr(ENV.retentionDays, 30), client: documentClient });
 
 export const queueFromEnv = () => new SqsPageQueue({ queueUrl: requireString(ENV.queueUrl) });

@@ -18,7 +18,10 @@ interface Task {
 }
 type Reply = { id: number; result: Analysis } | { id: number; error: string };
 
-if (!isMainThread && (workerData as { role?: string } | null)?.role === ROLE) {
+/** True inside a parse worker, which loads the same module (or bundle) as the code that started it. */
+export const isParseWorker = !isMainThread && (workerData as { role?: string } | null)?.role === ROLE;
+
+if (isParseWorker) {
   parentPort!.on('message', (task: Task) => {
     analyzeBlocking(Buffer.from(task.body), task.contentType, task.documentUrl).then(
       (result) => parentPort!.postMessage({ id: task.id, result } satisfies Reply),

@@ -39,8 +39,11 @@ export interface PageList {
 
 /** Where crawls and summaries live. The DynamoDB adapter implements it; the core only sees this. */
 export interface CrawlStore {
-  /** Records a new crawl with `total` = seeds; with `trackLinks`, also marks the seeds as seen for link dedupe. */
-  createCrawl(crawl: CrawlRecord, seeds: readonly string[], trackLinks: boolean): Promise<void>;
+  /**
+   * Records a new crawl with `total` = seeds, each seed durably counted before the crawl exists (and before any
+   * message is sent). 'exists' when a crawl with this id was recorded before (a retried scheduled submit).
+   */
+  createCrawl(crawl: CrawlRecord, seeds: readonly string[]): Promise<'created' | 'exists'>;
   /** Whether this URL's outcome is already recorded in the crawl (a redelivered message). */
   hasPage(crawlId: string, url: string): Promise<boolean>;
   /** Stores a URL's summary and counts it as succeeded or failed, atomically and exactly once. */
@@ -53,14 +56,43 @@ export interface CrawlStore {
   completeIfDone(crawlId: string, completedAt: string): Promise<boolean>;
   /**
    * Adds newly discovered URLs to the crawl (each counted once across all consumers, `total` kept ≤ maxPages) and
-   * returns those this parent must enqueue: the ones it added now, and the ones it added on an earlier, interrupted try.
+   * returns those this delivery must enqueue: the ones it added now, and the ones this parent added on an earlier,
+   * interrupted try whose lease has run out. Until `leaseUntil` no other delivery of the parent gets them.
    */
-  registerLinks(crawlId: string, parentUrl: string, urls: readonly string[], maxPages?: number): Promise<string[]>;
+  registerLinks(crawlId: string, parentUrl: string, urls: readonly string[], options: { maxPages?: number | undefined; depth: number; leaseUntil: number }): Promise<string[]>;
+  /** Gives up the lease on links this delivery could not queue, so the next delivery of the parent queues them. */
+  releaseLinks(crawlId: string, urls: readonly string[]): Promise<void>;
   /** Keeps the newest summary of a URL across crawls. */
   putLatest(crawlId: string, summary: Summary): Promise<void>;
   getCrawl(crawlId: string): Promise<CrawlRecord | null>;
   listPages(crawlId: string, limit: number, cursor?: string): Promise<PageList>;
   getLatest(url: string): Promise<Summary | null>;
+}
+
+/** A running crawl as the reconciler sees it. */
+export interface RunningCrawl {
+  crawlId: string;
+  /** When the crawl last counted or recorded a URL (or was last reconciled). */
+  progressAt: string;
+  pending: number;
+  options: CrawlOptions;
+}
+
+/** A URL the crawl counted that has no outcome yet. */
+export interface UnfinishedUrl {
+  url: string;
+  depth: number;
+  /** Times the reconciler queued it again so far. */
+  requeues: number;
+}
+
+/** What the reconciler reads and marks; the DynamoDB adapter implements it beside CrawlStore. */
+export interface ReconcileStore {
+  runningCrawls(): Promise<RunningCrawl[]>;
+  /** The crawl's counted URLs (seeds and links) that have no page record. */
+  unfinishedUrls(crawlId: string): Promise<UnfinishedUrl[]>;
+  /** Counts one more requeue of each URL and sets the crawl's progress time, before the messages are sent. */
+  markRequeued(crawlId: string, urls: readonly string[], at: string): Promise<void>;
 }
 
 export interface PageQueue {

@@ -20,7 +20,15 @@ export interface ProcessDeps {
   /** Told of each page's terminal summary as it is recorded (metrics). */
   observe?: (summary: Summary) => void;
   now?: () => Date;
+  /**
+   * Epoch ms until which this delivery may still be running (the invocation's deadline): children it registers are
+   * leased to it until then, so a concurrent delivery of the same parent does not queue them too.
+   */
+  leaseUntil?: number;
 }
+
+/** The lease when the caller gives no deadline: a consumer's default timeout. */
+const DEFAULT_LEASE_MS = 60_000;
 
 export type ProcessOutcome = 'recorded' | 'duplicate';
 
@@ -42,13 +50,15 @@ export async function processPage(message: PageMessage, deps: ProcessDeps, attem
     return await tryPage(message, deps, policy, attempt, isLast);
   } catch (err) {
     if (err instanceof RetryLater) throw err;
-    if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), 'the page could not be processed', { cause: err });
-    const error = { code: 'INTERNAL_ERROR', message: `the page could not be processed in ${attempt} attempts` };
+    if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), `the page could not be processed: ${describe(err)}`, { cause: err });
+    const error = { code: 'INTERNAL_ERROR', message: `the page could not be processed in ${attempt} attempts (last: ${describe(err)})` };
     const summary = failedSummary({ url: message.url, fetchedAt: now(deps), error });
     // Straight to the store, not through a shared batch: this is the one write left between the URL and the DLQ.
     return recordTerminal(message, summary, deps, (crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth));
   }
 }
+
+const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 500);
 
 const now = (deps: ProcessDeps) => (deps.now ?? (() => new Date()))().toISOString();
 
@@ -67,19 +77,27 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
   }
   const { summary, outlinks, retry } = await crawlPage(message.url, deps.limits, deps.network ?? PUBLIC_INTERNET, deps.analyze);
   if (retry && summary.error) {
-    if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt, retry.afterMs), summary.error.code);
+    if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt, retry.afterMs), `${summary.error.code}: ${summary.error.message}`);
     if (attempt > 1) summary.error = { ...summary.error, message: `${summary.error.message} (${attempt} attempts)` };
   }
 
   if (summary.ok && message.depth < message.maxDepth) {
     const candidates = linksToFollow(outlinks(), message);
     if (candidates.length > 0) {
-      const toQueue = await deps.store.registerLinks(message.crawlId, message.url, candidates, message.maxPages);
+      const toQueue = await deps.store.registerLinks(message.crawlId, message.url, candidates, {
+        maxPages: message.maxPages,
+        depth: message.depth + 1,
+        leaseUntil: deps.leaseUntil ?? Date.now() + DEFAULT_LEASE_MS,
+      });
       const unsent = await deps.queue.send(toQueue.map((url) => ({ ...message, url, depth: message.depth + 1 })));
       if (unsent.length > 0) {
-        // Retrying makes registerLinks hand back the same children to queue again. On the last attempt they are
-        // counted already, so they must end too: as failed, or the crawl would never complete.
-        if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), `${unsent.length} discovered URLs could not be queued`);
+        // Retrying makes registerLinks hand back the same children to queue again, once this delivery lets go of
+        // them. On the last attempt they are counted already, so they must end too: as failed, or the crawl would
+        // never complete.
+        if (!isLast) {
+          await deps.store.releaseLinks(message.crawlId, unsent.map((m) => m.url));
+          throw new RetryLater(retryDelaySeconds(policy, attempt), `${unsent.length} discovered URLs could not be queued`);
+        }
         const at = now(deps);
         await deps.store.recordFailures(message.crawlId, unsent.map((m) => enqueueFailed(m.url, at)), message.depth + 1);
       }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ulid } from 'ulid';
 import * as z from 'zod/mini';
 import { crawlRequestSchema, MAX_URLS_PER_REQUEST } from './crawl-request.js';
@@ -12,6 +13,8 @@ export interface SubmitResult {
   rejected: { url: string; reason: string }[];
   /** URLs that could not be queued even after retries; they are recorded as failed so the crawl still completes. */
   unqueued: number;
+  /** True when this crawl id was recorded already (a retried scheduled submit): nothing was queued again. */
+  duplicate?: boolean;
 }
 
 export interface SubmitDeps {
@@ -20,8 +23,16 @@ export interface SubmitDeps {
   now?: () => Date;
 }
 
+export interface SubmitOptions {
+  /**
+   * The crawl's id when the caller derives it (a schedule, from its event's id: Lambda retries an asynchronous
+   * invocation that failed, and each retry must find the crawl its first try recorded instead of starting another).
+   */
+  crawlId?: string;
+}
+
 /** The use case behind POST /crawls and every schedule: validate, record the crawl, queue one message per URL. */
-export async function submitCrawl(body: unknown, source: CrawlSource, deps: SubmitDeps): Promise<SubmitResult> {
+export async function submitCrawl(body: unknown, source: CrawlSource, deps: SubmitDeps, options: SubmitOptions = {}): Promise<SubmitResult> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw badRequest('INVALID_REQUEST', 'the body must be a JSON object like {"urls": ["https://example.com/"]}');
   }
@@ -40,7 +51,7 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
 
   const now = deps.now ?? (() => new Date());
   const crawl: CrawlRecord = {
-    crawlId: ulid(),
+    crawlId: options.crawlId ?? ulid(),
     status: 'running',
     total: accepted.length,
     succeeded: 0,
@@ -49,7 +60,11 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
     options: { maxDepth: request.maxDepth, sameOrigin: request.sameOrigin, ...(request.maxPages ? { maxPages: request.maxPages } : {}) },
     source,
   };
-  await deps.store.createCrawl(crawl, accepted, request.maxDepth > 0);
+  // Every seed is counted and durably recorded before any message is sent: if this invocation dies from here on,
+  // the reconciler finds the seeds that have no outcome and queues them.
+  if ((await deps.store.createCrawl(crawl, accepted)) === 'exists') {
+    return { crawlId: crawl.crawlId, accepted: accepted.length, rejected, unqueued: 0, duplicate: true };
+  }
 
   // Each message carries the crawl's options, so the consumer can follow links without reading the crawl.
   const messages: PageMessage[] = accepted.map((url) => ({ crawlId: crawl.crawlId, url, depth: 0, ...crawl.options }));
@@ -68,6 +83,16 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
   }
 
   return { crawlId: crawl.crawlId, accepted: accepted.length, rejected, unqueued: unsent.length };
+}
+
+/**
+ * A ULID that is the same for the same event: its time part from the event's time (crawls still sort by start), its
+ * random part from a hash of the event's id.
+ */
+export function crawlIdForEvent(eventId: string, time: Date): string {
+  const digest = createHash('sha256').update(eventId).digest();
+  let i = 0;
+  return ulid(time.getTime(), () => digest[i++ % digest.length]! / 256);
 }
 
 function describeIssues(error: z.core.$ZodError): string {

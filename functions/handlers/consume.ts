@@ -1,12 +1,11 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { isMainThread } from 'node:worker_threads';
 import pLimit from 'p-limit';
 import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
 import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../core/fetch-limits.js';
 import { pageMessageSchema } from '../core/ports.js';
-import { ParsePool } from '../core/parse-pool.js';
+import { isParseWorker, ParsePool } from '../core/parse-pool.js';
 import { processPage } from '../core/process-page.js';
 import { RecordBatcher } from '../core/record-batcher.js';
 import { DEFAULT_RETRY_POLICY, RetryLater, type RetryPolicy } from '../core/retry-policy.js';
@@ -37,12 +36,12 @@ const processor = new BatchProcessor(EventType.SQS);
 const batcher = new RecordBatcher(store);
 /**
  * Parse threads, started once per container and reused by every invocation. A parse worker loads this same bundle, so
- * only the main thread may start them.
+ * a parse worker must not start more (the container itself may be a worker thread, as in the local stack).
  */
 const parseThreads = numberOr(ENV.parseThreads, 0);
-const analyze = parseThreads > 0 && isMainThread ? new ParsePool(parseThreads).analyze : undefined;
+const analyze = parseThreads > 0 && !isParseWorker ? new ParsePool(parseThreads).analyze : undefined;
 
-async function recordHandler(record: SQSRecord): Promise<void> {
+async function recordHandler(record: SQSRecord, leaseUntil: number): Promise<void> {
   const parsed = pageMessageSchema.safeParse(safeJson(record.body));
   if (!parsed.success) {
     // Not ours or corrupted: failing it lets SQS move it to the DLQ after maxReceiveCount, where it can be inspected.
@@ -55,12 +54,17 @@ async function recordHandler(record: SQSRecord): Promise<void> {
   await limit(async () => {
     let outcome;
     try {
-      outcome = await processPage(message, { store, queue, limits, retry, record: batcher.record, observe: recordPageMetrics, ...(analyze ? { analyze } : {}) }, attempt);
+      outcome = await processPage(
+        message,
+        { store, queue, limits, retry, record: batcher.record, observe: recordPageMetrics, leaseUntil, ...(analyze ? { analyze } : {}) },
+        attempt,
+      );
     } catch (err) {
       if (err instanceof RetryLater) {
         // The delay is the message's visibility: if setting it fails, SQS still redelivers after the queue's default.
         await queue.postpone(record.receiptHandle, err.delaySeconds).catch((e: unknown) => logger.warn('could not set the retry delay', { ...context, error: e as Error }));
-        logger.info('page will be retried', { ...context, reason: err.reason, delaySeconds: err.delaySeconds });
+        // The reason names the underlying error (the fetch's code and message, or what was thrown), on every attempt.
+        logger.warn('page will be retried', { ...context, reason: err.reason, delaySeconds: err.delaySeconds, ...(err.cause ? { error: err.cause as Error } : {}) });
         metrics.addMetric('PageRetries', MetricUnit.Count, 1);
       } else {
         logger.error('page could not be recorded; SQS will move it to the dead-letter queue', { ...context, error: err as Error });
@@ -98,7 +102,12 @@ function safeJson(text: string): unknown {
 
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   try {
-    const response = await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
+    // Children registered by this invocation are leased to it until its deadline.
+    const leaseUntil = Date.now() + context.getRemainingTimeInMillis();
+    const response = await processPartialResponse(event, (record: SQSRecord) => recordHandler(record, leaseUntil), processor, {
+      context,
+      throwOnFullBatchFailure: false,
+    });
     if (response.batchItemFailures.length > 0) {
       logger.info('batch had failures', { records: event.Records.length, failures: response.batchItemFailures.length });
     }

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { submitCrawl } from '../core/submit-crawl.js';
+import { crawlIdForEvent, submitCrawl } from '../core/submit-crawl.js';
 import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
 import { apiBaseUrl, json, parseJsonBody, respond } from './http.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -15,6 +15,9 @@ export const scheduledCrawlSchema = z.object({
   source: z.literal('serverless-crawler.schedule'),
   schedule: z.string(),
   crawl: z.unknown(),
+  /** The EventBridge event's id and time: one crawl per event, however often Lambda retries the invocation. */
+  eventId: z.optional(z.string().check(z.minLength(1))),
+  time: z.optional(z.iso.datetime()),
 });
 export type ScheduledCrawlEvent = z.infer<typeof scheduledCrawlSchema>;
 
@@ -37,7 +40,12 @@ async function onHttp(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResul
 }
 
 async function onSchedule(event: ScheduledCrawlEvent): Promise<{ crawlId: string; accepted: number }> {
-  const result = await submitCrawl(event.crawl, { kind: 'schedule', name: event.schedule }, { store, queue });
+  const crawlId = event.eventId ? crawlIdForEvent(`${event.schedule}/${event.eventId}`, event.time ? new Date(event.time) : new Date()) : undefined;
+  const result = await submitCrawl(event.crawl, { kind: 'schedule', name: event.schedule }, { store, queue }, crawlId ? { crawlId } : {});
+  if (result.duplicate) {
+    logger.info('scheduled crawl already submitted by an earlier try of this event', { schedule: event.schedule, crawlId: result.crawlId });
+    return { crawlId: result.crawlId, accepted: result.accepted };
+  }
   logger.info('scheduled crawl submitted', { schedule: event.schedule, crawlId: result.crawlId, accepted: result.accepted });
   countSubmission(result);
   return { crawlId: result.crawlId, accepted: result.accepted };

@@ -170,14 +170,55 @@ describe('functions', () => {
   });
 
   it('no function may scan, delete or administer the table', () => {
-    for (const name of ['Submit', 'Read', 'Consume']) {
+    for (const name of ['Submit', 'Read', 'Consume', 'Reconcile']) {
       const actions = actionsOf(template, functionId(template, name)).flatMap((s) => s.actions);
       expect(actions.filter((a) => /dynamodb:(Scan|DeleteItem|DeleteTable|\*)/.test(a)), name).toEqual([]);
     }
   });
 });
 
+describe('reconciler', () => {
+  it('runs every minute, without retries (the next minute does the same work)', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [functionId(template, 'Reconcile'), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } })],
+    });
+  });
+
+  it('takes its quiet period and requeue limit from configuration', () => {
+    const { template: custom } = synthStack({ ...(shippedConfig() as object), reconcile: { afterSeconds: 120, maxRequeues: 5 } });
+    custom.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ RECONCILE_AFTER_SECONDS: '120', RECONCILE_MAX_REQUEUES: '5', PAGE_QUEUE_URL: Match.anyValue() }) },
+    });
+  });
+
+  it('is the only function that may read the running-crawls index, and only that index', () => {
+    const indexArn = (r: unknown) => JSON.stringify(r).includes('/index/');
+    const statements = actionsOf(template, functionId(template, 'Reconcile'));
+    const onIndex = statements.filter((s) => indexArn(s.resources));
+    expect(JSON.stringify(onIndex.map((s) => s.resources))).toContain('/index/running');
+    expect(JSON.stringify(onIndex.map((s) => s.resources))).not.toContain('/index/*');
+    expect(statements.flatMap((s) => s.actions)).toEqual(expect.arrayContaining(['dynamodb:Query', 'dynamodb:BatchGetItem', 'sqs:SendMessage']));
+    for (const name of ['Submit', 'Read', 'Consume']) {
+      expect(actionsOf(template, functionId(template, name)).filter((s) => indexArn(s.resources)), name).toEqual([]);
+    }
+  });
+});
+
 describe('table', () => {
+  it('has a keys-only index of running crawls for the reconciler', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'running',
+          KeySchema: [{ AttributeName: 'runningShard', KeyType: 'HASH' }, { AttributeName: 'PK', KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+    });
+  });
+
   it('is on-demand, with point-in-time recovery, a TTL attribute and the shared key schema', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       BillingMode: 'PAY_PER_REQUEST',
@@ -196,7 +237,11 @@ describe('schedules', () => {
       Targets: [
         Match.objectLike({
           Arn: { 'Fn::GetAtt': [functionId(template, 'Submit'), 'Arn'] },
-          Input: Match.serializedJson({ source: 'serverless-crawler.schedule', schedule: 'nightly-example', crawl: Match.objectLike({ urls: ['https://example.com/'] }) }),
+          // The event's id and time ride along, so a retried invocation finds the crawl its first try recorded.
+          InputTransformer: {
+            InputPathsMap: Match.objectLike({ id: '$.id', time: '$.time' }),
+            InputTemplate: Match.stringLikeRegexp('"schedule":"nightly-example".*"urls":\\["https://example.com/"\\].*"eventId":<id>,"time":<time>'),
+          },
           DeadLetterConfig: Match.anyValue(),
         }),
       ],

@@ -100,7 +100,9 @@ async function drain(
           stats.deliveries++;
           const attempt = Number(m.Attributes?.ApproximateReceiveCount ?? 1);
           try {
-            const deps = { ...faulty((step) => options.crashAt(message, step, attempt)), limits, retry: retry() };
+            // The redelivery comes at once here, as if the visibility timeout had passed, and so has the dead
+            // delivery's lease on the children it registered.
+            const deps = { ...faulty((step) => options.crashAt(message, step, attempt)), limits, retry: retry(), leaseUntil: Date.now() };
             await processPage(message, options.record ? { ...deps, record: options.record } : deps, attempt);
           } catch (err) {
             // processPage turns an unexpected error on a non-final attempt into RetryLater; a crash is one. A real
@@ -239,7 +241,8 @@ describe('exact accounting under crashes, duplicates and concurrency', () => {
     await expect(processPage(seven, { ...dying, limits, retry: retry() }, last - 1)).rejects.toBeInstanceOf(RetryLater);
     expect(await processPage(seven, { ...dying, limits, retry: retry() }, last)).toBe('recorded');
     const [page] = (await store.listPages(crawlId, 10)).items.filter((s) => s.url === seven.url);
-    expect(page?.error).toEqual({ code: 'INTERNAL_ERROR', message: `the page could not be processed in ${last} attempts` });
+    // The reason carries the underlying error, as every attempt's log line does.
+    expect(page?.error).toEqual({ code: 'INTERNAL_ERROR', message: `the page could not be processed in ${last} attempts (last: Error: before putLatest)` });
 
     const eight = { ...seven, url: `${site.url}/page/8` };
     const cannotRecord = faulty((step) => step === 'before:recordPage');

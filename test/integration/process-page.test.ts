@@ -35,7 +35,6 @@ describe('processPage on the real engines', () => {
     await store.createCrawl(
       { crawlId, status: 'running', total: 1, succeeded: 0, failed: 0, createdAt: new Date().toISOString(), options: { maxDepth: 1, sameOrigin: true }, source: { kind: 'api' } },
       [root],
-      true,
     );
     const message: PageMessage = { crawlId, url: root, depth: 0, maxDepth: 1, sameOrigin: true };
 

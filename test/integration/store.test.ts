@@ -33,7 +33,7 @@ function summary(url: string, ok = true, fetchedAt = new Date().toISOString()): 
 describe('DynamoCrawlStore on DynamoDB Local', () => {
   it('counts each URL exactly once however often it is recorded, and completes when all are done', async () => {
     const c = crawl(3);
-    await store.createCrawl(c, [], false);
+    await store.createCrawl(c, []);
     const urls = ['https://a.example/1', 'https://a.example/2', 'https://a.example/3'];
     // Every URL delivered three times, concurrently, as SQS at-least-once delivery can.
     const outcomes = await Promise.all(urls.flatMap((url, i) => [0, 1, 2].map(() => store.recordPage(c.crawlId, summary(url, i !== 2), 0))));
@@ -46,7 +46,7 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
 
   it('does not complete while any URL is outstanding', async () => {
     const c = crawl(2);
-    await store.createCrawl(c, [], false);
+    await store.createCrawl(c, []);
     await store.recordPage(c.crawlId, summary('https://b.example/1'), 0);
     expect(await store.completeIfDone(c.crawlId, new Date().toISOString())).toBe(false);
     expect(await store.getCrawl(c.crawlId)).toMatchObject({ status: 'running', succeeded: 1 });
@@ -57,12 +57,12 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
   it('registers each discovered URL once across concurrent consumers, never past maxPages', async () => {
     const seeds = ['https://c.example/'];
     const c = crawl(1, { maxDepth: 3, maxPages: 150 });
-    await store.createCrawl(c, seeds, true);
+    await store.createCrawl(c, seeds);
     const links = Array.from({ length: 200 }, (_, i) => `https://c.example/p${i}`);
     // Two parents find overlapping link sets at the same time, both including the seed.
     const [a, b] = await Promise.all([
-      store.registerLinks(c.crawlId, 'https://c.example/x', [...seeds, ...links.slice(0, 120)], 150),
-      store.registerLinks(c.crawlId, 'https://c.example/y', [...seeds, ...links.slice(60, 200)], 150),
+      store.registerLinks(c.crawlId, 'https://c.example/x', [...seeds, ...links.slice(0, 120)], { maxPages: 150, depth: 1, leaseUntil: Date.now() + 60_000 }),
+      store.registerLinks(c.crawlId, 'https://c.example/y', [...seeds, ...links.slice(60, 200)], { maxPages: 150, depth: 1, leaseUntil: Date.now() + 60_000 }),
     ]);
     const all = [...a, ...b];
     expect(new Set(all).size).toBe(all.length);
@@ -71,21 +71,40 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
     expect(await store.getCrawl(c.crawlId)).toMatchObject({ total: 150 });
   });
 
-  it('hands a parent back the links it registered on an interrupted earlier try', async () => {
+  it('hands a parent back the links it registered on an interrupted earlier try, once its lease has run out', async () => {
     const c = crawl(1, { maxDepth: 1 });
-    await store.createCrawl(c, ['https://d.example/'], true);
-    const first = await store.registerLinks(c.crawlId, 'https://d.example/', ['https://d.example/a', 'https://d.example/b']);
-    const again = await store.registerLinks(c.crawlId, 'https://d.example/', ['https://d.example/a', 'https://d.example/b']);
-    const other = await store.registerLinks(c.crawlId, 'https://d.example/other', ['https://d.example/a']);
-    expect(first.sort()).toEqual(['https://d.example/a', 'https://d.example/b']);
+    await store.createCrawl(c, ['https://d.example/']);
+    const links = ['https://d.example/a', 'https://d.example/b'];
+    const expired = { depth: 1, leaseUntil: Date.now() - 1 };
+    const first = await store.registerLinks(c.crawlId, 'https://d.example/', links, expired);
+    const again = await store.registerLinks(c.crawlId, 'https://d.example/', links, expired);
+    const other = await store.registerLinks(c.crawlId, 'https://d.example/other', ['https://d.example/a'], expired);
+    expect(first.sort()).toEqual(links);
     expect(again.sort()).toEqual(first.sort());
     expect(other).toEqual([]);
     expect(await store.getCrawl(c.crawlId)).toMatchObject({ total: 3 });
   });
 
+  it('queues the children once when two deliveries of one parent run at once, and again after a release', async () => {
+    const c = crawl(1, { maxDepth: 1 });
+    await store.createCrawl(c, ['https://e.example/']);
+    const links = Array.from({ length: 30 }, (_, i) => `https://e.example/${i}`);
+    const held = { depth: 1, leaseUntil: Date.now() + 60_000 };
+    const [a, b] = await Promise.all([
+      store.registerLinks(c.crawlId, 'https://e.example/', links, held),
+      store.registerLinks(c.crawlId, 'https://e.example/', links, held),
+    ]);
+    expect([...a, ...b].sort()).toEqual([...links].sort());
+    // A third delivery while the lease holds gets nothing; once the holder lets go (it could not queue them), it does.
+    expect(await store.registerLinks(c.crawlId, 'https://e.example/', links, held)).toEqual([]);
+    await store.releaseLinks(c.crawlId, links.slice(0, 5));
+    expect((await store.registerLinks(c.crawlId, 'https://e.example/', links, held)).sort()).toEqual(links.slice(0, 5).sort());
+    expect(await store.getCrawl(c.crawlId)).toMatchObject({ total: 31 });
+  });
+
   it('lists a crawl\'s pages through cursors, each exactly once', async () => {
     const c = crawl(25);
-    await store.createCrawl(c, [], false);
+    await store.createCrawl(c, []);
     const urls = Array.from({ length: 25 }, (_, i) => `https://e.example/${i}`);
     await Promise.all(urls.map((url) => store.recordPage(c.crawlId, summary(url), 0)));
     const seen: string[] = [];
@@ -104,7 +123,7 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
 
   it('rejects a cursor it did not issue with INVALID_CURSOR', async () => {
     const c = crawl(1);
-    await store.createCrawl(c, [], false);
+    await store.createCrawl(c, []);
     for (const bad of ['garbage', 'eyJ2IjoxLCJzayI6IiNNRVRBIn0', Buffer.from('{"v":1,"sk":"SEEN#x"}').toString('base64url'), '%%%']) {
       await expect(store.listPages(c.crawlId, 10, bad)).rejects.toMatchObject({ status: 400, code: 'INVALID_CURSOR' });
     }
@@ -120,7 +139,7 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
 
   it('stores URLs longer than a DynamoDB sort key allows', async () => {
     const c = crawl(1);
-    await store.createCrawl(c, [], false);
+    await store.createCrawl(c, []);
     const url = `https://g.example/${'x'.repeat(2_000)}`;
     expect(await store.recordPage(c.crawlId, summary(url), 0)).toBe('recorded');
     expect((await store.listPages(c.crawlId, 10)).items[0]?.url).toBe(url);
@@ -128,7 +147,7 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
 
   it('records many pages in few transactions, each exactly once, duplicates (within and across calls) included', async () => {
     const c = crawl(250);
-    await store.createCrawl(c, [], false);
+    await store.createCrawl(c, []);
     const urls = Array.from({ length: 250 }, (_, i) => `https://batch.example/${i}`);
     const first = await store.recordPages(c.crawlId, [
       ...urls.slice(0, 150).map((url, i) => ({ summary: summary(url, i % 5 !== 0), depth: 0 })),
@@ -146,7 +165,7 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
 
   it('shares transactions between pages that finish together (RecordBatcher), each caller getting its own outcome', async () => {
     const c = crawl(40);
-    await store.createCrawl(c, [], false);
+    await store.createCrawl(c, []);
     let calls = 0;
     const counting = { recordPages: (id: string, entries: readonly { summary: Summary; depth: number }[]) => (calls++, store.recordPages(id, entries)) };
     const batcher = new RecordBatcher(counting, 20);

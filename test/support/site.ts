@@ -3,7 +3,9 @@ import { startTestServer, type TestServer } from './http-server.js';
 
 /**
  * A generated loopback site. /page/N are HTML pages whose fields vary with N (so a mixed-up summary is caught);
- * /missing/N answer 404; /graph/N link to /graph/(2N+1) and /graph/(2N+2) (a binary tree) plus an off-site link.
+ * /missing/N answer 404; /graph/N link to /graph/(2N+1) and /graph/(2N+2) (a binary tree) plus an off-site link;
+ * /shifting/N links to three /page/ URLs that differ on every fetch (a page whose links change between deliveries);
+ * /vanishing/N links to three /page/ URLs on its first fetch and answers 404 after.
  */
 export interface ExpectedPage extends PageFields {
   path: string;
@@ -50,6 +52,12 @@ export async function startSite(): Promise<TestServer & { hits: Map<string, numb
     } else if (kind === 'graph' && Number.isInteger(n)) {
       const links = [2 * n + 1, 2 * n + 2].map((c) => `<a href="/graph/${c}#frag">child</a>`).join('');
       res.writeHead(200, { 'content-type': 'text/html' }).end(`<title>graph ${n}</title>${links}<a href="/graph/0">root</a><a href="http://other.invalid/">off-site</a>`);
+    } else if (kind === 'shifting' && Number.isInteger(n)) {
+      const base = 10_000 + n * 100 + hits.get(path)! * 3;
+      res.writeHead(200, { 'content-type': 'text/html' }).end(`<title>shifting ${n}</title>${[0, 1, 2].map((i) => `<a href="/page/${base + i}">p</a>`).join('')}`);
+    } else if (kind === 'vanishing' && Number.isInteger(n) && hits.get(path) === 1) {
+      const base = 20_000 + n * 10;
+      res.writeHead(200, { 'content-type': 'text/html' }).end(`<title>vanishing ${n}</title>${[0, 1, 2].map((i) => `<a href="/page/${base + i}">p</a>`).join('')}`);
     } else {
       res.writeHead(404, { 'content-type': 'text/html' }).end('<title>Not found</title>');
     }

@@ -23,10 +23,18 @@ describe('local scheduler', () => {
     expect(calls).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(2_000);
     expect(calls).toEqual([
-      { source: 'serverless-crawler.schedule', schedule: 'every-minute', crawl: { urls: ['https://a.example/'], maxDepth: 1, sameOrigin: true } },
+      {
+        source: 'serverless-crawler.schedule',
+        schedule: 'every-minute',
+        crawl: { urls: ['https://a.example/'], maxDepth: 1, sameOrigin: true },
+        eventId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        time: '2026-01-01T00:01:30.000Z',
+      },
     ]);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(calls).toHaveLength(2);
+    // Each firing is its own event, so each starts its own crawl (a retry of one firing would not).
+    expect((calls[1] as { eventId: string }).eventId).not.toBe((calls[0] as { eventId: string }).eventId);
     scheduler.stop();
     await vi.advanceTimersByTimeAsync(120_000);
     expect(calls).toHaveLength(2);

@@ -1,0 +1,94 @@
+import type { CrawlStore, PageMessage, PageQueue, ReconcileStore, RunningCrawl, UnfinishedUrl } from './ports.js';
+import { failedSummary } from './summary.js';
+
+/**
+ * The table is the truth, the queue a hint. Every URL counted in a crawl's `total` has a record before its message
+ * is sent, so whatever loses a message (a purged queue, a message dead-lettered, a consumer or a submit that died
+ * between counting and queueing, a page whose links differ on its retry) leaves a counted URL with no outcome. A crawl
+ * in that state stops making progress; this finds it, queues each such URL again, and after `maxRequeues` rounds
+ * records it as failed with its reason, so every crawl completes with exact counts.
+ */
+
+export interface ReconcileSettings {
+  /** A running crawl with no progress for this long is checked. */
+  afterSeconds: number;
+  /** Requeues of one URL before it ends as failed. */
+  maxRequeues: number;
+}
+
+export interface ReconcileDeps {
+  reconcileStore: ReconcileStore;
+  store: Pick<CrawlStore, 'recordPages' | 'completeIfDone'>;
+  queue: PageQueue;
+  now?: () => Date;
+}
+
+export interface ReconcileReport {
+  /** Running crawls seen. */
+  running: number;
+  /** Of those, crawls with no progress for `afterSeconds`, which were checked. */
+  stalled: number;
+  /** URLs queued again. */
+  requeued: number;
+  /** URLs ended as failed after too many requeues. */
+  failed: number;
+  /** Crawls this pass completed. */
+  completed: number;
+  /** Stalled crawls whose counts say URLs are pending that have no record to queue again (should never happen). */
+  inconsistent: string[];
+}
+
+export const UNPROCESSED = 'UNPROCESSED';
+
+export async function reconcile(deps: ReconcileDeps, settings: ReconcileSettings): Promise<ReconcileReport> {
+  const now = (deps.now ?? (() => new Date()))();
+  const cutoff = new Date(now.getTime() - settings.afterSeconds * 1000).toISOString();
+  const running = await deps.reconcileStore.runningCrawls();
+  const report: ReconcileReport = { running: running.length, stalled: 0, requeued: 0, failed: 0, completed: 0, inconsistent: [] };
+  for (const crawl of running) {
+    if (crawl.progressAt > cutoff) continue;
+    report.stalled++;
+    await reconcileCrawl(crawl, deps, settings, now.toISOString(), report);
+  }
+  return report;
+}
+
+async function reconcileCrawl(crawl: RunningCrawl, deps: ReconcileDeps, settings: ReconcileSettings, at: string, report: ReconcileReport): Promise<void> {
+  const unfinished = await deps.reconcileStore.unfinishedUrls(crawl.crawlId);
+  const exhausted = unfinished.filter((u) => u.requeues >= settings.maxRequeues);
+  const again = unfinished.filter((u) => u.requeues < settings.maxRequeues);
+
+  if (exhausted.length > 0) {
+    const outcomes = await deps.store.recordPages(crawl.crawlId, exhausted.map((u) => ({ summary: unprocessed(u, at), depth: u.depth })));
+    report.failed += outcomes.filter((o) => o === 'recorded').length;
+  }
+  if (again.length > 0) {
+    // Counted before sending: if this pass dies after the send, the URL has still used up a round, so no URL is
+    // requeued forever.
+    await deps.reconcileStore.markRequeued(crawl.crawlId, again.map((u) => u.url), at);
+    const messages: PageMessage[] = again.map((u) => ({
+      crawlId: crawl.crawlId,
+      url: u.url,
+      depth: u.depth,
+      maxDepth: crawl.options.maxDepth,
+      sameOrigin: crawl.options.sameOrigin,
+      ...(crawl.options.maxPages ? { maxPages: crawl.options.maxPages } : {}),
+    }));
+    // What could not be sent now is found again by the next pass.
+    const unsent = await deps.queue.send(messages);
+    report.requeued += messages.length - unsent.length;
+  }
+  if (unfinished.length === 0 && crawl.pending > 0) report.inconsistent.push(crawl.crawlId);
+  if (await deps.store.completeIfDone(crawl.crawlId, at)) report.completed++;
+}
+
+function unprocessed(url: UnfinishedUrl, at: string) {
+  return failedSummary({
+    url: url.url,
+    fetchedAt: at,
+    error: {
+      code: UNPROCESSED,
+      message: `queued ${url.requeues + 1} times and never processed: its messages were lost or dead-lettered (see the dead-letter queue)`,
+    },
+  });
+}

@@ -1,0 +1,26 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DynamoReconcileStore } from '../adapters/dynamo-reconcile.js';
+import { documentClient, queueFromEnv, storeFromEnv, tableNameFromEnv } from '../adapters/from-env.js';
+import { reconcile, type ReconcileReport } from '../core/reconcile.js';
+import { ENV, numberOr } from '../env.js';
+import { logger, metrics } from './observability.js';
+
+// Adapters and settings at module scope: built and read once per container.
+const store = storeFromEnv();
+const queue = queueFromEnv();
+const reconcileStore = new DynamoReconcileStore(documentClient, tableNameFromEnv());
+const settings = {
+  afterSeconds: numberOr(ENV.reconcileAfterSeconds, 900),
+  maxRequeues: numberOr(ENV.reconcileMaxRequeues, 3),
+};
+
+/** Invoked by its schedule (every minute): one pass over the running crawls. */
+export const handler = async (): Promise<ReconcileReport> => {
+  const report = await reconcile({ reconcileStore, store, queue }, settings);
+  if (report.requeued > 0 || report.failed > 0 || report.completed > 0) logger.warn('reconciled stalled crawls', { ...report });
+  if (report.inconsistent.length > 0) logger.error('crawls whose counts have no unfinished URL to requeue', { crawls: report.inconsistent });
+  metrics.addMetric('UrlsRequeued', MetricUnit.Count, report.requeued);
+  metrics.addMetric('UrlsUnprocessed', MetricUnit.Count, report.failed);
+  metrics.publishStoredMetrics();
+  return report;
+};
