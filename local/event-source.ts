@@ -1,23 +1,21 @@
-import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
-export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
+/** Invokes the consumer function once with a batch (the local stack runs it in a container, with its timeout). */
+export type SqsInvoke = (event: SQSEvent) => Promise<SQSBatchResponse | null | void>;
 
 export interface EventSourceOptions {
   sqs: SQSClient;
   queueUrl: string;
   queueArn: string;
   region: string;
-  handler: SqsHandler;
-  functionName: string;
+  invoke: SqsInvoke;
   batchSize: number;
   maxBatchingWindowSeconds: number;
   /** Concurrent invocations at most, as the event source mapping's maximumConcurrency. */
   maxConcurrency: number;
-  functionTimeoutSeconds: number;
   /** The queue's visibility timeout, which Lambda's poller applies to every receive. */
   visibilityTimeoutSeconds: number;
   onBatch?: (info: { records: number; failures: number; error?: unknown }) => void;
@@ -25,6 +23,11 @@ export interface EventSourceOptions {
 
 export interface RunningEventSource {
   stop(): Promise<void>;
+  /**
+   * Disables or enables polling, as an event source mapping's `Enabled` does: batches already handed to the function
+   * finish, and no new ones start until it is enabled again.
+   */
+  setEnabled(enabled: boolean): void;
   /** Batches handed to the handler so far. */
   readonly invocations: number;
 }
@@ -51,7 +54,7 @@ export function startEventSource(options: EventSourceOptions): RunningEventSourc
     const windowMs = options.maxBatchingWindowSeconds * 1000;
     let deadline = Infinity;
     let idleMs = 0;
-    while (byId.size < options.batchSize && !abort.signal.aborted) {
+    while (byId.size < options.batchSize && !abort.signal.aborted && enabled) {
       if (byId.size > 0 && Date.now() >= deadline) break;
       const out = await options.sqs.send(
         new ReceiveMessageCommand({
@@ -103,36 +106,16 @@ export function startEventSource(options: EventSourceOptions): RunningEventSourc
     };
   }
 
-  function context(deadline: number): Context {
-    return {
-      callbackWaitsForEmptyEventLoop: false,
-      functionName: options.functionName,
-      functionVersion: '$LATEST',
-      invokedFunctionArn: `arn:aws:lambda:${options.region}:000000000000:function:${options.functionName}`,
-      memoryLimitInMB: '1024',
-      awsRequestId: randomUUID(),
-      logGroupName: `/aws/lambda/${options.functionName}`,
-      logStreamName: 'local',
-      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-      done: () => undefined,
-      fail: () => undefined,
-      succeed: () => undefined,
-    };
-  }
-
   async function invoke(messages: Message[]): Promise<void> {
     const records = messages.map(toRecord);
-    const timeoutMs = options.functionTimeoutSeconds * 1000;
     let failedIds: Set<string>;
     let error: unknown;
     try {
       invocations++;
-      const timeout = sleep(timeoutMs, 'timeout' as const, { ref: false });
-      const result = await Promise.race([options.handler({ Records: records }, context(Date.now() + timeoutMs)), timeout]);
-      if (result === 'timeout') throw new Error(`handler timed out after ${options.functionTimeoutSeconds}s`);
+      const result = await options.invoke({ Records: records });
       failedIds = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
     } catch (err) {
-      // A throw or a timeout fails the whole batch: nothing is deleted.
+      // A throw, a crash or a timeout of the function fails the whole batch: nothing is deleted.
       error = err;
       failedIds = new Set(records.map((r) => r.messageId));
     }
@@ -148,8 +131,13 @@ export function startEventSource(options: EventSourceOptions): RunningEventSourc
     options.onBatch?.({ records: records.length, failures: failedIds.size, ...(error ? { error } : {}) });
   }
 
+  let enabled = true;
   async function poller(): Promise<void> {
     while (!abort.signal.aborted) {
+      if (!enabled) {
+        await sleep(100, undefined, { signal: abort.signal }).catch(() => undefined);
+        continue;
+      }
       try {
         const messages = await receiveBatch();
         if (messages.length > 0) await invoke(messages);
@@ -165,6 +153,9 @@ export function startEventSource(options: EventSourceOptions): RunningEventSourc
   return {
     get invocations() {
       return invocations;
+    },
+    setEnabled: (value) => {
+      enabled = value;
     },
     stop: async () => {
       abort.abort();

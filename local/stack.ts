@@ -1,13 +1,17 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { CrawlerConfig } from '../lib/config.js';
+import type { ReconcileReport } from '../functions/core/reconcile.js';
 import { ENV } from '../functions/env.js';
-import { consumerEnvironment, crawlQueues } from '../lib/resources.js';
-import { startApiServer, type ApiHandler } from './api-server.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, startSqsServer, type RunningEngine } from './engines.js';
-import { startEventSource, type RunningEventSource, type SqsHandler } from './event-source.js';
+import { HANDLER_FILES } from '../lib/bundling.js';
+import { BASE_ENVIRONMENT, bindingEnvironment, functionDefinitions, RECONCILE_EVENT, type CrawlerFunctionName } from '../lib/function-definitions.js';
+import { crawlQueues } from '../lib/resources.js';
+import { startApiServer } from './api-server.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, startSqsServer } from './engines.js';
+import { startEventSource, type RunningEventSource } from './event-source.js';
+import { buildFunctionBundles, LocalFunction } from './lambda-runtime.js';
 import { provision, type ProvisionedResources } from './provision.js';
-import { startScheduler, type RunningScheduler, type ScheduleHandler } from './scheduler.js';
+import { startScheduler, type RunningScheduler } from './scheduler.js';
 
 export interface LocalStackOptions {
   config: CrawlerConfig;
@@ -16,7 +20,12 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** Run the enabled schedules (npm start does; tests usually do not). */
   schedules?: boolean;
+  /** How often the reconciler runs (its rule's rate, a minute); 0 runs it only when `reconcile()` is called. */
+  reconcileEveryMs?: number;
 }
+
+/** Containers per API function: Lambda's unreserved concurrency, scaled to a laptop. */
+const API_FUNCTION_CONCURRENCY = 10;
 
 export interface LocalStack {
   apiUrl: string;
@@ -25,6 +34,10 @@ export interface LocalStack {
   resources: ProvisionedResources;
   eventSource: RunningEventSource;
   scheduler: RunningScheduler | null;
+  /** The functions, each running in its own containers. */
+  functions: Record<CrawlerFunctionName, LocalFunction>;
+  /** Runs one reconciler pass now (as its schedule does) and returns its report. */
+  reconcile(): Promise<ReconcileReport>;
   /** Milliseconds from the call to ready. */
   startupMs: number;
   stop(): Promise<void>;
@@ -32,8 +45,9 @@ export interface LocalStack {
 
 /**
  * The whole pipeline on this machine: DynamoDB Local and an SQS server as real engines, the table and queues created
- * from lib/resources.ts, the real handlers behind a local API server, an SQS event source feeding the consumer, and
- * the schedules. The handlers are the deployed code unchanged: only their environment differs (endpoints, names).
+ * from lib/resources.ts, and each function of lib/function-definitions.ts run as Lambda runs it (its own bundle,
+ * environment, memory, timeout and containers; see lambda-runtime.ts) behind a local API server, an SQS event source,
+ * the schedules and the reconciler's one-minute rule. Only the endpoints in the functions' environment differ from AWS.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const started = Date.now();
@@ -45,38 +59,54 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   try {
-    const [dynamodb, sqs]: RunningEngine[] = await Promise.all([startDynamoDbLocal(), startSqsServer()]);
-    stops.push(() => dynamodb!.stop(), () => sqs!.stop());
+    const [dynamodb, sqs, bundles] = await Promise.all([startDynamoDbLocal(), startSqsServer(), buildFunctionBundles(HANDLER_FILES)]);
+    stops.push(() => dynamodb.stop(), () => sqs.stop(), () => bundles.remove());
 
     const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-    const ddbClient = new DynamoDBClient({ ...clientConfig, endpoint: dynamodb!.endpoint });
-    const sqsClient = new SQSClient({ ...clientConfig, endpoint: sqs!.endpoint });
+    const ddbClient = new DynamoDBClient({ ...clientConfig, endpoint: dynamodb.endpoint });
+    const sqsClient = new SQSClient({ ...clientConfig, endpoint: sqs.endpoint });
     stops.push(() => ddbClient.destroy(), () => sqsClient.destroy());
     const resources = await provision({ dynamodb: ddbClient, sqs: sqsClient }, config);
 
-    // The environment the CDK constructs give the functions, pointed at the local engines.
-    Object.assign(process.env, {
+    // Each function in its own containers, from its bundle, with the environment the CDK stack gives it, pointed at
+    // the local engines. Nothing else of this process's environment reaches a function, except the documented
+    // switches a user sets for the local stack.
+    const local: Record<string, string> = {
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamodb!.endpoint,
-      AWS_ENDPOINT_URL_SQS: sqs!.endpoint,
-      [ENV.tableName]: resources.tableName,
-      [ENV.queueUrl]: resources.queueUrl,
-      [ENV.retentionDays]: String(config.retentionDays),
-      ...consumerEnvironment(config),
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
       // No CloudWatch here: metrics would only be EMF noise on stdout.
       POWERTOOLS_METRICS_DISABLED: 'true',
-    });
-    process.env['POWERTOOLS_LOG_LEVEL'] ??= 'WARN';
-    // The same Powertools JSON logs as in Lambda, indented for a person when they go to a terminal.
-    if (process.stdout.isTTY) process.env['POWERTOOLS_DEV'] ??= 'true';
-    // Imported only now: handlers read their environment once, at module load, as on a Lambda cold start.
-    const [submit, read, consume] = await Promise.all([
-      import('../functions/handlers/submit.js'),
-      import('../functions/handlers/read.js'),
-      import('../functions/handlers/consume.js'),
-    ]);
+      POWERTOOLS_LOG_LEVEL: process.env['POWERTOOLS_LOG_LEVEL'] ?? 'WARN',
+      // The same Powertools JSON logs as in Lambda, indented for a person when they go to a terminal.
+      ...(process.stdout.isTTY || process.env['POWERTOOLS_DEV'] ? { POWERTOOLS_DEV: process.env['POWERTOOLS_DEV'] ?? 'true' } : {}),
+      ...(process.env[ENV.allowPrivateNetwork] ? { [ENV.allowPrivateNetwork]: process.env[ENV.allowPrivateNetwork]! } : {}),
+    };
+    const definitions = functionDefinitions(config);
+    const fns = Object.fromEntries(
+      Object.entries(definitions).map(([name, def]) => {
+        const functionName = `serverless-crawler-${name}`;
+        const fn = new LocalFunction({
+          name: functionName,
+          bundle: bundles.files[def.handlerFile]!,
+          environment: {
+            ...BASE_ENVIRONMENT,
+            ...def.environment,
+            ...bindingEnvironment(def, resources, config),
+            AWS_LAMBDA_FUNCTION_NAME: functionName,
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(def.memorySize),
+            ...local,
+          },
+          memorySize: def.memorySize,
+          timeoutSeconds: def.timeoutSeconds,
+          maxConcurrency: def.maxConcurrency ?? API_FUNCTION_CONCURRENCY,
+        });
+        stops.push(() => fn.stop());
+        return [name, fn];
+      }),
+    ) as Record<CrawlerFunctionName, LocalFunction>;
 
     const activity = { batches: 0, records: 0, failures: 0 };
     const eventSource = startEventSource({
@@ -84,12 +114,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       queueUrl: resources.queueUrl,
       queueArn: resources.queueArn,
       region: LOCAL_REGION,
-      handler: consume.handler as SqsHandler,
-      functionName: 'serverless-crawler-consume',
+      invoke: (event) => fns.consume.invoke(event),
       batchSize: config.consumer.batchSize,
       maxBatchingWindowSeconds: config.consumer.maxBatchingWindowSeconds,
       maxConcurrency: config.consumer.maxConcurrency,
-      functionTimeoutSeconds: config.consumer.timeoutSeconds,
       visibilityTimeoutSeconds: crawlQueues(config).queue.visibilityTimeoutSeconds,
       onBatch: ({ records, failures, error }) => {
         activity.batches++;
@@ -110,7 +138,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => clearInterval(ticker));
 
     const api = await startApiServer(
-      { submit: submit.handler as ApiHandler, read: read.handler },
+      { submit: (event) => fns.submit.invoke(event), read: (event) => fns.read.invoke(event) },
       {
         port: options.port,
         onError: (err) => log(`API handler crashed: ${(err as Error).stack ?? err}`),
@@ -119,16 +147,29 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     );
     stops.push(() => api.stop());
 
-    const scheduler = options.schedules ? startScheduler(config.schedules, submit.handler as ScheduleHandler, log) : null;
+    const scheduler = options.schedules ? startScheduler(config.schedules, (event) => fns.submit.invoke(event), log) : null;
     if (scheduler) stops.push(() => scheduler.stop());
+
+    // The reconciler's EventBridge rule: every minute, one pass at a time.
+    const reconcile = async () => {
+      const result = await fns.reconcile.invoke<ReconcileReport>(RECONCILE_EVENT);
+      if (result.requeued > 0 || result.failed > 0) log(`reconciler: ${JSON.stringify(result)}`);
+      return result;
+    };
+    const reconcileEveryMs = options.reconcileEveryMs ?? 60_000;
+    const reconciler = reconcileEveryMs > 0 ? setInterval(() => reconcile().catch((err: Error) => log(`reconciler failed: ${err.message}`)), reconcileEveryMs) : null;
+    reconciler?.unref();
+    stops.push(() => clearInterval(reconciler ?? undefined));
 
     return {
       apiUrl: api.url,
-      dynamodbEndpoint: dynamodb!.endpoint,
-      sqsEndpoint: sqs!.endpoint,
+      dynamodbEndpoint: dynamodb.endpoint,
+      sqsEndpoint: sqs.endpoint,
       resources,
       eventSource,
       scheduler,
+      functions: fns,
+      reconcile,
       startupMs: Date.now() - started,
       stop: stopAll,
     };
