@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from '../../cli/endpoint.js';
+import { UsageError } from '../../cli/errors.js';
 import { Progress } from '../../cli/progress.js';
 
 function sink() {
@@ -53,5 +54,13 @@ describe('endpoint', () => {
     expect(resolveEndpoint('http://x/', undefined).url).toBe('http://x/');
     expect(resolveEndpoint(undefined, undefined)).toMatchObject({ url: LOCAL_ENDPOINT, source: 'the local stack' });
     expect(() => resolveEndpoint(undefined, '/no/such/outputs.json')).toThrow(/cannot read the stack outputs/);
+  });
+
+  it('refuses an --endpoint that is not an absolute http(s) URL as bad usage, naming it and what is expected', () => {
+    for (const bad of ['not-a-url', 'ftp://x/', '127.0.0.1:3000', 'http://']) {
+      expect(() => resolveEndpoint(bad, undefined)).toThrow(UsageError);
+      expect(() => resolveEndpoint(bad, undefined)).toThrow(`--endpoint "${bad}" is not an absolute http(s) URL; give the local stack's address`);
+    }
+    expect(resolveEndpoint('https://abc123.execute-api.eu-west-1.amazonaws.com/v1/', undefined).source).toBe('--endpoint');
   });
 });
