@@ -2,10 +2,14 @@
 // runs one invocation at a time, as Lambda's Node.js runtime does. Plain JavaScript because it is a worker entry
 // point: it must load without the TypeScript loader, exactly like the bundle it runs.
 import { randomUUID } from 'node:crypto';
+import module from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { bundle, functionName, memorySize } = workerData;
+const { bundle, functionName, memorySize, compileCacheDir } = workerData;
+
+// V8's compiled code for the bundle, kept on disk (Node 22.1+): every container after the first starts faster.
+if (compileCacheDir && module.enableCompileCache) module.enableCompileCache(compileCacheDir);
 
 const serialize = (err) =>
   err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { name: 'Error', message: String(err) };
@@ -14,6 +18,7 @@ let handler;
 try {
   handler = (await import(pathToFileURL(bundle).href)).handler;
   if (typeof handler !== 'function') throw new Error(`${bundle} exports no handler function`);
+  module.flushCompileCache?.();
 } catch (err) {
   parentPort.postMessage({ type: 'init-error', error: serialize(err) });
   process.exit(1);

@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
@@ -86,8 +86,10 @@ class Container {
 
   constructor(private readonly options: LocalFunctionOptions) {
     this.worker = new Worker(CONTAINER_ENTRY, {
-      workerData: { bundle: options.bundle, functionName: options.name, memorySize: options.memorySize },
+      workerData: { bundle: options.bundle, functionName: options.name, memorySize: options.memorySize, compileCacheDir: join(dirname(options.bundle), '.compile-cache') },
       env: options.environment,
+      // Not this process's flags (tsx's loader, when the stack runs from source): a container runs plain JavaScript.
+      execArgv: [],
       resourceLimits: { maxOldGenerationSizeMb: options.memorySize },
     });
     this.ready = new Promise<void>((resolve, reject) => {

@@ -63,12 +63,17 @@ export class DynamoReconcileStore implements ReconcileStore {
     for await (const item of this.query({
       KeyConditionExpression: 'PK = :pk AND begins_with(SK, :seen)',
       ExpressionAttributeValues: { ':pk': crawlPk(crawlId), ':seen': 'SEEN#' },
-      ProjectionExpression: 'SK, #url, #depth, requeues',
+      ProjectionExpression: 'SK, #url, #depth, requeues, retriedAt',
       ExpressionAttributeNames: { '#url': 'url', '#depth': 'depth' },
       ConsistentRead: true,
     })) {
       if (done.has(String(item['SK']).slice('SEEN#'.length))) continue;
-      unfinished.push({ url: item['url'] as string, depth: Number(item['depth'] ?? 0), requeues: Number(item['requeues'] ?? 0) });
+      unfinished.push({
+        url: item['url'] as string,
+        depth: Number(item['depth'] ?? 0),
+        requeues: Number(item['requeues'] ?? 0),
+        ...(typeof item['retriedAt'] === 'string' ? { retriedAt: item['retriedAt'] } : {}),
+      });
     }
     return unfinished;
   }

@@ -309,6 +309,15 @@ export class DynamoCrawlStore implements CrawlStore {
     return claimed.filter((url): url is string => url !== null);
   }
 
+  async noteRetry(crawlId: string, url: string, at: string): Promise<void> {
+    try {
+      await updateSeenItems(this.db, this.table, crawlId, [url], 'SET retriedAt = :at', { ':at': at });
+    } catch (err) {
+      // A crawl from before SEEN items were kept for every URL: nothing to note.
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+
   async releaseLinks(crawlId: string, urls: readonly string[]): Promise<void> {
     await updateSeenItems(this.db, this.table, crawlId, urls, 'SET leaseUntil = :zero', { ':zero': 0 });
   }

@@ -60,6 +60,8 @@ export interface CrawlStore {
    * interrupted try whose lease has run out. Until `leaseUntil` no other delivery of the parent gets them.
    */
   registerLinks(crawlId: string, parentUrl: string, urls: readonly string[], options: { maxPages?: number | undefined; depth: number; leaseUntil: number }): Promise<string[]>;
+  /** Notes that a counted URL will be tried again (its message is alive), so the reconciler does not requeue it yet. */
+  noteRetry(crawlId: string, url: string, at: string): Promise<void>;
   /** Gives up the lease on links this delivery could not queue, so the next delivery of the parent queues them. */
   releaseLinks(crawlId: string, urls: readonly string[]): Promise<void>;
   /** Keeps the newest summary of a URL across crawls. */
@@ -84,6 +86,8 @@ export interface UnfinishedUrl {
   depth: number;
   /** Times the reconciler queued it again so far. */
   requeues: number;
+  /** When a delivery last said it will be tried again, if one did. */
+  retriedAt?: string;
 }
 
 /** What the reconciler reads and marks; the DynamoDB adapter implements it beside CrawlStore. */

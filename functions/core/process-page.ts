@@ -49,8 +49,15 @@ export async function processPage(message: PageMessage, deps: ProcessDeps, attem
   try {
     return await tryPage(message, deps, policy, attempt, isLast);
   } catch (err) {
-    if (err instanceof RetryLater) throw err;
-    if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), `the page could not be processed: ${describe(err)}`, { cause: err });
+    const retry =
+      err instanceof RetryLater ? err
+      : !isLast ? new RetryLater(retryDelaySeconds(policy, attempt), `the page could not be processed: ${describe(err)}`, { cause: err })
+      : null;
+    if (retry) {
+      // The URL is alive, only waiting for its next attempt: the reconciler leaves it alone for a while.
+      await deps.store.noteRetry(message.crawlId, message.url, now(deps)).catch(() => undefined);
+      throw retry;
+    }
     const error = { code: 'INTERNAL_ERROR', message: `the page could not be processed in ${attempt} attempts (last: ${describe(err)})` };
     const summary = failedSummary({ url: message.url, fetchedAt: now(deps), error });
     // Straight to the store, not through a shared batch: this is the one write left between the URL and the DLQ.

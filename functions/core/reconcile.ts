@@ -48,15 +48,24 @@ export async function reconcile(deps: ReconcileDeps, settings: ReconcileSettings
   for (const crawl of running) {
     if (crawl.progressAt > cutoff) continue;
     report.stalled++;
-    await reconcileCrawl(crawl, deps, settings, now.toISOString(), report);
+    await reconcileCrawl(crawl, deps, settings, now.toISOString(), cutoff, report);
   }
   return report;
 }
 
-async function reconcileCrawl(crawl: RunningCrawl, deps: ReconcileDeps, settings: ReconcileSettings, at: string, report: ReconcileReport): Promise<void> {
+async function reconcileCrawl(
+  crawl: RunningCrawl,
+  deps: ReconcileDeps,
+  settings: ReconcileSettings,
+  at: string,
+  cutoff: string,
+  report: ReconcileReport,
+): Promise<void> {
   const unfinished = await deps.reconcileStore.unfinishedUrls(crawl.crawlId);
-  const exhausted = unfinished.filter((u) => u.requeues >= settings.maxRequeues);
-  const again = unfinished.filter((u) => u.requeues < settings.maxRequeues);
+  // A URL whose delivery said lately that it will be retried still has its message: not lost (yet).
+  const lost = unfinished.filter((u) => u.retriedAt === undefined || u.retriedAt <= cutoff);
+  const exhausted = lost.filter((u) => u.requeues >= settings.maxRequeues);
+  const again = lost.filter((u) => u.requeues < settings.maxRequeues);
 
   if (exhausted.length > 0) {
     const outcomes = await deps.store.recordPages(crawl.crawlId, exhausted.map((u) => ({ summary: unprocessed(u, at), depth: u.depth })));

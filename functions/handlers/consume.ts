@@ -31,7 +31,6 @@ const retry: RetryPolicy = {
 };
 /** Pages in flight at once in one invocation: a batch can hold up to 10,000 records with a batching window. */
 const limit = pLimit(numberOr(ENV.pageConcurrency, 16));
-const processor = new BatchProcessor(EventType.SQS);
 /** Pages of one crawl finishing together share one DynamoDB transaction (and one write of the crawl's counters). */
 const batcher = new RecordBatcher(store);
 /**
@@ -100,19 +99,50 @@ function safeJson(text: string): unknown {
   }
 }
 
+/**
+ * Time kept back at the end of an invocation to answer before Lambda's timeout. A timed-out invocation fails its whole
+ * batch, pages already recorded included, and every record loses an attempt; answering in time fails only the pages
+ * still in flight, which SQS delivers again.
+ */
+const DEADLINE_MARGIN_MS = 1_500;
+
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  // Per invocation: a BatchProcessor keeps the batch's state on itself, and pages of an invocation that answered at
+  // its deadline may still finish during the next one.
+  const processor = new BatchProcessor(EventType.SQS);
+  const finished = new Set<string>();
+  // Children registered by this invocation are leased to it until its deadline.
+  const leaseUntil = Date.now() + context.getRemainingTimeInMillis();
+  let timer: NodeJS.Timeout | undefined;
   try {
-    // Children registered by this invocation are leased to it until its deadline.
-    const leaseUntil = Date.now() + context.getRemainingTimeInMillis();
-    const response = await processPartialResponse(event, (record: SQSRecord) => recordHandler(record, leaseUntil), processor, {
-      context,
-      throwOnFullBatchFailure: false,
+    const work = processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        await recordHandler(record, leaseUntil);
+        finished.add(record.messageId);
+      },
+      processor,
+      { context, throwOnFullBatchFailure: false },
+    );
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS));
     });
+    const response = await Promise.race([work, deadline]);
+    if (response === 'deadline') {
+      work.catch(() => undefined);
+      const unfinished = event.Records.filter((r) => !finished.has(r.messageId));
+      logger.warn('invocation deadline reached: pages still in flight are left for SQS to deliver again', {
+        records: event.Records.length,
+        unfinished: unfinished.length,
+      });
+      return { batchItemFailures: unfinished.map((r) => ({ itemIdentifier: r.messageId })) };
+    }
     if (response.batchItemFailures.length > 0) {
       logger.info('batch had failures', { records: event.Records.length, failures: response.batchItemFailures.length });
     }
     return response;
   } finally {
+    clearTimeout(timer);
     metrics.publishStoredMetrics();
   }
 };

@@ -175,6 +175,20 @@ describe('the reconciler: every counted URL ends, whatever lost its message', ()
     expect((await reconcileStore.runningCrawls()).map((c) => c.crawlId)).not.toContain(crawlId);
   });
 
+  it('leaves alone a URL whose delivery said it will be retried, until that is old news', async () => {
+    const urls = pageUrls(600, 2);
+    const { crawlId } = await submitCrawl({ urls }, { kind: 'api' }, { store, queue });
+    expect(await loseMessages(2)).toBe(2);
+    // As the next pass's clock sees it: the first URL's delivery just said it will be retried.
+    await store.noteRetry(crawlId, urls[0]!, new Date(Date.now() + (passes + 1) * (settings.afterSeconds + 60) * 1000).toISOString());
+    expect((await pass()).requeued).toBe(1);
+    await drain();
+    expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'running', succeeded: 1 });
+    expect((await pass()).requeued).toBe(1);
+    await drain();
+    await expectExact(crawlId, 2, 0);
+  });
+
   it('completes a crawl whose last page was recorded but whose completion was lost', async () => {
     const { crawlId } = await submitCrawl({ urls: pageUrls(400, 2) }, { kind: 'api' }, { store, queue });
     // Record both outcomes without the completion check processPage makes.

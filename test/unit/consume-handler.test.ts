@@ -107,4 +107,14 @@ describe('the consume handler', () => {
     expect(byName('FetchLatency')[0]?.['FetchLatency']).toEqual([expect.any(Number), expect.any(Number)]);
     expect(byName('PageBytes')[0]).toMatchObject({ PageBytes: 94 });
   });
+
+  // Last: the hanging fetch it leaves behind finishes after the handler has answered, as on Lambda.
+  it('answers before its timeout, failing only the pages still in flight, instead of timing out the whole batch', async () => {
+    const short = { ...context, getRemainingTimeInMillis: () => 2_500 } as Context;
+    const started = Date.now();
+    const response = await handler({ Records: [record('quick', `${faults.url}/ok`, 1), record('stuck', `${faults.url}/hang`, 1)] }, short);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'stuck' }]);
+    expect(Date.now() - started).toBeLessThan(2_500);
+    expect(logged.join('')).toMatch(/invocation deadline reached/);
+  });
 });
