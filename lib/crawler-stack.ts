@@ -60,7 +60,7 @@ export class CrawlerStack extends Stack {
 
     const monitoring = new CrawlerMonitoring(this, 'Monitoring', {
       config,
-      functions: { submit: submit.function, read: read.function, consume: consumer.fn.function },
+      functions: { submit: submit.function, read: read.function, consume: consumer.fn.function, reconcile: reconciler.fn.function },
       queue: pages.queue,
       deadLetterQueue: pages.deadLetterQueue,
       api: api.api,

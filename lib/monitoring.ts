@@ -25,7 +25,7 @@ import type { CrawlerConfig } from './config.js';
 
 export interface MonitoringProps {
   readonly config: CrawlerConfig;
-  readonly functions: { submit: IFunction; read: IFunction; consume: IFunction };
+  readonly functions: { submit: IFunction; read: IFunction; consume: IFunction; reconcile: IFunction };
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
   readonly api: RestApi;
@@ -39,7 +39,10 @@ export interface MonitoringProps {
 export class CrawlerMonitoring extends Construct {
   readonly dashboard: Dashboard;
   readonly alarmTopic: Topic;
-  readonly alarms: Record<'deadLetters' | 'consumerErrors' | 'consumerThrottles' | 'oldestMessage' | 'apiServerErrors', Alarm>;
+  readonly alarms: Record<
+    'deadLetters' | 'consumerErrors' | 'consumerThrottles' | 'oldestMessage' | 'apiServerErrors' | 'unprocessedUrls' | 'reconcilerErrors',
+    Alarm
+  >;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -89,6 +92,8 @@ export class CrawlerMonitoring extends Construct {
     );
     if (config.observability.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(config.observability.alarmEmail));
 
+    const crawler = (metricName: string, statistic: string, label: string) =>
+      new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAME }, statistic, period, label });
     const alarm = (name: string, metric: IMetric, threshold: number, description: string, evaluationPeriods = 1) => {
       const created = new Alarm(this, name, {
         alarmName: `${stack.stackName}-${name}`,
@@ -107,7 +112,7 @@ export class CrawlerMonitoring extends Construct {
         'DeadLetterMessages',
         deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
         1,
-        'Pages reached the dead-letter queue: even recording their failure failed. See README "Retries, terminal states and the dead-letter queue".',
+        'Pages reached the dead-letter queue: even recording their failure failed (the reconciler still ends their URLs). See README "Retries, terminal states and the dead-letter queue".',
       ),
       consumerErrors: alarm(
         'ConsumerErrors',
@@ -129,10 +134,20 @@ export class CrawlerMonitoring extends Construct {
         2,
       ),
       apiServerErrors: alarm('ApiServerErrors', api.metricServerError({ period, statistic: 'Sum' }), 1, 'The API answered 5xx.'),
+      unprocessedUrls: alarm(
+        'UnprocessedUrls',
+        new Metric({ namespace: METRICS_NAMESPACE, metricName: 'UrlsUnprocessed', dimensionsMap: { service: SERVICE_NAME }, statistic: 'Sum', period }),
+        1,
+        'The reconciler ended URLs as failed (UNPROCESSED): their messages kept being lost or dead-lettered. See the DLQ and the consumer errors.',
+      ),
+      reconcilerErrors: alarm(
+        'ReconcilerErrors',
+        functions.reconcile.metricErrors({ period, statistic: 'Sum' }),
+        1,
+        'The reconciler failed: crawls that lost messages are not being finished.',
+        3,
+      ),
     };
-
-    const crawler = (metricName: string, statistic: string, label: string) =>
-      new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAME }, statistic, period, label });
     const failuresByCode = new MathExpression({
       expression: `SEARCH('{${METRICS_NAMESPACE},ErrorCode,service} MetricName="PagesFailedByCode"', 'Sum', 300)`,
       label: '',
@@ -195,6 +210,12 @@ export class CrawlerMonitoring extends Construct {
       new GraphWidget({
         title: 'Crawls and URLs submitted',
         left: [crawler('CrawlsSubmitted', 'Sum', 'crawls'), crawler('UrlsAccepted', 'Sum', 'URLs accepted'), crawler('UrlsRejected', 'Sum', 'URLs rejected')],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Reconciler: lost URLs queued again, and ended',
+        left: [crawler('UrlsRequeued', 'Sum', 'URLs requeued'), crawler('UrlsUnprocessed', 'Sum', 'URLs ended UNPROCESSED')],
+        right: [functions.reconcile.metricErrors({ period, label: 'reconciler errors' })],
         width: 8,
       }),
       new GraphWidget({

@@ -69,6 +69,20 @@ const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.m
 
 const now = (deps: ProcessDeps) => (deps.now ?? (() => new Date()))().toISOString();
 
+/**
+ * The consumer ran out of time while this delivery was still in flight. On the last attempt the URL ends now, as
+ * failed with that reason, rather than reaching the DLQ unrecorded (the delivery may still finish in the background:
+ * whichever records first counts, once). Earlier attempts are left to SQS. True when the URL was ended here.
+ */
+export async function endUnfinished(message: PageMessage, deps: ProcessDeps, attempt: number): Promise<boolean> {
+  const policy = deps.retry ?? DEFAULT_RETRY_POLICY;
+  if (attempt < policy.maxAttempts) return false;
+  const error = { code: 'TIMEOUT', message: `not finished within the consumer's time limit (${attempt} attempts)` };
+  const summary = failedSummary({ url: message.url, fetchedAt: now(deps), error });
+  await recordTerminal(message, summary, deps, (crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth));
+  return true;
+}
+
 /** Records the URL's terminal summary, reports it, and completes the crawl if that was its last URL. */
 async function recordTerminal(message: PageMessage, summary: Summary, deps: ProcessDeps, record: NonNullable<ProcessDeps['record']>): Promise<ProcessOutcome> {
   const outcome = await record(message.crawlId, summary, message.depth);

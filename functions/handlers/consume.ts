@@ -6,7 +6,7 @@ import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
 import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../core/fetch-limits.js';
 import { pageMessageSchema } from '../core/ports.js';
 import { isParseWorker, ParsePool } from '../core/parse-pool.js';
-import { processPage } from '../core/process-page.js';
+import { endUnfinished, processPage } from '../core/process-page.js';
 import { RecordBatcher } from '../core/record-batcher.js';
 import { DEFAULT_RETRY_POLICY, RetryLater, type RetryPolicy } from '../core/retry-policy.js';
 import type { Summary } from '../core/summary.js';
@@ -48,7 +48,7 @@ async function recordHandler(record: SQSRecord, leaseUntil: number): Promise<voi
     throw new Error(`message ${record.messageId} is not a page message`);
   }
   const message = parsed.data;
-  const attempt = Math.max(1, Number(record.attributes.ApproximateReceiveCount) || 1);
+  const attempt = receiveCount(record);
   const context = { crawlId: message.crawlId, url: redactUrl(message.url), attempt };
   await limit(async () => {
     let outcome;
@@ -74,6 +74,20 @@ async function recordHandler(record: SQSRecord, leaseUntil: number): Promise<voi
     metrics.addMetric(outcome === 'recorded' ? 'PagesRecorded' : 'DuplicateDeliveries', MetricUnit.Count, 1);
   });
 }
+
+/** At the invocation's deadline: ends a record's URL as failed if this was its last attempt. False if it was not. */
+async function endIfLastAttempt(record: SQSRecord): Promise<boolean> {
+  const parsed = pageMessageSchema.safeParse(safeJson(record.body));
+  if (!parsed.success) return false;
+  try {
+    return await endUnfinished(parsed.data, { store, queue, limits, retry, observe: recordPageMetrics }, receiveCount(record));
+  } catch (err) {
+    logger.error('could not end an unfinished page on its last attempt; SQS will move it to the dead-letter queue', { error: err as Error });
+    return false;
+  }
+}
+
+const receiveCount = (record: SQSRecord) => Math.max(1, Number(record.attributes.ApproximateReceiveCount) || 1);
 
 /**
  * Per page: fetched or failed (failures also by error code, as their own metric with an ErrorCode dimension, which the
@@ -131,11 +145,13 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     if (response === 'deadline') {
       work.catch(() => undefined);
       const unfinished = event.Records.filter((r) => !finished.has(r.messageId));
-      logger.warn('invocation deadline reached: pages still in flight are left for SQS to deliver again', {
+      const ended = await Promise.all(unfinished.map(endIfLastAttempt));
+      logger.warn('invocation deadline reached: pages still in flight are left for SQS to deliver again, or ended on their last attempt', {
         records: event.Records.length,
         unfinished: unfinished.length,
+        ended: ended.filter(Boolean).length,
       });
-      return { batchItemFailures: unfinished.map((r) => ({ itemIdentifier: r.messageId })) };
+      return { batchItemFailures: unfinished.filter((_, i) => !ended[i]).map((r) => ({ itemIdentifier: r.messageId })) };
     }
     if (response.batchItemFailures.length > 0) {
       logger.info('batch had failures', { records: event.Records.length, failures: response.batchItemFailures.length });

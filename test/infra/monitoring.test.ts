@@ -16,7 +16,7 @@ describe('alarms', () => {
   const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0]!;
 
   it('every alarm notifies the alarm topic', () => {
-    expect(alarms().length).toBe(5);
+    expect(alarms().length).toBe(7);
     for (const a of alarms()) expect(a['AlarmActions']).toEqual([ref(topic)]);
   });
 
@@ -38,6 +38,12 @@ describe('alarms', () => {
     expect(JSON.stringify(a['Dimensions'])).toMatch(/PagesQueue/);
     const custom = synthStack({ ...(shippedConfig() as object), observability: { oldestMessageAgeAlarmSeconds: 120 } }).template;
     custom.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 120 });
+  });
+
+  it('fires when the reconciler ends URLs as UNPROCESSED, and when it keeps failing', () => {
+    expect(alarmNamed('UnprocessedUrls')).toMatchObject({ MetricName: 'UrlsUnprocessed', Namespace: 'ServerlessCrawler', Threshold: 1 });
+    const reconcile = functionId(template, 'Reconcile');
+    expect(alarmNamed('ReconcilerErrors')).toMatchObject({ MetricName: 'Errors', Namespace: 'AWS/Lambda', EvaluationPeriods: 3, Dimensions: [{ Name: 'FunctionName', Value: ref(reconcile) }] });
   });
 
   it('fires on API 5xx answers', () => {
@@ -113,7 +119,7 @@ describe('tracing', () => {
     for (const fn of Object.values(template.findResources('AWS::Lambda::Function') as Resources)) expect(fn.Properties['TracingConfig']).toBeUndefined();
     const traced = synthStack({ ...(shippedConfig() as object), observability: { tracing: true } }).template;
     const fns = Object.values(traced.findResources('AWS::Lambda::Function') as Resources).filter((f) => f.Properties['Handler'] === 'index.handler');
-    expect(fns.length).toBe(3);
+    expect(fns.length).toBe(4);
     for (const fn of fns) expect(fn.Properties['TracingConfig']).toEqual({ Mode: 'Active' });
     traced.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: true });
   });

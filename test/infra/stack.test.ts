@@ -1,5 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { parseCrawlerConfig } from '../../lib/config.js';
+import { BASE_ENVIRONMENT, bindingEnvironment, functionDefinitions } from '../../lib/function-definitions.js';
 import { actionsOf, functionId, shippedConfig, synthStack } from '../support/stack.js';
 
 const { template } = synthStack();
@@ -167,6 +169,19 @@ describe('functions', () => {
     expect(statements.flatMap((s) => s.actions).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
     const fn = resources('AWS::Lambda::Function')[functionId(template, 'Read')]!;
     expect(fn.Properties['Environment'].Variables['PAGE_QUEUE_URL']).toBeUndefined();
+  });
+
+  it('get the same variables, with the same settings, as the local stack gives its containers', () => {
+    const config = parseCrawlerConfig(shippedConfig());
+    for (const [name, def] of Object.entries(functionDefinitions(config))) {
+      const fn = resources('AWS::Lambda::Function')[functionId(template, def.handlerFile.replace(/^./, (c) => c.toUpperCase()))]!;
+      const deployed = fn.Properties['Environment'].Variables as Record<string, unknown>;
+      const local = { ...BASE_ENVIRONMENT, ...def.environment, ...bindingEnvironment(def, { tableName: 'table', queueUrl: 'queue' }, config) };
+      expect(Object.keys(deployed).sort(), name).toEqual(Object.keys(local).sort());
+      // Settings are plain strings in both; resource names are tokens on AWS.
+      for (const [key, value] of Object.entries({ ...BASE_ENVIRONMENT, ...def.environment })) expect([name, key, deployed[key]]).toEqual([name, key, value]);
+      expect(fn.Properties).toMatchObject({ MemorySize: def.memorySize, Timeout: def.timeoutSeconds });
+    }
   });
 
   it('no function may scan, delete or administer the table', () => {

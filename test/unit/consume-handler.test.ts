@@ -112,9 +112,16 @@ describe('the consume handler', () => {
   it('answers before its timeout, failing only the pages still in flight, instead of timing out the whole batch', async () => {
     const short = { ...context, getRemainingTimeInMillis: () => 2_500 } as Context;
     const started = Date.now();
-    const response = await handler({ Records: [record('quick', `${faults.url}/ok`, 1), record('stuck', `${faults.url}/hang`, 1)] }, short);
+    const records = [record('quick', `${faults.url}/ok`, 1), record('stuck', `${faults.url}/hang`, 1), record('stuck-last', `${faults.url}/hang?last`, 3)];
+    const response = await handler({ Records: records }, short);
+    // The one on its last attempt is not left to reach the DLQ unrecorded: it ends now, as failed with the reason.
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'stuck' }]);
     expect(Date.now() - started).toBeLessThan(2_500);
     expect(logged.join('')).toMatch(/invocation deadline reached/);
+    const recorded = ddb.commandCalls(TransactWriteCommand).flatMap((c) => c.args[0].input.TransactItems!.filter((i) => i.Put).map((i) => i.Put!.Item!));
+    expect(recorded.find((item) => String(item['url']).endsWith('/hang?last'))).toMatchObject({
+      ok: false,
+      error: { code: 'TIMEOUT', message: "not finished within the consumer's time limit (3 attempts)" },
+    });
   });
 });
