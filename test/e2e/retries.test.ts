@@ -10,8 +10,10 @@ import { startFaultServer } from '../support/fault-server.js';
 // runs within the test, through the real queue, redrive policy and consumer.
 // A 5 s function timeout gives a 30 s visibility timeout: a retry whose delay could not be set still comes back
 // within the test's wait (and the consumer's warnings are printed if the crawl does not complete).
+// Every container is a thread on this machine's cores (Lambda gives each its own): a laptop's share of containers keeps
+// 5 s invocations inside their timeout on a busy machine.
 const config = parseCrawlerConfig({
-  consumer: { timeoutSeconds: 5 },
+  consumer: { timeoutSeconds: 5, maxConcurrency: 4 },
   fetch: { timeoutMs: 1_000, connectTimeoutMs: 500, headersTimeoutMs: 800 },
   queue: { maxReceiveCount: 3 },
   retry: { baseDelaySeconds: 0, maxDelaySeconds: 1 },
