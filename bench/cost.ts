@@ -24,13 +24,14 @@ const MB_PER_VCPU = 1769;
 /**
  * What one page costs in requests, from the code (functions/core/process-page.ts, functions/adapters/*):
  * SQS — sent in batches of 10 (fan-out), received and deleted in batches of `batchSize` by the event source;
- * DynamoDB — hasPage and completeIfDone's check (1 strongly consistent read each), the page's record (a transaction:
+ * DynamoDB — the URL's counted record written before its message is sent (1 WRU; what the reconciler compares pages
+ * against), hasPage and completeIfDone's check (1 strongly consistent read each), the page's record (a transaction:
  * the ~1 KB page item at 2 WRU, and the crawl item at 2 WRU shared by the pages of a batch, RecordBatcher), putLatest
  * (1 WRU);
  * API Gateway — one POST per 1,000 URLs and one status poll per 100 pages (a client polling every few seconds).
  */
 /** Write units per page when `sharing` pages share one crawl-item update. */
-const wruPerPage = (sharing: number) => 2 + 2 / sharing + 1;
+const wruPerPage = (sharing: number) => 1 + 2 + 2 / sharing + 1;
 const RRU_PER_PAGE = 2;
 const API_CALLS_PER_PAGE = 1 / 1000 + 1 / 100;
 /** Per-page DynamoDB and SQS time inside the function (round trips in parallel with other pages), a planning figure. */

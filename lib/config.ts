@@ -121,6 +121,15 @@ export function parseCrawlerConfig(raw: unknown): CrawlerConfig {
         `(${consumer.timeoutSeconds}); raise the timeout or pageConcurrency, or lower batchSize`,
     );
   }
+  // A URL waiting out its retry delay is alive; the reconciler must not take it for lost. (A crashed invocation's
+  // messages come back after the visibility timeout, 6× consumer.timeoutSeconds: if that is longer, such a URL may be
+  // queued twice, which costs a fetch, never a count.)
+  if (config.reconcile.afterSeconds <= config.retry.maxDelaySeconds) {
+    throw new Error(
+      `Invalid "crawler" configuration: reconcile.afterSeconds (${config.reconcile.afterSeconds}) must be longer than retry.maxDelaySeconds ` +
+        `(${config.retry.maxDelaySeconds}), or URLs waiting for a retry would be taken for lost`,
+    );
+  }
   const names = config.schedules.map((s) => s.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new Error(`Invalid "crawler" configuration: schedule name "${dup}" is used twice`);

@@ -35,7 +35,10 @@ export interface FunctionDefinition {
   readonly tableAccess: TableAccess;
   /** Whether it sends to the page queue. */
   readonly sendsPages: boolean;
-  /** Invocations at once: the event source's maximumConcurrency or the reserved concurrency, when there is one. */
+  /**
+   * Containers at most in the local stack. For the consumer it is also the event source's maximumConcurrency on AWS;
+   * for the reconciler it is local only (AWS gets no reserved concurrency: see lib/reconciler.ts).
+   */
   readonly maxConcurrency?: number;
 }
 

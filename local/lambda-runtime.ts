@@ -95,7 +95,10 @@ class Container {
     this.ready = new Promise<void>((resolve, reject) => {
       this.worker.on('message', (reply: Reply) => {
         if (reply.type === 'ready') return resolve();
-        if (reply.type === 'init-error') return reject(new FunctionError(options.name, reply.error));
+        if (reply.type === 'init-error') {
+          this.dead = true;
+          return reject(new FunctionError(options.name, reply.error));
+        }
         const current = this.current;
         if (!current || current.id !== reply.id) return;
         this.current = null;
@@ -119,6 +122,7 @@ class Container {
 
   async invoke(event: unknown): Promise<unknown> {
     await this.ready;
+    if (this.dead) throw new FunctionError(this.options.name, { name: 'Runtime.ExitError', message: "the function's container is gone" });
     const timeoutMs = this.options.timeoutSeconds * 1000;
     const id = this.nextId++;
     let timer: NodeJS.Timeout | undefined;
@@ -148,7 +152,7 @@ class Container {
 export class LocalFunction {
   private readonly idle: Container[] = [];
   private readonly all = new Set<Container>();
-  private readonly waiting: ((container: Container) => void)[] = [];
+  private readonly waiting: { resolve: (container: Container) => void; reject: (err: Error) => void }[] = [];
   private stopped = false;
 
   constructor(readonly options: LocalFunctionOptions) {}
@@ -170,14 +174,18 @@ export class LocalFunction {
   }
 
   private acquire(): Promise<Container> {
-    const warm = this.idle.pop();
-    if (warm) return Promise.resolve(warm);
+    // A warm container may have died while idle (a crash in work its last invocation left running): never reuse it.
+    for (let warm = this.idle.pop(); warm; warm = this.idle.pop()) {
+      if (!warm.dead) return Promise.resolve(warm);
+      this.all.delete(warm);
+      void warm.stop();
+    }
     if (this.all.size < this.options.maxConcurrency) {
       const container = new Container(this.options);
       this.all.add(container);
       return Promise.resolve(container);
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   private release(container: Container): void {
@@ -189,17 +197,18 @@ export class LocalFunction {
       if (next && !this.stopped) {
         const fresh = new Container(this.options);
         this.all.add(fresh);
-        next(fresh);
+        next.resolve(fresh);
       }
       return;
     }
     const next = this.waiting.shift();
-    if (next) next(container);
+    if (next) next.resolve(container);
     else this.idle.push(container);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const waiter of this.waiting.splice(0)) waiter.reject(new Error(`${this.options.name} is stopped`));
     await Promise.all([...this.all].map((c) => c.stop()));
     this.all.clear();
     this.idle.length = 0;

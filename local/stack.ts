@@ -77,6 +77,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      // Nor does your ~/.aws profile (retry modes, regions, credentials): a function sees only what Lambda gives it.
+      AWS_CONFIG_FILE: '/nonexistent/serverless-crawler/aws-config',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/serverless-crawler/aws-credentials',
       // No CloudWatch here: metrics would only be EMF noise on stdout.
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: process.env['POWERTOOLS_LOG_LEVEL'] ?? 'WARN',

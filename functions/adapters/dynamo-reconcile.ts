@@ -1,7 +1,7 @@
 import { BatchGetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ReconcileStore, RunningCrawl, UnfinishedUrl } from '../core/ports.js';
 import { runningCrawlsIndex } from '../../lib/resources.js';
-import { chunk, crawlPk, META, RUNNING, updateSeenItems } from './dynamo-store.js';
+import { chunk, crawlPk, isConditionFailureError, META, RUNNING, untilProcessed, updateSeenItems } from './dynamo-store.js';
 
 /**
  * The reconciler's view of the crawl table (keys in dynamo-store.ts): the running crawls through the sparse `running`
@@ -25,26 +25,34 @@ export class DynamoReconcileStore implements ReconcileStore {
     }
     const crawls: RunningCrawl[] = [];
     for (const keys of chunk(ids, 100)) {
-      let pending: Record<string, unknown>[] | undefined = keys.map((id) => ({ PK: crawlPk(id), SK: META }));
-      while (pending && pending.length > 0) {
-        const out = await this.db.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: 'crawlId, progressAt, createdAt, pending, #o, #s', ExpressionAttributeNames: { '#o': 'options', '#s': 'status' } },
-            },
-          }),
-        );
-        for (const item of out.Responses?.[this.table] ?? []) {
-          if (item['status'] !== 'running') continue;
-          crawls.push({
-            crawlId: item['crawlId'] as string,
-            progressAt: (item['progressAt'] ?? item['createdAt']) as string,
-            pending: Number(item['pending'] ?? 0),
-            options: item['options'] as RunningCrawl['options'],
-          });
-        }
-        pending = out.UnprocessedKeys?.[this.table]?.Keys as Record<string, unknown>[] | undefined;
-      }
+      await untilProcessed<Record<string, unknown>>(
+        keys.map((id) => ({ PK: crawlPk(id), SK: META })),
+        'keys',
+        async (pending) => {
+          const out = await this.db.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [this.table]: {
+                  Keys: pending,
+                  ConsistentRead: true,
+                  ProjectionExpression: 'crawlId, progressAt, createdAt, pending, #o, #s',
+                  ExpressionAttributeNames: { '#o': 'options', '#s': 'status' },
+                },
+              },
+            }),
+          );
+          for (const item of out.Responses?.[this.table] ?? []) {
+            if (item['status'] !== 'running') continue;
+            crawls.push({
+              crawlId: item['crawlId'] as string,
+              progressAt: (item['progressAt'] ?? item['createdAt']) as string,
+              pending: Number(item['pending'] ?? 0),
+              options: item['options'] as RunningCrawl['options'],
+            });
+          }
+          return out.UnprocessedKeys?.[this.table]?.Keys as Record<string, unknown>[] | undefined;
+        },
+      );
     }
     return crawls;
   }
@@ -67,7 +75,8 @@ export class DynamoReconcileStore implements ReconcileStore {
       ExpressionAttributeNames: { '#url': 'url', '#depth': 'depth' },
       ConsistentRead: true,
     })) {
-      if (done.has(String(item['SK']).slice('SEEN#'.length))) continue;
+      // An item without its URL is not one this code wrote whole (an update that raced its expiry): nothing to queue.
+      if (done.has(String(item['SK']).slice('SEEN#'.length)) || typeof item['url'] !== 'string') continue;
       unfinished.push({
         url: item['url'] as string,
         depth: Number(item['depth'] ?? 0),
@@ -78,17 +87,27 @@ export class DynamoReconcileStore implements ReconcileStore {
     return unfinished;
   }
 
-  async markRequeued(crawlId: string, urls: readonly string[], at: string): Promise<void> {
+  async claimCrawl(crawlId: string, seenProgressAt: string, at: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { PK: crawlPk(crawlId), SK: META },
+          UpdateExpression: 'SET progressAt = :at',
+          // A crawl item without progressAt (from before it was kept) counts as last touched when it was created.
+          ConditionExpression: 'progressAt = :seen OR (attribute_not_exists(progressAt) AND createdAt = :seen)',
+          ExpressionAttributeValues: { ':at': at, ':seen': seenProgressAt },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailureError(err)) return false;
+      throw err;
+    }
+  }
+
+  async markRequeued(crawlId: string, urls: readonly string[]): Promise<void> {
     await updateSeenItems(this.db, this.table, crawlId, urls, 'ADD requeues :one', { ':one': 1 });
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { PK: crawlPk(crawlId), SK: META },
-        UpdateExpression: 'SET progressAt = :at ADD reconciled :n',
-        ConditionExpression: 'attribute_exists(PK)',
-        ExpressionAttributeValues: { ':at': at, ':n': urls.length },
-      }),
-    );
   }
 
   private async *query(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>): AsyncGenerator<Record<string, unknown>> {

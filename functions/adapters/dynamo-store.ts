@@ -86,7 +86,7 @@ async function withConflictRetry<T>(op: () => Promise<T>, attempts = 16): Promis
 }
 
 /** Repeats a batch call with what DynamoDB left unprocessed, backing off, until nothing is left. */
-async function untilProcessed<T>(items: T[], what: string, call: (pending: T[]) => Promise<T[] | undefined>): Promise<void> {
+export async function untilProcessed<T>(items: T[], what: string, call: (pending: T[]) => Promise<T[] | undefined>): Promise<void> {
   let pending: T[] | undefined = items;
   for (let attempt = 0; pending && pending.length > 0; attempt++) {
     if (attempt > 8) throw new Error(`DynamoDB kept ${what} unprocessed after retries`);
@@ -111,6 +111,9 @@ export class DynamoCrawlStore implements CrawlStore {
   }
 
   async createCrawl(crawl: CrawlRecord, seeds: readonly string[]): Promise<'created' | 'exists'> {
+    // A retried scheduled submit: its crawl stands as recorded, seeds and all (rewriting them would reset what the
+    // reconciler keeps on them).
+    if (await this.crawlExists(crawl.crawlId)) return 'exists';
     const expiresAt = this.expiresAt();
     // Seeds first: once the crawl item counts them, each already has the record the reconciler compares pages against
     // (and a link back to a seed is not counted twice). A submit that dies before the crawl item leaves no crawl.
@@ -141,6 +144,11 @@ export class DynamoCrawlStore implements CrawlStore {
       if (isConditionFailure(err)) return 'exists';
       throw err;
     }
+  }
+
+  private async crawlExists(crawlId: string): Promise<boolean> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { PK: crawlPk(crawlId), SK: META }, ProjectionExpression: 'PK', ConsistentRead: true }));
+    return out.Item !== undefined;
   }
 
   private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
@@ -294,7 +302,7 @@ export class DynamoCrawlStore implements CrawlStore {
                 TableName: this.table,
                 Key: { PK: crawlPk(crawlId), SK: seenSk(url) },
                 UpdateExpression: 'SET leaseUntil = :until',
-                ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil <= :now',
+                ConditionExpression: 'attribute_exists(PK) AND (attribute_not_exists(leaseUntil) OR leaseUntil <= :now)',
                 ExpressionAttributeValues: { ':until': leaseUntil, ':now': Date.now() },
               }),
             );

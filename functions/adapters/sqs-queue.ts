@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
 import type { PageMessage, PageQueue } from '../core/ports.js';
 
@@ -41,6 +41,12 @@ export class SqsPageQueue implements PageQueue {
     await this.client.send(
       new ChangeMessageVisibilityCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }),
     );
+  }
+
+  /** Messages waiting to be received: not those in flight (received, not yet deleted) nor delayed ones. */
+  async backlog(): Promise<number> {
+    const out = await this.client.send(new GetQueueAttributesCommand({ QueueUrl: this.options.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    return Number(out.Attributes?.['ApproximateNumberOfMessages'] ?? 0);
   }
 
   private async sendBatch(batch: PageMessage[]): Promise<PageMessage[]> {

@@ -95,8 +95,13 @@ export interface ReconcileStore {
   runningCrawls(): Promise<RunningCrawl[]>;
   /** The crawl's counted URLs (seeds and links) that have no page record. */
   unfinishedUrls(crawlId: string): Promise<UnfinishedUrl[]>;
-  /** Counts one more requeue of each URL and sets the crawl's progress time, before the messages are sent. */
-  markRequeued(crawlId: string, urls: readonly string[], at: string): Promise<void>;
+  /**
+   * Takes a stalled crawl for this pass: sets its progress time to `at` if it is still `seenProgressAt` (nothing was
+   * recorded meanwhile, and no other pass took it). False when it was not taken.
+   */
+  claimCrawl(crawlId: string, seenProgressAt: string, at: string): Promise<boolean>;
+  /** Counts one more requeue of each URL, before the messages are sent. */
+  markRequeued(crawlId: string, urls: readonly string[]): Promise<void>;
 }
 
 export interface PageQueue {

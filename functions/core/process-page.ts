@@ -70,17 +70,33 @@ const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.m
 const now = (deps: ProcessDeps) => (deps.now ?? (() => new Date()))().toISOString();
 
 /**
- * The consumer ran out of time while this delivery was still in flight. On the last attempt the URL ends now, as
- * failed with that reason, rather than reaching the DLQ unrecorded (the delivery may still finish in the background:
- * whichever records first counts, once). Earlier attempts are left to SQS. True when the URL was ended here.
+ * The consumer ran out of time while these deliveries were still in flight. Those on their last attempt end now, as
+ * failed with that reason, rather than reach the DLQ unrecorded (a delivery may still finish in the background:
+ * whichever records first counts, once); earlier attempts are left to SQS. One write per crawl (its pages share
+ * transactions), since little time is left. Per entry, whether its URL is ended.
  */
-export async function endUnfinished(message: PageMessage, deps: ProcessDeps, attempt: number): Promise<boolean> {
+export async function endUnfinished(entries: readonly { message: PageMessage; attempt: number }[], deps: ProcessDeps): Promise<boolean[]> {
   const policy = deps.retry ?? DEFAULT_RETRY_POLICY;
-  if (attempt < policy.maxAttempts) return false;
-  const error = { code: 'TIMEOUT', message: `not finished within the consumer's time limit (${attempt} attempts)` };
-  const summary = failedSummary({ url: message.url, fetchedAt: now(deps), error });
-  await recordTerminal(message, summary, deps, (crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth));
-  return true;
+  const ended = entries.map(() => false);
+  const byCrawl = new Map<string, number[]>();
+  entries.forEach(({ message, attempt }, i) => {
+    if (attempt >= policy.maxAttempts) byCrawl.set(message.crawlId, [...(byCrawl.get(message.crawlId) ?? []), i]);
+  });
+  await Promise.all(
+    [...byCrawl].map(async ([crawlId, indexes]) => {
+      const at = now(deps);
+      const pages = indexes.map((i) => {
+        const { message, attempt } = entries[i]!;
+        const error = { code: 'TIMEOUT', message: `not finished within the consumer's time limit (${attempt} attempts)` };
+        return { summary: failedSummary({ url: message.url, fetchedAt: at, error }), depth: message.depth };
+      });
+      const outcomes = await deps.store.recordPages(crawlId, pages);
+      outcomes.forEach((outcome, k) => outcome === 'recorded' && deps.observe?.(pages[k]!.summary));
+      for (const i of indexes) ended[i] = true;
+      await deps.store.completeIfDone(crawlId, at);
+    }),
+  );
+  return ended;
 }
 
 /** Records the URL's terminal summary, reports it, and completes the crawl if that was its last URL. */

@@ -20,7 +20,11 @@ export interface ReconcileDeps {
   reconcileStore: ReconcileStore;
   store: Pick<CrawlStore, 'recordPages' | 'completeIfDone'>;
   queue: PageQueue;
+  /** Messages waiting on the page queue to be received (not those in flight or delayed). */
+  backlog: () => Promise<number>;
   now?: () => Date;
+  /** Told of a crawl this pass could not reconcile; the pass goes on with the others. */
+  onError?: (crawlId: string, err: unknown) => void;
 }
 
 export interface ReconcileReport {
@@ -36,21 +40,47 @@ export interface ReconcileReport {
   completed: number;
   /** Stalled crawls whose counts say URLs are pending that have no record to queue again (should never happen). */
   inconsistent: string[];
+  /** Messages waiting on the queue when the pass started; while there are any, nothing is requeued or ended. */
+  backlog: number;
+  /** Stalled crawls that could not be reconciled this pass (see onError). */
+  errors: number;
 }
 
 export const UNPROCESSED = 'UNPROCESSED';
 
 export async function reconcile(deps: ReconcileDeps, settings: ReconcileSettings): Promise<ReconcileReport> {
   const now = (deps.now ?? (() => new Date()))();
+  const at = now.toISOString();
   const cutoff = new Date(now.getTime() - settings.afterSeconds * 1000).toISOString();
   const running = await deps.reconcileStore.runningCrawls();
-  const report: ReconcileReport = { running: running.length, stalled: 0, requeued: 0, failed: 0, completed: 0, inconsistent: [] };
-  for (const crawl of running) {
-    if (crawl.progressAt > cutoff) continue;
-    report.stalled++;
-    await reconcileCrawl(crawl, deps, settings, now.toISOString(), cutoff, report);
+  const stalled = running.filter((crawl) => crawl.progressAt <= cutoff);
+  const report: ReconcileReport = { running: running.length, stalled: stalled.length, requeued: 0, failed: 0, completed: 0, inconsistent: [], backlog: 0, errors: 0 };
+  if (stalled.length === 0) return report;
+  // Messages still waiting to be received: a crawl that recorded nothing may only be waiting its turn behind them
+  // (a backlog, a consumer outage). Its messages are not lost, and queueing more would only lengthen the wait.
+  report.backlog = await deps.backlog();
+  if (report.backlog > 0) return report;
+  // In random order, each on its own: one crawl that fails cannot starve the others pass after pass.
+  for (const crawl of shuffle(stalled)) {
+    try {
+      // Taken by a conditional write of its progress time: an overlapping pass skips it, and it is checked again only
+      // after another quiet period.
+      if (!(await deps.reconcileStore.claimCrawl(crawl.crawlId, crawl.progressAt, at))) continue;
+      await reconcileCrawl(crawl, deps, settings, at, cutoff, report);
+    } catch (err) {
+      report.errors++;
+      deps.onError?.(crawl.crawlId, err);
+    }
   }
   return report;
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
 }
 
 async function reconcileCrawl(
@@ -74,7 +104,7 @@ async function reconcileCrawl(
   if (again.length > 0) {
     // Counted before sending: if this pass dies after the send, the URL has still used up a round, so no URL is
     // requeued forever.
-    await deps.reconcileStore.markRequeued(crawl.crawlId, again.map((u) => u.url), at);
+    await deps.reconcileStore.markRequeued(crawl.crawlId, again.map((u) => u.url));
     const messages: PageMessage[] = again.map((u) => ({
       crawlId: crawl.crawlId,
       url: u.url,

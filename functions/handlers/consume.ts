@@ -75,15 +75,27 @@ async function recordHandler(record: SQSRecord, leaseUntil: number): Promise<voi
   });
 }
 
-/** At the invocation's deadline: ends a record's URL as failed if this was its last attempt. False if it was not. */
-async function endIfLastAttempt(record: SQSRecord): Promise<boolean> {
-  const parsed = pageMessageSchema.safeParse(safeJson(record.body));
-  if (!parsed.success) return false;
+/**
+ * At the invocation's deadline: ends the URLs of the records on their last attempt, within `withinMs`. Per record,
+ * whether its URL is ended (none when the writes did not finish in time: SQS then moves them to the DLQ and the
+ * reconciler ends them).
+ */
+async function endOnLastAttempt(records: SQSRecord[], withinMs: number): Promise<boolean[]> {
+  const parsed = records.map((record) => ({ record, message: pageMessageSchema.safeParse(safeJson(record.body)) }));
+  const entries = parsed.flatMap(({ record, message }) => (message.success ? [{ record, message: message.data, attempt: receiveCount(record) }] : []));
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return await endUnfinished(parsed.data, { store, queue, limits, retry, observe: recordPageMetrics }, receiveCount(record));
+    const ended = await Promise.race([
+      endUnfinished(entries, { store, queue, limits, retry, observe: recordPageMetrics }),
+      new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), Math.max(0, withinMs)))),
+    ]);
+    const endedIds = new Set(ended ? entries.filter((_, i) => ended[i]).map((e) => e.record.messageId) : []);
+    return records.map((r) => endedIds.has(r.messageId));
   } catch (err) {
-    logger.error('could not end an unfinished page on its last attempt; SQS will move it to the dead-letter queue', { error: err as Error });
-    return false;
+    logger.error('could not end the unfinished pages on their last attempt; SQS will move them to the dead-letter queue', { error: err as Error });
+    return records.map(() => false);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -119,6 +131,8 @@ function safeJson(text: string): unknown {
  * still in flight, which SQS delivers again.
  */
 const DEADLINE_MARGIN_MS = 1_500;
+/** Of that margin, what answering needs once the last attempts' writes are done or given up. */
+const DEADLINE_RESERVE_MS = 300;
 
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   // Per invocation: a BatchProcessor keeps the batch's state on itself, and pages of an invocation that answered at
@@ -145,7 +159,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     if (response === 'deadline') {
       work.catch(() => undefined);
       const unfinished = event.Records.filter((r) => !finished.has(r.messageId));
-      const ended = await Promise.all(unfinished.map(endIfLastAttempt));
+      const ended = await endOnLastAttempt(unfinished, context.getRemainingTimeInMillis() - DEADLINE_RESERVE_MS);
       logger.warn('invocation deadline reached: pages still in flight are left for SQS to deliver again, or ended on their last attempt', {
         records: event.Records.length,
         unfinished: unfinished.length,

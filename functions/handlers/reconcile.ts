@@ -16,9 +16,21 @@ const settings = {
 
 /** Invoked by its schedule (every minute): one pass over the running crawls. */
 export const handler = async (): Promise<ReconcileReport> => {
-  const report = await reconcile({ reconcileStore, store, queue }, settings);
+  const report = await reconcile(
+    {
+      reconcileStore,
+      store,
+      queue,
+      backlog: () => queue.backlog(),
+      onError: (crawlId, err) => logger.error('could not reconcile a crawl; the next pass tries again', { crawlId, error: err as Error }),
+    },
+    settings,
+  );
   if (report.requeued > 0 || report.failed > 0 || report.completed > 0) logger.warn('reconciled stalled crawls', { ...report });
+  if (report.backlog > 0 && report.stalled > 0) logger.info('stalled crawls left alone while the queue has a backlog', { ...report });
   if (report.inconsistent.length > 0) logger.error('crawls whose counts have no unfinished URL to requeue', { crawls: report.inconsistent });
+  metrics.addMetric('CrawlsInconsistent', MetricUnit.Count, report.inconsistent.length);
+  metrics.addMetric('ReconcileErrors', MetricUnit.Count, report.errors);
   metrics.addMetric('UrlsRequeued', MetricUnit.Count, report.requeued);
   metrics.addMetric('UrlsUnprocessed', MetricUnit.Count, report.failed);
   metrics.publishStoredMetrics();

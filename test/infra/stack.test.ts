@@ -202,9 +202,9 @@ describe('reconciler', () => {
   });
 
   it('takes its quiet period and requeue limit from configuration', () => {
-    const { template: custom } = synthStack({ ...(shippedConfig() as object), reconcile: { afterSeconds: 120, maxRequeues: 5 } });
+    const { template: custom } = synthStack({ ...(shippedConfig() as object), reconcile: { afterSeconds: 400, maxRequeues: 5 } });
     custom.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ RECONCILE_AFTER_SECONDS: '120', RECONCILE_MAX_REQUEUES: '5', PAGE_QUEUE_URL: Match.anyValue() }) },
+      Environment: { Variables: Match.objectLike({ RECONCILE_AFTER_SECONDS: '400', RECONCILE_MAX_REQUEUES: '5', PAGE_QUEUE_URL: Match.anyValue() }) },
     });
   });
 

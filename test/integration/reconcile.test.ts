@@ -4,7 +4,7 @@ import { DynamoReconcileStore } from '../../functions/adapters/dynamo-reconcile.
 import { createDocumentClient, type DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
 import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
 import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch-limits.js';
-import type { PageMessage, PageQueue } from '../../functions/core/ports.js';
+import type { PageMessage, PageQueue, ReconcileStore } from '../../functions/core/ports.js';
 import { processPage } from '../../functions/core/process-page.js';
 import { reconcile, UNPROCESSED, type ReconcileSettings } from '../../functions/core/reconcile.js';
 import { RetryLater } from '../../functions/core/retry-policy.js';
@@ -93,7 +93,7 @@ async function drain(queueFor: (m: PageMessage, attempt: number) => PageQueue = 
 
 const pass = () => {
   passes++;
-  return reconcile({ reconcileStore, store, queue, now: later }, settings);
+  return reconcile({ reconcileStore, store, queue, backlog: () => queue.backlog(), now: later }, settings);
 };
 
 async function expectExact(crawlId: string, total: number, failed: number): Promise<void> {
@@ -109,7 +109,7 @@ const pageUrls = (from: number, count: number) => Array.from({ length: count }, 
 describe('the reconciler: every counted URL ends, whatever lost its message', () => {
   it('leaves a crawl that is making progress alone', async () => {
     const { crawlId } = await submitCrawl({ urls: pageUrls(0, 3) }, { kind: 'api' }, { store, queue });
-    const report = await reconcile({ reconcileStore, store, queue }, settings);
+    const report = await reconcile({ reconcileStore, store, queue, backlog: () => queue.backlog() }, settings);
     expect(report.running).toBeGreaterThanOrEqual(1);
     expect(report.stalled).toBe(0);
     await drain();
@@ -187,6 +187,48 @@ describe('the reconciler: every counted URL ends, whatever lost its message', ()
     expect((await pass()).requeued).toBe(1);
     await drain();
     await expectExact(crawlId, 2, 0);
+  });
+
+  it('leaves stalled crawls alone while messages wait on the queue (a backlog is not a loss)', async () => {
+    const urls = pageUrls(700, 3);
+    const { crawlId } = await submitCrawl({ urls }, { kind: 'api' }, { store, queue });
+    const report = await pass();
+    expect(report).toMatchObject({ backlog: 3, requeued: 0, failed: 0 });
+    await drain();
+    await expectExact(crawlId, 3, 0);
+    for (const url of urls) expect(site.hits.get(new URL(url).pathname)).toBe(1);
+  });
+
+  it('requeues a lost URL once when two passes overlap', async () => {
+    const { crawlId } = await submitCrawl({ urls: pageUrls(800, 4) }, { kind: 'api' }, { store, queue });
+    expect(await loseMessages(4)).toBe(4);
+    passes++;
+    const reports = await Promise.all([1, 2].map(() => reconcile({ reconcileStore, store, queue, backlog: () => queue.backlog(), now: later }, settings)));
+    expect(reports.map((r) => r.requeued).sort()).toEqual([0, 4]);
+    await drain();
+    await expectExact(crawlId, 4, 0);
+  });
+
+  it('goes on with the other crawls when one cannot be reconciled', async () => {
+    const [a, b] = [await submitCrawl({ urls: pageUrls(900, 2) }, { kind: 'api' }, { store, queue }), await submitCrawl({ urls: pageUrls(910, 2) }, { kind: 'api' }, { store, queue })];
+    expect(await loseMessages(4)).toBe(4);
+    // The store fails every read of crawl a's URLs.
+    const failing: ReconcileStore = {
+      runningCrawls: () => reconcileStore.runningCrawls(),
+      claimCrawl: (...args) => reconcileStore.claimCrawl(...args),
+      markRequeued: (...args) => reconcileStore.markRequeued(...args),
+      unfinishedUrls: (id) => (id === a.crawlId ? Promise.reject(new Error('throttled')) : reconcileStore.unfinishedUrls(id)),
+    };
+    const errors: string[] = [];
+    passes++;
+    const report = await reconcile({ reconcileStore: failing, store, queue, backlog: () => queue.backlog(), now: later, onError: (id) => errors.push(id) }, settings);
+    expect(report).toMatchObject({ errors: 1, requeued: 2 });
+    expect(errors).toEqual([a.crawlId]);
+    await drain();
+    await expectExact(b.crawlId, 2, 0);
+    expect((await pass()).requeued).toBe(2);
+    await drain();
+    await expectExact(a.crawlId, 2, 0);
   });
 
   it('completes a crawl whose last page was recorded but whose completion was lost', async () => {

@@ -39,6 +39,12 @@ describe('crawler configuration', () => {
     expect(() => parseCrawlerConfig({ consumer: { batchSize: 11, maxBatchingWindowSeconds: 0 } })).toThrow(/maxBatchingWindowSeconds/);
   });
 
+  it('reconciles a crawl after 15 quiet minutes, 3 requeues at most, and never while a URL may be waiting out its retry', () => {
+    expect(parseCrawlerConfig({}).reconcile).toEqual({ afterSeconds: 900, maxRequeues: 3 });
+    expect(() => parseCrawlerConfig({ reconcile: { afterSeconds: 300 } })).toThrow(/reconcile\.afterSeconds \(300\) must be longer than retry\.maxDelaySeconds \(300\)/);
+    expect(() => parseCrawlerConfig({ reconcile: { afterSeconds: 8 }, retry: { maxDelaySeconds: 1 } })).not.toThrow();
+  });
+
   it('derives the queue visibility timeout as 6× the consumer timeout', () => {
     const config = parseCrawlerConfig({ consumer: { timeoutSeconds: 45 } });
     expect(crawlQueues(config).queue.visibilityTimeoutSeconds).toBe(270);

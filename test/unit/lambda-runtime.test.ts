@@ -35,6 +35,10 @@ const HANDLERS = {
     };`,
   'crash.mjs': `
     export const handler = async (event) => {
+      if (event.dieLater) {
+        setTimeout(() => { throw new Error('after answering'); }, 20);
+        return 'answered';
+      }
       if (event.crash) setTimeout(() => { throw new Error('uncaught in a timer'); }, 0);
       if (event.crash) await new Promise((r) => setTimeout(r, 1000));
       if (event.fail) throw new TypeError('the handler failed');
@@ -99,6 +103,13 @@ describe('local Lambda runtime', () => {
     await expect(crash.invoke({ fail: true })).rejects.toThrow('TypeError: the handler failed');
     expect(await crash.invoke({})).toBe('ok');
     await expect(crash.invoke({ crash: true })).rejects.toBeInstanceOf(FunctionError);
+    expect(await crash.invoke({})).toBe('ok');
+  });
+
+  it('does not hand an invocation to a container that died while idle', async () => {
+    const crash = fn('crash.mjs', { maxConcurrency: 1 });
+    expect(await crash.invoke({ dieLater: true })).toBe('answered');
+    await new Promise((r) => setTimeout(r, 300));
     expect(await crash.invoke({})).toBe('ok');
   });
 
