@@ -1,5 +1,5 @@
 import { readCrawlerConfig } from '../lib/config.js';
-import { startLocalStack } from '../local/stack.js';
+import { defaultMaxContainers, startLocalStack } from '../local/stack.js';
 import { allPages, call } from '../test/support/api.js';
 import { printTable } from './table.js';
 import { startCorpusSite } from './throughput.js';
@@ -7,17 +7,56 @@ import { startCorpusSite } from './throughput.js';
 const PAGES = 2_000;
 const LATENCY_MS = 50;
 
+interface Run {
+  containers: number;
+  postMs: number;
+  firstPageMs: number;
+  completedS: number;
+  meanWorkMs: number;
+  pagesPerSecond: number;
+  outcome: string;
+  cpuSeconds: number;
+}
+
 /**
  * The whole local pipeline with the shipped configuration: 2,000 URLs of the real-page corpus (a 50 ms loopback site
- * in its own process) through POST /crawls → SQS → consumer → DynamoDB Local, and where the time goes.
+ * in its own process) through POST /crawls → SQS → consumer containers → DynamoDB Local, with the local stack's
+ * default containers (two per core) beside the configured consumer concurrency (what Lambda would run).
  */
 export async function benchLocalStack(): Promise<void> {
   const { site: base, stop } = await startCorpusSite(LATENCY_MS);
   process.env['ALLOW_PRIVATE_NETWORK'] = 'true';
   const config = readCrawlerConfig();
-  const stack = await startLocalStack({ config, port: 0 });
+  try {
+    const runs = [await run(base, defaultMaxContainers()), await run(base, config.consumer.maxConcurrency)];
+    console.log(
+      `\nLocal stack end to end: ${PAGES} corpus URLs (${LATENCY_MS} ms site) through API → SQS → consumer → DynamoDB Local, shipped configuration` +
+        ` (batch ${config.consumer.batchSize}, ${config.consumer.pageConcurrency} pages at once per container)`,
+    );
+    const [capped, full] = runs as [Run, Run];
+    printTable(
+      ['stage', `${capped.containers} containers (default here)`, `${full.containers} containers (maxConcurrency)`],
+      [
+        ['POST /crawls (validate, record, queue 2,000)', `${capped.postMs} ms`, `${full.postMs} ms`],
+        ['first page fetched, from the POST', `${capped.firstPageMs} ms`, `${full.firstPageMs} ms`],
+        ['all pages recorded, crawl completed', `${capped.completedS.toFixed(1)} s`, `${full.completedS.toFixed(1)} s`],
+        [`fetch + parse per page (mean durationMs, incl. the site's ${LATENCY_MS} ms)`, `${capped.meanWorkMs.toFixed(0)} ms`, `${full.meanWorkMs.toFixed(0)} ms`],
+        ['CPU of the stack process (API, event source, containers)', `${capped.cpuSeconds.toFixed(1)} s`, `${full.cpuSeconds.toFixed(1)} s`],
+        ['outcome', capped.outcome, full.outcome],
+        ['throughput, from the POST to completion', `${capped.pagesPerSecond.toFixed(0)} pages/s`, `${full.pagesPerSecond.toFixed(0)} pages/s`],
+      ],
+    );
+  } finally {
+    stop();
+  }
+}
+
+async function run(base: string, containers: number): Promise<Run> {
+  const config = readCrawlerConfig();
+  const stack = await startLocalStack({ config, port: 0, maxContainers: containers });
   try {
     const urls = Array.from({ length: PAGES }, (_, i) => `${base}/p/${i}`);
+    const cpu = process.cpuUsage();
     const t0 = Date.now();
     const submit = await call(stack.apiUrl, 'POST', '/crawls', { urls });
     const submitted = Date.now();
@@ -28,30 +67,21 @@ export async function benchLocalStack(): Promise<void> {
       if (crawl.status === 'completed') break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    const used = process.cpuUsage(cpu);
     const pages = await allPages(stack.apiUrl, submit.body.crawlId, 1000);
     const fetched = pages.map((p) => Date.parse(p.fetchedAt)).sort((a, b) => a - b);
     const completed = Date.parse(crawl.completedAt);
-    const meanWork = pages.reduce((sum, p) => sum + p.durationMs, 0) / pages.length;
-    // Pages in flight at most: each invocation holds one batch, and works on up to pageConcurrency of it at once.
-    const slots = config.consumer.maxConcurrency * Math.min(config.consumer.batchSize, config.consumer.pageConcurrency);
-    const wallPerPage = ((completed - fetched[0]!) * Math.min(slots, PAGES)) / PAGES;
-    console.log(
-      `\nLocal stack end to end: ${PAGES} corpus URLs (${LATENCY_MS} ms site) through API → SQS → consumer → DynamoDB Local, shipped configuration` +
-        ` (batch ${config.consumer.batchSize}, ${config.consumer.maxConcurrency} pollers × ${config.consumer.pageConcurrency} pages)`,
-    );
-    printTable(
-      ['stage', 'time', 'note'],
-      [
-        ['POST /crawls (validate, record, queue 2,000)', `${submitted - t0} ms`, 'API → DynamoDB Local → SQS'],
-        ['first page fetched, from the POST', `${fetched[0]! - t0} ms`, 'messages are consumed while the POST still queues'],
-        ['all pages recorded, crawl completed', `${((completed - fetched[0]!) / 1000).toFixed(1)} s`, `${crawl.succeeded} succeeded, ${crawl.failed} failed`],
-        ['fetch + parse per page (mean durationMs)', `${meanWork.toFixed(0)} ms`, `incl. the site's ${LATENCY_MS} ms`],
-        [`everything else per page, in each of ${Math.min(slots, PAGES)} slots`, `${Math.max(0, wallPerPage - meanWork).toFixed(0)} ms`, 'receive, DynamoDB writes (one hot crawl item), delete, CPU'],
-        ['throughput', `${(PAGES / ((completed - t0) / 1000)).toFixed(0)} pages/s`, 'from the POST to completion'],
-      ],
-    );
+    return {
+      containers: stack.consumerContainers,
+      postMs: submitted - t0,
+      firstPageMs: fetched[0]! - t0,
+      completedS: (completed - fetched[0]!) / 1000,
+      meanWorkMs: pages.reduce((sum, p) => sum + p.durationMs, 0) / pages.length,
+      pagesPerSecond: PAGES / ((completed - t0) / 1000),
+      outcome: `${crawl.succeeded} succeeded, ${crawl.failed} failed`,
+      cpuSeconds: (used.user + used.system) / 1e6,
+    };
   } finally {
     await stack.stop();
-    stop();
   }
 }

@@ -11,25 +11,27 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseCrawlerConfig, type CrawlerConfig } from '../lib/config.js';
 import { MissingJavaError } from './engines.js';
-import { startLocalStack } from './stack.js';
+import { defaultMaxContainers, startLocalStack } from './stack.js';
 
 const log = (line: string) => console.log(`[local] ${line}`);
 
-const USAGE = `Usage: npm start [-- --config FILE]
+const USAGE = `Usage: npm start [-- --config FILE] [--containers N]
 
 Runs the local stack in the foreground; Ctrl-C stops it.
 
   --config FILE   the "crawler" settings of FILE, a file shaped like cdk.json ({"context": {"crawler": {…}}}),
                   instead of the repository's cdk.json
+  --containers N  containers per function at most (default: two per core, at least 4); each function still runs
+                  no more than its own concurrency (consumer.maxConcurrency for the consumer)
 
 Environment: PORT (the API port, default 3000), ALLOW_PRIVATE_NETWORK=true (crawl loopback and private hosts).`;
 
 /** Bad usage or configuration: the message, and exit 2. */
 class StartError extends Error {}
 
-function commandLine(argv: string[]): { config?: string | undefined; help?: boolean | undefined } {
+function commandLine(argv: string[]): { config?: string | undefined; containers?: string | undefined; help?: boolean | undefined } {
   try {
-    return parseArgs({ args: argv, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true }).values;
+    return parseArgs({ args: argv, options: { config: { type: 'string' }, containers: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true }).values;
   } catch (err) {
     throw new StartError(`${(err as Error).message}\n\n${USAGE}`);
   }
@@ -74,8 +76,10 @@ async function main(): Promise<void> {
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new StartError(`PORT must be a port number (0-65535), not "${portText}"`);
   const { config, path: configPath } = loadConfig(args.config);
+  const maxContainers = args.containers === undefined ? defaultMaxContainers() : Number(args.containers);
+  if (!Number.isInteger(maxContainers) || maxContainers < 1) throw new StartError(`--containers must be a whole number of at least 1, not "${args.containers}"\n\n${USAGE}`);
   log('starting DynamoDB Local and the SQS server…');
-  const stack = await startLocalStack({ config, port, log, schedules: true });
+  const stack = await startLocalStack({ config, port, log, schedules: true, maxContainers });
 
   const allowPrivate = process.env['ALLOW_PRIVATE_NETWORK'] === 'true';
   console.log(`
@@ -84,7 +88,7 @@ serverless-crawler local stack ready in ${(stack.startupMs / 1000).toFixed(1)} s
   API       ${stack.apiUrl}
   DynamoDB  ${stack.dynamodbEndpoint}  table ${stack.resources.tableName}
   SQS       ${stack.sqsEndpoint}  queue ${stack.resources.queueUrl}
-  consumer  batch ${config.consumer.batchSize}, window ${config.consumer.maxBatchingWindowSeconds}s, concurrency ${config.consumer.maxConcurrency}, ${config.consumer.pageConcurrency} pages at once
+  consumer  batch ${config.consumer.batchSize}, window ${config.consumer.maxBatchingWindowSeconds}s, ${config.consumer.pageConcurrency} pages at once, up to ${stack.consumerContainers} containers (maxConcurrency ${config.consumer.maxConcurrency}${stack.consumerContainers < config.consumer.maxConcurrency ? `, capped at ${maxContainers} on this machine: --containers N` : ''})
   network   ${allowPrivate ? 'private and loopback addresses ALLOWED (ALLOW_PRIVATE_NETWORK=true)' : 'public addresses only (set ALLOW_PRIVATE_NETWORK=true to crawl loopback or private hosts)'}
   schedules ${stack.scheduler?.planned.length ? stack.scheduler.planned.map((p) => `${p.name} next ${p.next?.toISOString() ?? 'never'}`).join(', ') : 'none enabled'}
 

@@ -177,14 +177,20 @@ describe('npm start', () => {
     await writeFile(file, JSON.stringify({ context: { crawler } }));
     const banner = await readyBanner({ PORT: '0' }, ['--config', file]);
     expect(banner).toMatch(new RegExp(`\\n  config +${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`));
-    expect(banner).toMatch(/consumer +batch 7, window 2s, concurrency 3, 7 pages at once/);
+    expect(banner).toMatch(/consumer +batch 7, window 2s, 7 pages at once, up to 3 containers \(maxConcurrency 3\)\n/);
+  }, 60_000);
+
+  it('caps containers per function with --containers, and says so in the banner', async () => {
+    const banner = await readyBanner({ PORT: '0' }, ['--containers', '2']);
+    expect(banner).toMatch(/consumer +batch 16, window 1s, 16 pages at once, up to 2 containers \(maxConcurrency 20, capped at 2 on this machine: --containers N\)/);
   }, 60_000);
 
   it.each([
     [['--config', '/no/such/crawler.json'], /^npm start: cannot read the config file \/no\/such\/crawler\.json: no such file$/m],
-    [['--config'], /npm start: Option '--config <value>' argument missing\n\nUsage: npm start \[-- --config FILE\]/],
+    [['--config'], /npm start: Option '--config <value>' argument missing\n\nUsage: npm start \[-- --config FILE\] \[--containers N\]/],
     [['--bogus'], /npm start: Unknown option '--bogus'\n\nUsage: npm start/],
     [['extra'], /npm start: Unexpected argument 'extra'/],
+    [['--containers', 'lots'], /npm start: --containers must be a whole number of at least 1, not "lots"/],
   ])('exits 2 with a message for bad arguments: %j', async (args, message) => {
     const run = start({ PORT: '0' }, args);
     expect(await run.exited).toBe(2);
