@@ -54,11 +54,20 @@ const WATCHDOG = fileURLToPath(new URL('./engine-watchdog.mjs', import.meta.url)
  * under local/engine-watchdog.mjs, which stops it when this process ends in any way, a SIGKILL included: nothing is
  * left running and holding the port.
  */
+/**
+ * The client compiler only and the serial collector: DynamoDB Local starts about a second sooner on a 2-core machine
+ * (the bulk of `npm start`'s ready time), and the local stack crawls as fast (`npm run bench -- stack`).
+ */
+const FAST_START_JVM = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
+
 export async function startDynamoDbLocal(options: { port?: number; timeoutMs?: number } = {}): Promise<RunningEngine> {
   checkJava();
   const port = options.port ?? (await freePort());
   // The watchdog's stdin is the leash: a pipe only this process writes to, closed by the kernel when it ends.
-  const child: ChildProcess = spawn(process.execPath, [WATCHDOG, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [WATCHDOG, String(port)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, JDK_JAVA_OPTIONS: [process.env['JDK_JAVA_OPTIONS'], ...FAST_START_JVM].filter(Boolean).join(' ') },
+  });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
