@@ -68,6 +68,8 @@ export class FunctionError extends Error {
   }
 }
 
+const INIT_TIMEOUT_MS = 30_000;
+
 const CONTAINER_ENTRY = fileURLToPath(new URL('./lambda-container.mjs', import.meta.url));
 
 type Reply =
@@ -121,7 +123,22 @@ class Container {
   }
 
   async invoke(event: unknown): Promise<unknown> {
-    await this.ready;
+    // Lambda gives a cold start its own time limit (10 s); on a busy laptop this one is more patient, but never endless.
+    let initTimer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.ready,
+        new Promise<never>((_, reject) => {
+          initTimer = setTimeout(() => {
+            this.dead = true;
+            void this.worker.terminate();
+            reject(new FunctionError(this.options.name, { name: 'Runtime.InitTimeout', message: `the function did not load within ${INIT_TIMEOUT_MS / 1000} s` }));
+          }, INIT_TIMEOUT_MS);
+        }),
+      ]);
+    } finally {
+      clearTimeout(initTimer);
+    }
     if (this.dead) throw new FunctionError(this.options.name, { name: 'Runtime.ExitError', message: "the function's container is gone" });
     const timeoutMs = this.options.timeoutSeconds * 1000;
     const id = this.nextId++;

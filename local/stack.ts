@@ -170,16 +170,30 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const scheduler = options.schedules ? startScheduler(config.schedules, (event) => fns.submit.invoke(event), log) : null;
     if (scheduler) stops.push(() => scheduler.stop());
 
-    // The reconciler's EventBridge rule: every minute, one pass at a time.
+    // The reconciler's EventBridge rule: every minute (the next pass is planned when one ends, so a slow pass does not
+    // pile invocations up behind the function's one container).
     const reconcile = async () => {
       const result = await fns.reconcile.invoke<ReconcileReport>(RECONCILE_EVENT);
-      if (result.requeued > 0 || result.failed > 0) log(`reconciler: ${JSON.stringify(result)}`);
+      if (result.requeued > 0 || result.failed > 0 || result.errors > 0 || (result.stalled > 0 && result.backlog > 0)) log(`reconciler: ${JSON.stringify(result)}`);
       return result;
     };
     const reconcileEveryMs = options.reconcileEveryMs ?? 60_000;
-    const reconciler = reconcileEveryMs > 0 ? setInterval(() => reconcile().catch((err: Error) => log(`reconciler failed: ${err.message}`)), reconcileEveryMs) : null;
-    reconciler?.unref();
-    stops.push(() => clearInterval(reconciler ?? undefined));
+    let reconciler: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const planReconcile = () => {
+      if (stopped || reconcileEveryMs <= 0) return;
+      reconciler = setTimeout(() => {
+        reconcile()
+          .catch((err: Error) => log(`reconciler failed: ${err.message}`))
+          .finally(planReconcile);
+      }, reconcileEveryMs);
+      reconciler.unref();
+    };
+    planReconcile();
+    stops.push(() => {
+      stopped = true;
+      clearTimeout(reconciler);
+    });
 
     return {
       apiUrl: api.url,

@@ -1,5 +1,5 @@
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { parseCrawlerConfig } from '../../lib/config.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
@@ -42,6 +42,14 @@ afterAll(async () => {
   await site?.close();
 });
 
+// Whatever fails (a timeout included) says what the stack did meanwhile: its log, less the status polls.
+beforeEach(() => {
+  const from = stackLog.length;
+  onTestFailed(async () => {
+    console.log(`queues: ${JSON.stringify(await messagesLeft().catch((e: Error) => e.message))}\nstack log:\n${stackLog.slice(from).filter((l) => !l.includes(' GET ')).join('\n')}`);
+  });
+});
+
 /** Messages visible, in flight and delayed, on the page queue and its DLQ. */
 async function messagesLeft(): Promise<{ queue: number; deadLetters: number }> {
   const count = async (url: string) => {
@@ -56,9 +64,9 @@ async function messagesLeft(): Promise<{ queue: number; deadLetters: number }> {
   return { queue: await count(stack.resources.queueUrl), deadLetters: await count(stack.resources.deadLetterQueueUrl) };
 }
 
-/** What is left once the queue has settled: messages still in flight (a duplicate being discarded) get 30 s. */
+/** What is left once the queue has settled: messages still in flight (a duplicate being discarded) get 20 s. */
 async function drained(): Promise<{ queue: number; deadLetters: number }> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 20_000;
   for (;;) {
     const left = await messagesLeft();
     if (left.queue === 0 || Date.now() > deadline) return left;
@@ -81,7 +89,7 @@ async function takeMessages(count: number, then: (body: string) => Promise<unkno
 }
 
 /** Waits for the crawl to complete; if it does not, says what the stack did (its log, the queues). */
-async function completion(crawlId: string, timeoutMs = 60_000): Promise<any> {
+async function completion(crawlId: string, timeoutMs = 50_000): Promise<any> {
   return waitForCompletion(stack.apiUrl, crawlId, timeoutMs).catch(async (err: Error) => {
     throw new Error(`${err.message}\nqueues: ${JSON.stringify(await messagesLeft())}\nstack log:\n${stackLog.filter((l) => !l.includes(' GET ')).slice(-60).join('\n')}`);
   });

@@ -8,7 +8,12 @@ export interface ApiResponse<T = any> {
 }
 
 export async function call<T = any>(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
-  const init: RequestInit = { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers } };
+  // Bounded, so a request that never comes back fails the test with its own message instead of a test timeout.
+  const init: RequestInit = {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    signal: AbortSignal.timeout(30_000),
+  };
   if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
   const res = await fetch(`${base}${path}`, init);
   const text = await res.text();
