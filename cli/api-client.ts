@@ -82,10 +82,12 @@ export class ApiClient {
       throw new ApiError(`${method} ${path} answered ${res.status} with something that is not JSON`);
     }
     if (!res.ok) {
-      const error = (json as { error?: { code?: string; message?: string }; message?: string }).error;
+      const error = (json as { error?: { code?: string; message?: string; rejected?: { url: string; reason: string }[] }; message?: string }).error;
       // API Gateway's own IAM refusals carry {"message": …} unless the gateway responses are ours.
       const message = error?.message ?? (json as { message?: string }).message ?? 'request failed';
-      throw new ApiError(`${error?.code ?? `HTTP_${res.status}`}: ${message}`);
+      // NO_VALID_URLS says why each URL was refused: a user needs that more than the summary.
+      const reasons = (error?.rejected ?? []).map((r) => `\n  rejected ${r.url}: ${r.reason}`).join('');
+      throw new ApiError(`${error?.code ?? `HTTP_${res.status}`}: ${message}${reasons}`);
     }
     return json as T;
   }

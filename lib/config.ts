@@ -103,7 +103,7 @@ export type ScheduleConfig = CrawlerConfig['schedules'][number];
 export function parseCrawlerConfig(raw: unknown): CrawlerConfig {
   const result = crawlerConfigSchema.safeParse(raw ?? {});
   if (!result.success) {
-    throw new Error(`Invalid "crawler" configuration in cdk.json context:\n${z.prettifyError(result.error)}`);
+    throw new Error(`Invalid "crawler" configuration:\n${z.prettifyError(result.error)}`);
   }
   const config = result.data;
   const { consumer, fetch } = config;

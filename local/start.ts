@@ -88,7 +88,9 @@ serverless-crawler local stack ready in ${(stack.startupMs / 1000).toFixed(1)} s
   API       ${stack.apiUrl}
   DynamoDB  ${stack.dynamodbEndpoint}  table ${stack.resources.tableName}
   SQS       ${stack.sqsEndpoint}  queue ${stack.resources.queueUrl}
+            dead-letter queue ${stack.resources.deadLetterQueueUrl}
   consumer  batch ${config.consumer.batchSize}, window ${config.consumer.maxBatchingWindowSeconds}s, ${config.consumer.pageConcurrency} pages at once, up to ${stack.consumerContainers} containers (maxConcurrency ${config.consumer.maxConcurrency}${stack.consumerContainers < config.consumer.maxConcurrency ? `, capped at ${maxContainers} on this machine: --containers N` : ''})
+  retries   ${config.queue.maxReceiveCount} attempts, backoff ${config.retry.baseDelaySeconds}-${config.retry.maxDelaySeconds} s; fetch deadline ${config.fetch.timeoutMs} ms; reconciler after ${config.reconcile.afterSeconds} s quiet, ${config.reconcile.maxRequeues} requeues
   network   ${allowPrivate ? 'private and loopback addresses ALLOWED (ALLOW_PRIVATE_NETWORK=true)' : 'public addresses only (set ALLOW_PRIVATE_NETWORK=true to crawl loopback or private hosts)'}
   schedules ${stack.scheduler?.planned.length ? stack.scheduler.planned.map((p) => `${p.name} next ${p.next?.toISOString() ?? 'never'}`).join(', ') : 'none enabled'}
 

@@ -168,6 +168,12 @@ describe('crawler submit / status / pages against the local stack (real processe
     expect(code).toBe(1);
     expect(stderr).toMatch(/CRAWL_NOT_FOUND: no crawl with id 01ARZ3NDEKTSV4RRFFQ69G5FAV/);
   });
+
+  it('says why each URL was refused when none could be accepted', async () => {
+    const refused = await run(['submit', '--endpoint', api, 'ftp://x.example/', 'mailto:someone@example.com']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/NO_VALID_URLS: none of the URLs can be crawled\n  rejected ftp:\/\/x\.example\/: .*ftp.*\n  rejected mailto:someone@example\.com: /);
+  });
 });
 
 describe('SigV4 signing', () => {
