@@ -206,12 +206,15 @@ async function submitCommand(argv: string[]): Promise<number> {
     file: { type: 'string' },
   });
   if (values.help) return help('submit');
-  const urls = await readUrls(positionals, values.file);
+  // Options first: a bare `--same-origin URL` takes the URL as its value, and "give at least one URL" would hide that.
   const maxDepth = values['max-depth'] === undefined ? undefined : Number(values['max-depth']);
-  if (maxDepth !== undefined && !(Number.isInteger(maxDepth) && maxDepth >= 0)) throw new UsageError('--max-depth must be a whole number ≥ 0');
+  if (maxDepth !== undefined && !(Number.isInteger(maxDepth) && maxDepth >= 0)) throw new UsageError(`--max-depth must be a whole number ≥ 0, not "${values['max-depth']}"`);
   const maxPages = positiveInt('--max-pages', values['max-pages']);
   const sameOrigin = values['same-origin'];
-  if (sameOrigin !== undefined && sameOrigin !== 'true' && sameOrigin !== 'false') throw new UsageError('--same-origin is true or false');
+  if (sameOrigin !== undefined && sameOrigin !== 'true' && sameOrigin !== 'false') {
+    throw new UsageError(`--same-origin is true or false (--same-origin=false), not "${sameOrigin}"`);
+  }
+  const urls = await readUrls(positionals, values.file);
   const pagesFormat = format(values.format);
   const timeoutMs = waitTimeoutMs(values);
   const client = await clientFor(values);

@@ -150,6 +150,8 @@ describe('crawler fetch (a real process)', () => {
     [['submit', '--timeout', '10', 'https://a.example/'], /--timeout limits how long --wait watches/],
     [['help', 'nonsense'], /usage: crawler help \[fetch\|submit\|status\|pages\]/],
     [['toString'], /unknown command "toString"/],
+    [['submit', '--same-origin', 'https://a.example/'], /--same-origin is true or false \(--same-origin=false\), not "https:\/\/a\.example\/"/],
+    [['submit', '--max-depth=-1', 'https://a.example/'], /--max-depth must be a whole number ≥ 0, not "-1"/],
   ])('exits 2 (usage) with a sentence naming what was wrong: %j', async (args, message) => {
     const { code, stdout, stderr } = await run(args as string[]);
     expect(code).toBe(2);
