@@ -25,9 +25,10 @@ export interface RunningEventSource {
   stop(): Promise<void>;
   /**
    * Disables or enables polling, as an event source mapping's `Enabled` does: batches already handed to the function
-   * finish, and no new ones start until it is enabled again.
+   * finish, and no new ones start until it is enabled again. Resolves once every poller has settled: no receive still
+   * in flight can hand a batch to the function after that.
    */
-  setEnabled(enabled: boolean): void;
+  setEnabled(enabled: boolean): Promise<void>;
   /** Batches handed to the handler so far. */
   readonly invocations: number;
 }
@@ -132,10 +133,14 @@ export function startEventSource(options: EventSourceOptions): RunningEventSourc
   }
 
   let enabled = true;
+  /** Pollers parked by a disable (neither receiving nor invoking). */
+  let parked = 0;
   async function poller(): Promise<void> {
     while (!abort.signal.aborted) {
       if (!enabled) {
+        parked++;
         await sleep(100, undefined, { signal: abort.signal }).catch(() => undefined);
+        parked--;
         continue;
       }
       try {
@@ -154,8 +159,11 @@ export function startEventSource(options: EventSourceOptions): RunningEventSourc
     get invocations() {
       return invocations;
     },
-    setEnabled: (value) => {
+    setEnabled: async (value) => {
       enabled = value;
+      // A receive that was in flight may still come back with messages and hand them to the function: wait until
+      // every poller has come round to the flag.
+      while (!value && parked < options.maxConcurrency && !abort.signal.aborted) await sleep(20);
     },
     stop: async () => {
       abort.abort();

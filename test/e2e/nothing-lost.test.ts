@@ -77,8 +77,11 @@ async function drained(): Promise<{ queue: number; deadLetters: number }> {
 /** Another client takes up to `count` messages off the page queue; `then` decides what becomes of each. */
 async function takeMessages(count: number, then: (body: string) => Promise<unknown> = async () => undefined): Promise<number> {
   let taken = 0;
-  for (let tries = 0; taken < count && tries < 100; tries++) {
-    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.resources.queueUrl, MaxNumberOfMessages: Math.min(10, count - taken), VisibilityTimeout: 60 }));
+  // A short poll each time (the queue's own default is a 20 s long poll), for at most 20 s in all.
+  for (const deadline = Date.now() + 20_000; taken < count && Date.now() < deadline; ) {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: stack.resources.queueUrl, MaxNumberOfMessages: Math.min(10, count - taken), VisibilityTimeout: 60, WaitTimeSeconds: 0 }),
+    );
     for (const m of out.Messages ?? []) {
       await then(m.Body!);
       await sqs.send(new DeleteMessageCommand({ QueueUrl: stack.resources.queueUrl, ReceiptHandle: m.ReceiptHandle! }));
@@ -123,7 +126,7 @@ describe('nothing stuck, nothing lost (local stack)', () => {
 
   it('completes a crawl that lost a third of its messages, every URL listed once and fetched once', async () => {
     const urls = Array.from({ length: 90 }, (_, i) => `${site.url}/page/${1_000 + i}`);
-    stack.eventSource.setEnabled(false);
+    await stack.eventSource.setEnabled(false);
     let crawlId: string;
     try {
       const submit = await call(stack.apiUrl, 'POST', '/crawls', { urls });
@@ -132,7 +135,7 @@ describe('nothing stuck, nothing lost (local stack)', () => {
       // Received and deleted unprocessed by another client. (local-aws-sqs 2.0.2's PurgeQueue removes nothing.)
       expect(await takeMessages(30)).toBe(30);
     } finally {
-      stack.eventSource.setEnabled(true);
+      await stack.eventSource.setEnabled(true);
     }
     const done = await completion(crawlId);
     expect(done).toMatchObject({ status: 'completed', total: 90, succeeded: 90, failed: 0 });
@@ -144,7 +147,7 @@ describe('nothing stuck, nothing lost (local stack)', () => {
   it('ends the URL of a dead-lettered message', async () => {
     const urls = Array.from({ length: 5 }, (_, i) => `${site.url}/page/${2_000 + i}`);
     const deadBefore = (await drained()).deadLetters;
-    stack.eventSource.setEnabled(false);
+    await stack.eventSource.setEnabled(false);
     let crawlId: string;
     try {
       const submit = await call(stack.apiUrl, 'POST', '/crawls', { urls });
@@ -152,7 +155,7 @@ describe('nothing stuck, nothing lost (local stack)', () => {
       // What SQS's redrive policy does after maxReceiveCount: the message moves to the DLQ, unprocessed.
       expect(await takeMessages(2, (body) => sqs.send(new SendMessageCommand({ QueueUrl: stack.resources.deadLetterQueueUrl, MessageBody: body })))).toBe(2);
     } finally {
-      stack.eventSource.setEnabled(true);
+      await stack.eventSource.setEnabled(true);
     }
     const done = await completion(crawlId);
     expect(done).toMatchObject({ status: 'completed', total: 5, succeeded: 5, failed: 0 });
