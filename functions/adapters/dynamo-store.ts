@@ -273,6 +273,7 @@ export class DynamoCrawlStore implements CrawlStore {
     const mine = await this.claimLinks(crawlId, unique.filter((url) => seenBy.get(url) === parentUrl), options.leaseUntil);
     let fresh = unique.filter((url) => !seenBy.has(url));
     const added: string[] = [];
+    const countedBySelf: string[] = [];
     while (fresh.length > 0) {
       const batch = fresh.slice(0, LINKS_PER_TRANSACTION);
       const result = await this.addLinks(crawlId, parentUrl, batch, options);
@@ -280,17 +281,20 @@ export class DynamoCrawlStore implements CrawlStore {
         added.push(...batch);
         fresh = fresh.slice(batch.length);
       } else if (result.kind === 'taken') {
-        // Another consumer counted some of these first: drop them and try the rest again.
+        // Counted first by another parent (drop them), or by this parent itself: an earlier try, or this very write,
+        // retried by the SDK after it had in fact committed. Those are this parent's to queue; the rest are tried again.
+        const parents = await this.seenParents(crawlId, [...result.urls]);
+        countedBySelf.push(...[...result.urls].filter((url) => parents.get(url) === parentUrl));
         fresh = fresh.filter((url) => !result.urls.has(url));
       } else {
         if (result.room <= 0) break;
         fresh = fresh.slice(0, result.room);
       }
     }
-    return [...mine, ...added];
+    return [...mine, ...added, ...(await this.claimLinks(crawlId, countedBySelf, options.leaseUntil))];
   }
 
-  /** Takes the lease on links whose lease has run out (or was released); those this call got are returned. */
+  /** Takes the lease on links whose lease is free, has run out or is already this delivery's; those it got are returned. */
   private async claimLinks(crawlId: string, urls: readonly string[], leaseUntil: number): Promise<string[]> {
     const limit = pLimit(16);
     const claimed = await Promise.all(
@@ -302,7 +306,8 @@ export class DynamoCrawlStore implements CrawlStore {
                 TableName: this.table,
                 Key: { PK: crawlPk(crawlId), SK: seenSk(url) },
                 UpdateExpression: 'SET leaseUntil = :until',
-                ConditionExpression: 'attribute_exists(PK) AND (attribute_not_exists(leaseUntil) OR leaseUntil <= :now)',
+                // Free, run out, or already this delivery's own (its write was retried after committing).
+                ConditionExpression: 'attribute_exists(PK) AND (attribute_not_exists(leaseUntil) OR leaseUntil <= :now OR leaseUntil = :until)',
                 ExpressionAttributeValues: { ':until': leaseUntil, ':now': Date.now() },
               }),
             );

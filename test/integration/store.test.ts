@@ -89,16 +89,20 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
     const c = crawl(1, { maxDepth: 1 });
     await store.createCrawl(c, ['https://e.example/']);
     const links = Array.from({ length: 30 }, (_, i) => `https://e.example/${i}`);
-    const held = { depth: 1, leaseUntil: Date.now() + 60_000 };
+    // Each delivery holds its lease until its own invocation's deadline.
+    const until = Date.now() + 60_000;
+    const delivery = (n: number) => ({ depth: 1, leaseUntil: until + n });
     const [a, b] = await Promise.all([
-      store.registerLinks(c.crawlId, 'https://e.example/', links, held),
-      store.registerLinks(c.crawlId, 'https://e.example/', links, held),
+      store.registerLinks(c.crawlId, 'https://e.example/', links, delivery(1)),
+      store.registerLinks(c.crawlId, 'https://e.example/', links, delivery(2)),
     ]);
     expect([...a, ...b].sort()).toEqual([...links].sort());
-    // A third delivery while the lease holds gets nothing; once the holder lets go (it could not queue them), it does.
-    expect(await store.registerLinks(c.crawlId, 'https://e.example/', links, held)).toEqual([]);
+    // A third delivery while the leases hold gets nothing; once a holder lets go (it could not queue them), it does.
+    expect(await store.registerLinks(c.crawlId, 'https://e.example/', links, delivery(3))).toEqual([]);
     await store.releaseLinks(c.crawlId, links.slice(0, 5));
-    expect((await store.registerLinks(c.crawlId, 'https://e.example/', links, held)).sort()).toEqual(links.slice(0, 5).sort());
+    expect((await store.registerLinks(c.crawlId, 'https://e.example/', links, delivery(3))).sort()).toEqual(links.slice(0, 5).sort());
+    // A delivery whose own write was retried after it committed finds its lease already its own, and keeps them.
+    expect((await store.registerLinks(c.crawlId, 'https://e.example/', links, delivery(3))).sort()).toEqual(links.slice(0, 5).sort());
     expect(await store.getCrawl(c.crawlId)).toMatchObject({ total: 31 });
   });
 
