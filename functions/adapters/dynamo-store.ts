@@ -146,8 +146,13 @@ export class DynamoCrawlStore implements CrawlStore {
     }
   }
 
-  private async crawlExists(crawlId: string): Promise<boolean> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { PK: crawlPk(crawlId), SK: META }, ProjectionExpression: 'PK', ConsistentRead: true }));
+  private crawlExists(crawlId: string): Promise<boolean> {
+    return this.itemExists(crawlId, META);
+  }
+
+  /** Whether an item of the crawl exists: one strongly consistent read of its key only. */
+  private async itemExists(crawlId: string, sk: string): Promise<boolean> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { PK: crawlPk(crawlId), SK: sk }, ProjectionExpression: 'PK', ConsistentRead: true }));
     return out.Item !== undefined;
   }
 
@@ -158,11 +163,8 @@ export class DynamoCrawlStore implements CrawlStore {
     });
   }
 
-  async hasPage(crawlId: string, url: string): Promise<boolean> {
-    const out = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { PK: crawlPk(crawlId), SK: pageSk(url) }, ProjectionExpression: 'PK', ConsistentRead: true }),
-    );
-    return out.Item !== undefined;
+  hasPage(crawlId: string, url: string): Promise<boolean> {
+    return this.itemExists(crawlId, pageSk(url));
   }
 
   /** A page item, written only if the URL has no outcome yet in this crawl: what makes recording exactly-once. */
