@@ -1,5 +1,5 @@
 import { load } from 'cheerio';
-import type { PageFields } from '../functions/core/summary.js';
+import type { PageFields } from '../functions/core/model/summary.js';
 
 /**
  * The baseline the engine is measured against: cheerio's default `load` (parse5, scripting off) and the Summary's

@@ -22,7 +22,7 @@ const API_GATEWAY_USD_PER_MILLION_REQUESTS = 3.5;
 const MB_PER_VCPU = 1769;
 
 /**
- * What one page costs in requests, from the code (functions/core/process-page.ts, functions/adapters/*):
+ * What one page costs in requests, from the code (functions/core/crawl/process-page.ts, functions/adapters/*):
  * SQS — sent in batches of 10 (fan-out), received and deleted in batches of `batchSize` by the event source;
  * DynamoDB — the URL's counted record written before its message is sent (1 WRU; what the reconciler compares pages
  * against), hasPage and completeIfDone's check (1 strongly consistent read each), the page's record (a transaction:

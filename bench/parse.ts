@@ -1,10 +1,10 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Parser } from 'htmlparser2';
-import { decodeDocument } from '../functions/core/decode.js';
-import { crawlPage } from '../functions/core/engine.js';
-import { fetchDocument } from '../functions/core/fetch.js';
-import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch-limits.js';
-import { summarize } from '../functions/core/summarize.js';
+import { decodeDocument } from '../functions/core/parse/decode.js';
+import { summarizeUrl } from '../functions/core/summarize/summarize-url.js';
+import { fetchDocument } from '../functions/core/fetch/http-client.js';
+import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch/fetch-limits.js';
+import { parsePage } from '../functions/core/parse/parse-page.js';
 import { loadCorpus, type CorpusPage } from '../test/support/corpus.js';
 import { startTestServer } from '../test/support/http-server.js';
 import { cheerioDefaultSummary } from './baseline.js';
@@ -33,12 +33,12 @@ export async function benchParsing(): Promise<void> {
   const megabytes = pages.reduce((sum, page) => sum + page.bytes.length, 0) / 1e6;
   let treePages = 0;
   for (const page of pages) {
-    if ((await summarize(decodeDocument(page.bytes, page.contentType).text, 'http://127.0.0.1/')).parser === 'tree') treePages++;
+    if ((await parsePage(decodeDocument(page.bytes, page.contentType).text, 'http://127.0.0.1/')).parser === 'tree') treePages++;
   }
 
   const passes: [string, Pass][] = [
     ['cheerio default load + selectors (baseline)', (page) => cheerioDefaultSummary(decodeDocument(page.bytes, page.contentType).text)],
-    ['this engine: decode + stream scan (+ tree builder when needed)', (page) => summarize(decodeDocument(page.bytes, page.contentType).text, 'http://127.0.0.1/')],
+    ['this engine: decode + stream scan (+ tree builder when needed)', (page) => parsePage(decodeDocument(page.bytes, page.contentType).text, 'http://127.0.0.1/')],
     ['htmlparser2 tokenizer alone, no callbacks (floor)', (page) => new Parser({}).end(page.bytes.toString('utf8'))],
   ];
   const seconds = passes.map(() => Infinity);
@@ -77,7 +77,7 @@ async function benchEventLoop(pages: CorpusPage[]): Promise<void> {
       const doc = await fetchDocument(url, limits);
       return cheerioDefaultSummary(decodeDocument(doc.body!, doc.contentType).text);
     }],
-    ['this engine (crawlPage)', (url) => crawlPage(url, limits)],
+    ['this engine (summarizeUrl)', (url) => summarizeUrl(url, limits)],
   ];
   const rows: string[][] = [];
   for (const [name, crawl] of engines) {

@@ -5,10 +5,10 @@
  */
 import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
-import { PUBLIC_INTERNET } from '../functions/core/address-guard.js';
-import { ParsePool } from '../functions/core/parse-pool.js';
-import { crawlPage } from '../functions/core/engine.js';
-import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch-limits.js';
+import { PUBLIC_INTERNET } from '../functions/core/fetch/address-guard.js';
+import { ParsePool } from '../functions/core/parse/parse-pool.js';
+import { summarizeUrl } from '../functions/core/summarize/summarize-url.js';
+import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch/fetch-limits.js';
 
 const [engine, concurrencyArg, site, countArg] = process.argv.slice(2);
 const concurrency = Number(concurrencyArg);
@@ -21,7 +21,7 @@ async function ours(threads: number): Promise<void> {
   const limits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true };
   const pool = threads > 0 ? new ParsePool(threads) : null;
   await Promise.all(
-    urls.map((url) => limit(async () => void ((await crawlPage(url, limits, PUBLIC_INTERNET, pool?.analyze)).summary.ok && ok++))),
+    urls.map((url) => limit(async () => void ((await summarizeUrl(url, limits, PUBLIC_INTERNET, pool?.analyze)).summary.ok && ok++))),
   );
   await pool?.close();
 }

@@ -1,6 +1,6 @@
-import type { CrawlStatusView } from '../functions/core/read-crawls.js';
-import type { CrawlRequestInput } from '../functions/core/crawl-request.js';
-import type { Summary } from '../functions/core/summary.js';
+import type { CrawlStatusView } from '../functions/core/crawl/read-crawls.js';
+import type { CrawlRequestInput } from '../functions/core/model/crawl-request.js';
+import type { Summary } from '../functions/core/model/summary.js';
 
 export class ApiError extends Error {}
 

@@ -1,4 +1,4 @@
-import type { Summary } from '../functions/core/summary.js';
+import type { Summary } from '../functions/core/model/summary.js';
 
 const kb = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KB`);
 

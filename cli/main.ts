@@ -2,11 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pLimit from 'p-limit';
-import { crawlPage } from '../functions/core/engine.js';
-import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch-limits.js';
-import type { CrawlStatusView } from '../functions/core/read-crawls.js';
-import type { Summary } from '../functions/core/summary.js';
-import { normalizeUrl } from '../functions/core/url.js';
+import { summarizeUrl } from '../functions/core/summarize/summarize-url.js';
+import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch/fetch-limits.js';
+import type { CrawlStatusView } from '../functions/core/crawl/read-crawls.js';
+import type { Summary } from '../functions/core/model/summary.js';
+import { normalizeUrl } from '../functions/core/model/url.js';
 import { ENV, isTrue } from '../functions/env.js';
 import { ApiClient, sigv4Signer } from './api-client.js';
 import { LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from './endpoint.js';
@@ -179,7 +179,7 @@ async function fetchCommand(argv: string[]): Promise<number> {
   await Promise.all(
     checked.map((c, i) =>
       limit(async () => {
-        pending.set(i, (await crawlPage((c.check as { url: string }).url, limits)).summary);
+        pending.set(i, (await summarizeUrl((c.check as { url: string }).url, limits)).summary);
         flush();
       }),
     ),

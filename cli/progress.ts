@@ -1,4 +1,4 @@
-import type { CrawlStatusView } from '../functions/core/read-crawls.js';
+import type { CrawlStatusView } from '../functions/core/crawl/read-crawls.js';
 
 const clock = (seconds: number) => {
   const s = Math.max(0, Math.round(seconds));

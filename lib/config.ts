@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { crawlRequestSchema } from '../functions/core/crawl-request.js';
-import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch-limits.js';
-import { DEFAULT_RETRY_POLICY } from '../functions/core/retry-policy.js';
+import { crawlRequestSchema } from '../functions/core/model/crawl-request.js';
+import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch/fetch-limits.js';
+import { DEFAULT_RETRY_POLICY } from '../functions/core/crawl/retry-policy.js';
 
 /**
  * Typed deployment configuration, read from the `crawler` key of cdk.json's context. The CDK stack and the local

@@ -4,7 +4,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { partitionUrls } from '../functions/core/url.js';
+import { partitionUrls } from '../functions/core/model/url.js';
 import type { ScheduledCrawlEvent } from '../functions/handlers/submit.js';
 import type { ScheduleConfig } from './config.js';
 

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { CrawlerConfig } from '../lib/config.js';
-import type { ReconcileReport } from '../functions/core/reconcile.js';
+import type { ReconcileReport } from '../functions/core/crawl/reconcile.js';
 import { ENV } from '../functions/env.js';
 import { HANDLER_FILES } from '../lib/bundling.js';
 import { BASE_ENVIRONMENT, bindingEnvironment, functionDefinitions, RECONCILE_EVENT, type CrawlerFunctionName } from '../lib/function-definitions.js';

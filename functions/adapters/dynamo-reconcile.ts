@@ -1,5 +1,6 @@
 import { BatchGetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ReconcileStore, RunningCrawl, UnfinishedUrl } from '../core/ports.js';
+import type { RunningCrawl, UnfinishedUrl } from '../core/model/crawl.js';
+import type { ReconcileStore } from '../core/model/ports.js';
 import { runningCrawlsIndex } from '../../lib/resources.js';
 import { chunk, crawlPk, isConditionFailureError, META, RUNNING, untilProcessed, updateSeenItems } from './dynamo-store.js';
 

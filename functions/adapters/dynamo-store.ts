@@ -12,9 +12,11 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { badRequest } from '../core/errors.js';
-import type { CrawlRecord, CrawlStore, PageList } from '../core/ports.js';
-import { toSummary, type Summary } from '../core/summary.js';
+import { invalid } from '../core/model/errors.js';
+import type { Crawl, RecordOutcome } from '../core/model/crawl.js';
+import { URLS_PER_COUNTED_WRITE } from '../core/model/limits.js';
+import type { CrawlStore, PageList } from '../core/model/ports.js';
+import { toSummary, type Summary } from '../core/model/summary.js';
 import { runningCrawlsIndex } from '../../lib/resources.js';
 
 /**
@@ -42,11 +44,8 @@ export const RUNNING = { attribute: runningCrawlsIndex.partitionKey.name, value:
 const latestKey = (url: string) => ({ PK: `URL#${urlHash(url)}`, SK: '#LATEST' });
 
 /** DynamoDB limits: 100 items in a transaction (one is the crawl update), 100 keys in a BatchGet, 25 in a BatchWrite. */
-const LINKS_PER_TRANSACTION = 99;
 const BATCH_GET_KEYS = 100;
 const BATCH_WRITE_ITEMS = 25;
-/** A page with more links than this has only its first ones followed: it bounds one message's work. */
-export const MAX_LINKS_PER_PAGE = 5_000;
 
 export interface RegisterLinksOptions {
   /** Cap on the crawl's total. */
@@ -110,7 +109,7 @@ export class DynamoCrawlStore implements CrawlStore {
     return Math.floor(Date.now() / 1000) + this.retentionSeconds;
   }
 
-  async createCrawl(crawl: CrawlRecord, seeds: readonly string[]): Promise<'created' | 'exists'> {
+  async createCrawl(crawl: Crawl, seeds: readonly string[]): Promise<'created' | 'exists'> {
     // A retried scheduled submit: its crawl stands as recorded, seeds and all (rewriting them would reset what the
     // reconciler keeps on them).
     if (await this.crawlExists(crawl.crawlId)) return 'exists';
@@ -191,7 +190,7 @@ export class DynamoCrawlStore implements CrawlStore {
     };
   }
 
-  async recordPage(crawlId: string, summary: Summary, depth: number): Promise<'recorded' | 'duplicate'> {
+  async recordPage(crawlId: string, summary: Summary, depth: number): Promise<RecordOutcome> {
     return (await this.recordPages(crawlId, [{ summary, depth }]))[0]!;
   }
 
@@ -201,13 +200,13 @@ export class DynamoCrawlStore implements CrawlStore {
    * left out of the retry. One crawl-item update per transaction instead of per page: fewer writes to pay for, and
    * fewer conflicts on the crawl's one hot item.
    */
-  async recordPages(crawlId: string, entries: readonly { summary: Summary; depth: number }[]): Promise<('recorded' | 'duplicate')[]> {
-    const outcomes: ('recorded' | 'duplicate')[] = entries.map(() => 'duplicate');
+  async recordPages(crawlId: string, entries: readonly { summary: Summary; depth: number }[]): Promise<(RecordOutcome)[]> {
+    const outcomes: (RecordOutcome)[] = entries.map(() => 'duplicate');
     // One URL twice in a batch (two deliveries of one message) cannot share a transaction: the first one stands.
     const seen = new Set<string>();
     let pending = entries.map((entry, index) => ({ ...entry, index })).filter((e) => !seen.has(e.summary.url) && seen.add(e.summary.url));
     while (pending.length > 0) {
-      const batch = pending.slice(0, LINKS_PER_TRANSACTION);
+      const batch = pending.slice(0, URLS_PER_COUNTED_WRITE);
       const succeeded = batch.filter((e) => e.summary.ok).length;
       try {
         await withConflictRetry(() =>
@@ -268,7 +267,7 @@ export class DynamoCrawlStore implements CrawlStore {
   }
 
   async registerLinks(crawlId: string, parentUrl: string, urls: readonly string[], options: RegisterLinksOptions): Promise<string[]> {
-    const unique = [...new Set(urls)].slice(0, MAX_LINKS_PER_PAGE);
+    const unique = [...new Set(urls)];
     const seenBy = await this.seenParents(crawlId, unique);
     // Links this parent registered on an earlier try that died before recording the page: queue them again, unless
     // another delivery of the same parent holds them right now (two deliveries at once queue each child once).
@@ -277,7 +276,7 @@ export class DynamoCrawlStore implements CrawlStore {
     const added: string[] = [];
     const countedBySelf: string[] = [];
     while (fresh.length > 0) {
-      const batch = fresh.slice(0, LINKS_PER_TRANSACTION);
+      const batch = fresh.slice(0, URLS_PER_COUNTED_WRITE);
       const result = await this.addLinks(crawlId, parentUrl, batch, options);
       if (result.kind === 'added') {
         added.push(...batch);
@@ -425,11 +424,11 @@ export class DynamoCrawlStore implements CrawlStore {
     }
   }
 
-  async getCrawl(crawlId: string): Promise<CrawlRecord | null> {
+  async getCrawl(crawlId: string): Promise<Crawl | null> {
     const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { PK: crawlPk(crawlId), SK: META }, ConsistentRead: true }));
     if (!out.Item) return null;
     const { crawlId: id, status, total, succeeded, failed, createdAt, completedAt, options, source } = out.Item;
-    return { crawlId: id, status, total, succeeded, failed, createdAt, options, source, ...(completedAt ? { completedAt } : {}) } as CrawlRecord;
+    return { crawlId: id, status, total, succeeded, failed, createdAt, options, source, ...(completedAt ? { completedAt } : {}) } as Crawl;
   }
 
   async listPages(crawlId: string, limit: number, cursor?: string): Promise<PageList> {
@@ -486,16 +485,16 @@ function encodeCursor(sk: string): string {
 }
 
 function decodeCursor(cursor: string): string {
-  const invalid = () => badRequest('INVALID_CURSOR', 'cursor is not one this API returned');
-  if (cursor.length > 200 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  const invalidCursor = () => invalid('INVALID_CURSOR', 'cursor is not one this API returned');
+  if (cursor.length > 200 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalidCursor();
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    throw invalid();
+    throw invalidCursor();
   }
   const sk = (parsed as { sk?: unknown })?.sk;
-  if ((parsed as { v?: unknown })?.v !== 1 || typeof sk !== 'string' || !/^PAGE#[A-Za-z0-9_-]{43}$/.test(sk)) throw invalid();
+  if ((parsed as { v?: unknown })?.v !== 1 || typeof sk !== 'string' || !/^PAGE#[A-Za-z0-9_-]{43}$/.test(sk)) throw invalidCursor();
   return sk;
 }
 

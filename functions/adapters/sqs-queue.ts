@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
-import type { PageMessage, PageQueue } from '../core/ports.js';
+import type { PageMessage } from '../core/model/page-message.js';
+import type { PageSender } from '../core/model/ports.js';
 
 /** SQS takes at most 10 messages per SendMessageBatch. */
 const BATCH = 10;
@@ -15,7 +16,7 @@ export interface SqsQueueOptions {
   retries?: number;
 }
 
-export class SqsPageQueue implements PageQueue {
+export class SqsPageQueue implements PageSender {
   private readonly client: SQSClient;
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly retries: number;

@@ -3,14 +3,14 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import pLimit from 'p-limit';
 import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
-import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../core/fetch-limits.js';
-import { pageMessageSchema } from '../core/ports.js';
-import { isParseWorker, ParsePool } from '../core/parse-pool.js';
-import { endUnfinished, processPage } from '../core/process-page.js';
-import { RecordBatcher } from '../core/record-batcher.js';
-import { DEFAULT_RETRY_POLICY, RetryLater, type RetryPolicy } from '../core/retry-policy.js';
-import type { Summary } from '../core/summary.js';
-import { redactUrl } from '../core/url.js';
+import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../core/fetch/fetch-limits.js';
+import { pageMessageSchema } from '../core/model/page-message.js';
+import { isParseWorker, ParsePool } from '../core/parse/parse-pool.js';
+import { endUnfinished, processPage } from '../core/crawl/process-page.js';
+import { RecordBatcher } from '../core/crawl/record-batcher.js';
+import { DEFAULT_RETRY_POLICY, RetryLater, type RetryPolicy } from '../core/crawl/retry-policy.js';
+import type { Summary } from '../core/model/summary.js';
+import { redactUrl } from '../core/model/url.js';
 import { ENV, isTrue, numberOr } from '../env.js';
 import { logger, metrics } from './observability.js';
 
@@ -40,7 +40,7 @@ const batcher = new RecordBatcher(store);
 const parseThreads = numberOr(ENV.parseThreads, 0);
 const analyze = parseThreads > 0 && !isParseWorker ? new ParsePool(parseThreads).analyze : undefined;
 
-async function recordHandler(record: SQSRecord, leaseUntil: number): Promise<void> {
+async function handleRecord(record: SQSRecord, leaseUntil: number): Promise<void> {
   const parsed = pageMessageSchema.safeParse(safeJson(record.body));
   if (!parsed.success) {
     // Not ours or corrupted: failing it lets SQS move it to the DLQ after maxReceiveCount, where it can be inspected.
@@ -55,7 +55,7 @@ async function recordHandler(record: SQSRecord, leaseUntil: number): Promise<voi
     try {
       outcome = await processPage(
         message,
-        { store, queue, limits, retry, record: batcher.record, observe: recordPageMetrics, leaseUntil, ...(analyze ? { analyze } : {}) },
+        { store, queue, limits, retry, recordPage: batcher.recordPage, observe: recordPageMetrics, leaseUntil, ...(analyze ? { analyze } : {}) },
         attempt,
       );
     } catch (err) {
@@ -146,7 +146,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     const work = processPartialResponse(
       event,
       async (record: SQSRecord) => {
-        await recordHandler(record, leaseUntil);
+        await handleRecord(record, leaseUntil);
         finished.add(record.messageId);
       },
       processor,

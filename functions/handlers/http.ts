@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { AppError } from '../core/errors.js';
+import { DomainError, type DomainErrorKind } from '../core/model/errors.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 
@@ -8,16 +8,32 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
+/** A request the HTTP layer itself refuses (wrong media type, no such route…), before any use case runs. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** Each kind of domain error's status: the only place the core's errors meet HTTP. */
+const STATUS_OF: Record<DomainErrorKind, number> = { invalid: 400, 'not-found': 404, 'too-large': 413, unavailable: 503 };
+
 /**
- * The one place errors become responses: an AppError keeps its status, code and message; anything else is logged
- * in full and answered with a generic 500, so no stack trace or SDK text reaches a client.
+ * The one place errors become responses: a domain error gets its kind's status, an HttpError its own, both with their
+ * code and message; anything else is logged in full and answered with a generic 500, so no stack trace or SDK text
+ * reaches a client.
  */
 export function errorResponse(err: unknown, logger: Logger): APIGatewayProxyResult {
-  if (err instanceof AppError) {
-    const headers: Record<string, string> = err.status === 405 && err.details?.['allow'] ? { allow: String(err.details['allow']) } : {};
-    const { allow: _allow, ...details } = err.details ?? {};
-    return json(err.status, { error: { code: err.code, message: err.message, ...details } }, headers);
+  if (err instanceof DomainError) {
+    return json(STATUS_OF[err.kind], { error: { code: err.code, message: err.message, ...err.details } });
   }
+  if (err instanceof HttpError) return json(err.status, { error: { code: err.code, message: err.message } }, err.headers);
   logger.error('request failed', { error: err as Error });
   return json(500, { error: { code: 'INTERNAL_ERROR', message: 'something went wrong on our side; try again later' } });
 }
@@ -38,18 +54,18 @@ export const MAX_BODY_BYTES = 6 * 1024 * 1024;
 export function parseJsonBody(event: APIGatewayProxyEvent): unknown {
   const contentType = header(event, 'content-type') ?? '';
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(contentType.trim())) {
-    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as Content-Type: application/json');
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as Content-Type: application/json');
   }
   const raw = event.body ?? '';
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
-    throw new AppError(413, 'BODY_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`);
+    throw new HttpError(413, 'BODY_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`);
   }
-  if (text.trim() === '') throw new AppError(400, 'INVALID_JSON', 'the body is empty; send a JSON object');
+  if (text.trim() === '') throw new HttpError(400, 'INVALID_JSON', 'the body is empty; send a JSON object');
   try {
     return JSON.parse(text);
   } catch {
-    throw new AppError(400, 'INVALID_JSON', 'the body is not valid JSON');
+    throw new HttpError(400, 'INVALID_JSON', 'the body is not valid JSON');
   }
 }
 

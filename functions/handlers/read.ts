@@ -1,8 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { getCrawlStatus, getLatestPage, listCrawlPages } from '../core/read-crawls.js';
-import { AppError, notFound } from '../core/errors.js';
+import { getCrawlStatus, getLatestPage, listCrawlPages } from '../core/crawl/read-crawls.js';
 import { storeFromEnv } from '../adapters/from-env.js';
-import { json, respond } from './http.js';
+import { HttpError, json, respond } from './http.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from './observability.js';
 import { allowedMethods } from './routes.js';
@@ -33,9 +32,9 @@ const route = (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> =>
       default: {
         const allow = allowedMethods(event.resource);
         if (allow.length > 0) {
-          throw new AppError(405, 'METHOD_NOT_ALLOWED', `${event.httpMethod} is not allowed here; use ${allow.join(', ')}`, { allow: allow.join(', ') });
+          throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${event.httpMethod} is not allowed here; use ${allow.join(', ')}`, { allow: allow.join(', ') });
         }
-        throw notFound('NOT_FOUND', `no route for ${event.httpMethod} ${event.path.length > 100 ? `${event.path.slice(0, 100)}…` : event.path}`);
+        throw new HttpError(404, 'NOT_FOUND', `no route for ${event.httpMethod} ${event.path.length > 100 ? `${event.path.slice(0, 100)}…` : event.path}`);
       }
     }
   });

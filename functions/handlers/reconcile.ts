@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoReconcileStore } from '../adapters/dynamo-reconcile.js';
 import { documentClient, queueFromEnv, storeFromEnv, tableNameFromEnv } from '../adapters/from-env.js';
-import { reconcile, type ReconcileReport } from '../core/reconcile.js';
+import { reconcile, type ReconcileReport } from '../core/crawl/reconcile.js';
 import { ENV, numberOr } from '../env.js';
 import { logger, metrics } from './observability.js';
 

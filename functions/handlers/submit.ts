@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { crawlIdForEvent, submitCrawl } from '../core/submit-crawl.js';
+import { crawlIdForEvent, submitCrawl } from '../core/crawl/submit-crawl.js';
 import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
 import { apiBaseUrl, json, parseJsonBody, respond } from './http.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crawlPage } from '../../functions/core/engine.js';
-import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch-limits.js';
-import type { Summary } from '../../functions/core/summary.js';
+import { summarizeUrl } from '../../functions/core/summarize/summarize-url.js';
+import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
+import type { Summary } from '../../functions/core/model/summary.js';
 import { contentTypeOf, expected, loadCorpus } from '../support/corpus.js';
 import { startTestServer, type TestServer } from '../support/http-server.js';
 
@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from '../support/http-server.js';
  * The corpus: 178 real pages and what headless Chromium 156 (scripting off) reported for each (a copy of
  * ../shared/corpus; see its README). Each page is served on loopback as the browser got it, `pages/` as
  * `text/html; charset=utf-8` and `encoded/` as `text/html`, and goes through the consumer's own path:
- * `crawlPage`, which fetches, sniffs the encoding, decodes, parses and summarizes.
+ * `summarizeUrl`, which fetches, sniffs the encoding, decodes, parses and summarizes.
  */
 const COMPARED = ['charset', 'title', 'lang', 'links', 'images', 'h1', 'description', 'canonical'] as const;
 
@@ -37,7 +37,7 @@ beforeAll(async () => {
   for (let i = 0; i < pages.length; i += 8) {
     await Promise.all(
       pages.slice(i, i + 8).map(async (page) => {
-        results.set(page, (await crawlPage(`${site.url}/${encodeURIComponent(page)}`, limits)).summary);
+        results.set(page, (await summarizeUrl(`${site.url}/${encodeURIComponent(page)}`, limits)).summary);
       }),
     );
   }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SUMMARY_KEYS } from '../../functions/core/summary.js';
+import { SUMMARY_KEYS } from '../../functions/core/model/summary.js';
 import { parseCrawlerConfig } from '../../lib/config.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { call } from '../support/api.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SUMMARY_KEYS } from '../../functions/core/summary.js';
+import { SUMMARY_KEYS } from '../../functions/core/model/summary.js';
 import { startTestServer, type TestServer } from '../support/http-server.js';
 import { expectedPage, startSite } from '../support/site.js';
 

@@ -275,6 +275,32 @@ describe('schedules', () => {
   });
 });
 
+describe('updates', () => {
+  it('keep the logical ids deployed stacks have, so an update never replaces the table, a queue, a queue policy, a function or a log group', () => {
+    const ids = Object.keys(template.toJSON()['Resources'] as object);
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'StoreTable0CCFA19B',
+        'PagesQueueF48F9D55',
+        'PagesQueuePolicyDA5A42DA',
+        'PagesDeadLetterQueue8134F9B3',
+        'PagesDeadLetterQueuePolicy671CA7F7',
+        'ScheduleDeadLetterQueue0D6B48D2',
+        // A queue policy under a new id would be created, then the old one deleted, and with it the queue's policy.
+        'ScheduleDeadLetterQueuePolicy71B1C1FF',
+        'SubmitFunction6C3E2BAF',
+        'SubmitLogsCC177F41',
+        'ReadFunction6743EAEA',
+        'ReadLogs077A45FC',
+        'ConsumerConsumeFunction82326BC6',
+        'ConsumerConsumeLogs238FABC0',
+        'ReconcilerReconcileFunctionB00A02CF',
+        'ReconcilerReconcileLogsF41AEDAB',
+      ]),
+    );
+  });
+});
+
 describe('outputs', () => {
   it('names the API URL, table and queues', () => {
     expect(Object.keys(template.findOutputs('*'))).toEqual(expect.arrayContaining(['ApiUrl', 'TableName', 'QueueUrl', 'DeadLetterQueueUrl']));

@@ -1,9 +1,9 @@
 import type { LookupAddress } from 'node:dns';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPublicAddress, PUBLIC_INTERNET, type NetworkAccess } from '../../functions/core/address-guard.js';
-import { crawlPage } from '../../functions/core/engine.js';
-import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../../functions/core/fetch-limits.js';
+import { isPublicAddress, PUBLIC_INTERNET, type NetworkAccess } from '../../functions/core/fetch/address-guard.js';
+import { summarizeUrl } from '../../functions/core/summarize/summarize-url.js';
+import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../../functions/core/fetch/fetch-limits.js';
 import { startTestServer, type TestServer } from '../support/http-server.js';
 
 /**
@@ -59,7 +59,7 @@ describe('every spelling of a non-public address is refused, without a packet', 
 
   it.each([...LOOPBACK_V4, ...LOOPBACK_OTHER, ...NON_PUBLIC])('refuses http://%s', async (host) => {
     const before = { ...connections };
-    const { summary, retry } = await crawlPage(`http://${host}:${port}/`, guarded);
+    const { summary, retry } = await summarizeUrl(`http://${host}:${port}/`, guarded);
     expect(summary.error?.code).toBe('BLOCKED_ADDRESS');
     expect(summary.status).toBeNull();
     expect(retry).toBeNull();
@@ -67,7 +67,7 @@ describe('every spelling of a non-public address is refused, without a packet', 
   });
 
   it.each([...LOOPBACK_V4, 'localhost', '[::ffff:127.0.0.1]'])('reaches http://%s when private networks are allowed', async (host) => {
-    const { summary } = await crawlPage(`http://${host}:${port}/`, open);
+    const { summary } = await summarizeUrl(`http://${host}:${port}/`, open);
     expect(summary).toMatchObject({ ok: true, title: 'reached' });
   });
 });
@@ -94,7 +94,7 @@ const v4 = (address: string): LookupAddress => ({ address, family: 4 });
 describe('every hop is checked on the address it connects to', () => {
   it('fetches the stand-in public site (so the refusals below are the guard\'s doing)', async () => {
     const net = testNetwork({ 'public.test': () => [v4('127.0.0.1')] });
-    const { summary } = await crawlPage(`http://public.test:${port}/`, guarded, net);
+    const { summary } = await summarizeUrl(`http://public.test:${port}/`, guarded, net);
     expect(summary).toMatchObject({ ok: true, title: 'reached' });
   });
 
@@ -111,7 +111,7 @@ describe('every hop is checked on the address it connects to', () => {
     const before = connections.sentinel;
     const site = await startRedirector(to(sentinelPort));
     try {
-      const { summary } = await crawlPage(`http://public.test:${site.port}/`, guarded, net);
+      const { summary } = await summarizeUrl(`http://public.test:${site.port}/`, guarded, net);
       expect(summary.error?.code, to(sentinelPort)).toBe('BLOCKED_ADDRESS');
       expect(summary.finalUrl).toBe(new URL(to(sentinelPort)).href);
       expect(connections.sentinel).toBe(before);
@@ -123,7 +123,7 @@ describe('every hop is checked on the address it connects to', () => {
   it('refuses a host if any of its addresses is private, even when a public one comes first', async () => {
     const net = testNetwork({ 'mixed.test': () => [v4('127.0.0.1'), v4('127.0.0.2')] });
     const before = { ...connections };
-    const { summary } = await crawlPage(`http://mixed.test:${port}/`, guarded, net);
+    const { summary } = await summarizeUrl(`http://mixed.test:${port}/`, guarded, net);
     expect(summary.error?.code).toBe('BLOCKED_ADDRESS');
     expect(connections).toEqual(before);
   });
@@ -131,11 +131,11 @@ describe('every hop is checked on the address it connects to', () => {
   it('connects to the address it checked: a name that rebinds to a private address is refused on its next lookup', async () => {
     let calls = 0;
     const net = testNetwork({ 'rebind.test': () => [v4(calls++ === 0 ? '127.0.0.1' : '127.0.0.2')] });
-    const first = await crawlPage(`http://rebind.test:${port}/first`, { ...guarded }, net);
+    const first = await summarizeUrl(`http://rebind.test:${port}/first`, { ...guarded }, net);
     expect(first.summary).toMatchObject({ ok: true, title: 'reached' });
     // A fresh connection (a different port, so no pooled socket) makes a fresh lookup, which now says 127.0.0.2.
     const before = connections.sentinel;
-    const second = await crawlPage(`http://rebind.test:${sentinelPort}/second`, guarded, net);
+    const second = await summarizeUrl(`http://rebind.test:${sentinelPort}/second`, guarded, net);
     expect(second.summary.error?.code).toBe('BLOCKED_ADDRESS');
     expect(connections.sentinel).toBe(before);
     // One lookup per connection: the socket never resolves the name a second time behind the guard's back.
@@ -149,10 +149,10 @@ describe('every hop is checked on the address it connects to', () => {
         throw Object.assign(new Error('getaddrinfo EAI_AGAIN flaky.test'), { code: 'EAI_AGAIN' });
       },
     };
-    const failed = await crawlPage('http://flaky.test/', guarded, servfail);
+    const failed = await summarizeUrl('http://flaky.test/', guarded, servfail);
     expect(failed.summary.error).toEqual({ code: 'DNS', message: 'the DNS lookup of flaky.test failed' });
     expect(failed.retry).toEqual({});
-    const missing = await crawlPage('http://missing.test/', guarded, testNetwork({}));
+    const missing = await summarizeUrl('http://missing.test/', guarded, testNetwork({}));
     expect(missing.summary.error).toEqual({ code: 'DNS', message: 'missing.test does not resolve' });
     expect(missing.retry).toBeNull();
   });

@@ -3,12 +3,13 @@ import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
 import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
-import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch-limits.js';
-import type { CrawlStore, PageMessage, PageQueue } from '../../functions/core/ports.js';
-import { processPage } from '../../functions/core/process-page.js';
-import { RecordBatcher } from '../../functions/core/record-batcher.js';
-import { RetryLater } from '../../functions/core/retry-policy.js';
-import { submitCrawl } from '../../functions/core/submit-crawl.js';
+import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
+import type { PageMessage } from '../../functions/core/model/page-message.js';
+import type { CrawlStore, PageSender } from '../../functions/core/model/ports.js';
+import { processPage } from '../../functions/core/crawl/process-page.js';
+import { RecordBatcher } from '../../functions/core/crawl/record-batcher.js';
+import { RetryLater } from '../../functions/core/crawl/retry-policy.js';
+import { submitCrawl } from '../../functions/core/crawl/submit-crawl.js';
 import { startEngines, type Engines } from '../support/engines.js';
 import { startSite } from '../support/site.js';
 
@@ -39,7 +40,7 @@ class Crash extends Error {}
 type Step = `${'before' | 'after'}:${string}`;
 
 /** The store and queue as one delivery sees them, crashing where `crashAt` says. */
-function faulty(crashAt: (step: Step) => boolean): { store: CrawlStore; queue: PageQueue } {
+function faulty(crashAt: (step: Step) => boolean): { store: CrawlStore; queue: PageSender } {
   const wrap = <T extends object>(target: T): T =>
     new Proxy(target, {
       get(obj, name, receiver) {
@@ -73,7 +74,7 @@ async function drain(
     crashAt: (m: PageMessage, step: Step, attempt: number) => boolean;
     duplicate?: (m: PageMessage) => boolean;
     /** Record through a shared RecordBatcher, as the consumer does, instead of one transaction per page. */
-    record?: RecordBatcher['record'];
+    recordPage?: RecordBatcher['recordPage'];
   },
 ): Promise<Stats> {
   const stats: Stats = { deliveries: 0, crashes: 0, duplicatesSent: 0 };
@@ -103,7 +104,7 @@ async function drain(
             // The redelivery comes at once here, as if the visibility timeout had passed, and so has the dead
             // delivery's lease on the children it registered.
             const deps = { ...faulty((step) => options.crashAt(message, step, attempt)), limits, retry: retry(), leaseUntil: Date.now() };
-            await processPage(message, options.record ? { ...deps, record: options.record } : deps, attempt);
+            await processPage(message, options.recordPage ? { ...deps, recordPage: options.recordPage } : deps, attempt);
           } catch (err) {
             // processPage turns an unexpected error on a non-final attempt into RetryLater; a crash is one. A real
             // RetryLater (e.g. DynamoDB transaction conflicts on a loaded machine) is redelivered the same way, as the
@@ -227,7 +228,7 @@ describe('exact accounting under crashes, duplicates and concurrency', () => {
       submit([`${site.url}/graph/0`], 3),
       submit(Array.from({ length: 40 }, (_, n) => `${site.url}/page/${200 + n}`), 0),
     ]);
-    const stats = await drain(crawlIds, { consumers: 2, crashAt: () => false, duplicate: () => random() < 0.3, record: batcher.record });
+    const stats = await drain(crawlIds, { consumers: 2, crashAt: () => false, duplicate: () => random() < 0.3, recordPage: batcher.recordPage });
     await expectExact(crawlIds[0]!, 15, 15);
     await expectExact(crawlIds[1]!, 40, 40);
     console.log(`batched recording under failures: ${stats.deliveries} deliveries, ${stats.duplicatesSent} duplicates sent; 55 URLs counted exactly once`);

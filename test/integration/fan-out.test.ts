@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
-import { AppError } from '../../functions/core/errors.js';
-import type { PageMessage, PageQueue } from '../../functions/core/ports.js';
-import { submitCrawl } from '../../functions/core/submit-crawl.js';
-import { enqueueFailed } from '../../functions/core/summary.js';
+import { DomainError } from '../../functions/core/model/errors.js';
+import type { PageMessage } from '../../functions/core/model/page-message.js';
+import type { PageSender } from '../../functions/core/model/ports.js';
+import { submitCrawl } from '../../functions/core/crawl/submit-crawl.js';
+import { enqueueFailed } from '../../functions/core/model/summary.js';
 import { startEngines, type Engines } from '../support/engines.js';
 
 /**
  * Fan-out when the queue keeps failing some sends (after the adapter's own retries, which sqs-queue.test.ts covers):
  * the crawl must still be consistent, and end, before the caller hears about it. The store is DynamoDB Local; the
- * queue is a PageQueue that refuses the URLs it is told to, since a real SQS cannot be made to fail on cue.
+ * queue is a PageSender that refuses the URLs it is told to, since a real SQS cannot be made to fail on cue.
  */
 let engines: Engines;
 let store: DynamoCrawlStore;
@@ -19,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => engines?.stop());
 
-function refusingQueue(refuse: (m: PageMessage) => boolean): PageQueue & { sent: PageMessage[] } {
+function refusingQueue(refuse: (m: PageMessage) => boolean): PageSender & { sent: PageMessage[] } {
   const sent: PageMessage[] = [];
   return {
     sent,
@@ -44,11 +45,11 @@ describe('fan-out when sends fail', () => {
     expect(new Set(failed.map((s) => s.error?.code))).toEqual(new Set(['ENQUEUE_FAILED']));
   });
 
-  it('answers 503 QUEUE_UNAVAILABLE when nothing could be queued, with the crawl already completed as failed', async () => {
+  it('fails as unavailable (503 QUEUE_UNAVAILABLE) when nothing could be queued, with the crawl already completed as failed', async () => {
     const err = await submitCrawl({ urls: urls(120) }, { kind: 'api' }, { store, queue: refusingQueue(() => true) }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(AppError);
-    expect(err).toMatchObject({ status: 503, code: 'QUEUE_UNAVAILABLE' });
-    const crawlId = (err as AppError).details!['crawlId'] as string;
+    expect(err).toBeInstanceOf(DomainError);
+    expect(err).toMatchObject({ kind: 'unavailable', code: 'QUEUE_UNAVAILABLE' });
+    const crawlId = (err as DomainError).details!['crawlId'] as string;
     expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'completed', total: 120, succeeded: 0, failed: 120 });
   });
 

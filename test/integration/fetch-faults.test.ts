@@ -1,8 +1,8 @@
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crawlPage } from '../../functions/core/engine.js';
-import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../../functions/core/fetch-limits.js';
+import { summarizeUrl } from '../../functions/core/summarize/summarize-url.js';
+import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../../functions/core/fetch/fetch-limits.js';
 import { startFaultServer } from '../support/fault-server.js';
 
 // The fault server is on loopback, so the guard is lifted here; the guard's own tests are in address-spellings.test.ts.
@@ -69,7 +69,7 @@ const CASES: Case[] = [
 
 describe('every fault ends in one terminal state with its error code', () => {
   it.each(CASES)('%s → %s', async (path, code, transient, message) => {
-    const { summary, retry } = await crawlPage(`${faults.url}${path}`, limits);
+    const { summary, retry } = await summarizeUrl(`${faults.url}${path}`, limits);
     if (code === null) {
       expect(summary.ok).toBe(true);
       expect(summary.error).toBeUndefined();
@@ -82,21 +82,21 @@ describe('every fault ends in one terminal state with its error code', () => {
   });
 
   it('hands on the server\'s Retry-After, as milliseconds', async () => {
-    const { summary, retry } = await crawlPage(`${faults.url}/429?after=7`, limits);
+    const { summary, retry } = await summarizeUrl(`${faults.url}/429?after=7`, limits);
     expect(summary.status).toBe(429);
     expect(retry).toEqual({ afterMs: 7_000 });
   });
 
   it('keeps what a browser keeps from lying servers', async () => {
-    const short = await crawlPage(`${faults.url}/lying-length-long`, limits);
+    const short = await summarizeUrl(`${faults.url}/lying-length-long`, limits);
     expect(short.summary).toMatchObject({ ok: true, bytes: 20 });
-    const png = await crawlPage(`${faults.url}/lying-type-html`, limits);
+    const png = await summarizeUrl(`${faults.url}/lying-type-html`, limits);
     expect(png.summary).toMatchObject({ ok: true, title: '', contentType: 'text/html' });
   });
 
   it('gives up on a connection that never finishes its TLS handshake at the connect timeout', async () => {
     const { port } = silentTcp.address() as AddressInfo;
-    const { summary, retry } = await crawlPage(`https://127.0.0.1:${port}/`, limits);
+    const { summary, retry } = await summarizeUrl(`https://127.0.0.1:${port}/`, limits);
     expect(summary.error).toEqual({ code: 'TIMEOUT', message: 'could not connect within 500 ms' });
     expect(retry).toEqual({});
   });

@@ -3,9 +3,9 @@ import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
 import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
-import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch-limits.js';
-import type { PageMessage } from '../../functions/core/ports.js';
-import { processPage } from '../../functions/core/process-page.js';
+import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
+import type { PageMessage } from '../../functions/core/model/page-message.js';
+import { processPage } from '../../functions/core/crawl/process-page.js';
 import { startEngines, type Engines } from '../support/engines.js';
 import { startSite } from '../support/site.js';
 

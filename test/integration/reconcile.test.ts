@@ -3,13 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoReconcileStore } from '../../functions/adapters/dynamo-reconcile.js';
 import { createDocumentClient, type DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
 import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
-import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch-limits.js';
-import type { PageMessage, PageQueue, ReconcileStore } from '../../functions/core/ports.js';
-import { processPage } from '../../functions/core/process-page.js';
-import { reconcile, UNPROCESSED, type ReconcileSettings } from '../../functions/core/reconcile.js';
-import { RetryLater } from '../../functions/core/retry-policy.js';
-import { enqueueFailed } from '../../functions/core/summary.js';
-import { crawlIdForEvent, submitCrawl } from '../../functions/core/submit-crawl.js';
+import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
+import type { PageMessage } from '../../functions/core/model/page-message.js';
+import type { PageSender, ReconcileStore } from '../../functions/core/model/ports.js';
+import { processPage } from '../../functions/core/crawl/process-page.js';
+import { reconcile, UNPROCESSED, type ReconcileSettings } from '../../functions/core/crawl/reconcile.js';
+import { RetryLater } from '../../functions/core/crawl/retry-policy.js';
+import { enqueueFailed } from '../../functions/core/model/summary.js';
+import { crawlIdForEvent, submitCrawl } from '../../functions/core/crawl/submit-crawl.js';
 import { startEngines, type Engines } from '../support/engines.js';
 import { startSite } from '../support/site.js';
 
@@ -66,7 +67,7 @@ async function loseMessages(count: number): Promise<number> {
  * The consumer's use case over every message until the queue is empty; `queueFor` lets a delivery see a queue that
  * fails. A RetryLater puts the message back at once (its delay elapsed).
  */
-async function drain(queueFor: (m: PageMessage, attempt: number) => PageQueue = () => queue): Promise<void> {
+async function drain(queueFor: (m: PageMessage, attempt: number) => PageSender = () => queue): Promise<void> {
   for (let idle = 0; idle < 3; ) {
     const messages = await receive();
     if (messages.length === 0) {
@@ -117,7 +118,7 @@ describe('the reconciler: every counted URL ends, whatever lost its message', ()
   });
 
   it('finishes a crawl whose submit died after recording it, before queueing anything', async () => {
-    const dead: PageQueue = { send: () => Promise.reject(new Error('the submit function timed out')) };
+    const dead: PageSender = { send: () => Promise.reject(new Error('the submit function timed out')) };
     await expect(submitCrawl({ urls: pageUrls(100, 25) }, { kind: 'api' }, { store, queue: dead })).rejects.toThrow('timed out');
     const [running] = (await reconcileStore.runningCrawls()).filter((c) => c.pending === 25);
     expect(running).toBeDefined();
@@ -142,7 +143,7 @@ describe('the reconciler: every counted URL ends, whatever lost its message', ()
   it("queues the children a page's first delivery counted when its retry finds other links", async () => {
     const { crawlId } = await submitCrawl({ urls: [`${site.url}/shifting/1`], maxDepth: 1 }, { kind: 'api' }, { store, queue });
     // The first delivery counts its three children, then cannot queue them; the retry fetches three other links.
-    const failing: PageQueue = { send: async (messages) => [...messages] };
+    const failing: PageSender = { send: async (messages) => [...messages] };
     await drain((m, attempt) => (m.depth === 0 && attempt === 1 ? failing : queue));
     expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'running', total: 7, succeeded: 4 });
     expect((await pass()).requeued).toBe(3);
@@ -152,7 +153,7 @@ describe('the reconciler: every counted URL ends, whatever lost its message', ()
 
   it('queues the children counted before the page vanished (404 on its retry)', async () => {
     const { crawlId } = await submitCrawl({ urls: [`${site.url}/vanishing/1`], maxDepth: 1 }, { kind: 'api' }, { store, queue });
-    const failing: PageQueue = { send: async (messages) => [...messages] };
+    const failing: PageSender = { send: async (messages) => [...messages] };
     await drain((m, attempt) => (m.depth === 0 && attempt === 1 ? failing : queue));
     expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'running', total: 4, failed: 1 });
     await pass();

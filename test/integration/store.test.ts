@@ -1,9 +1,9 @@
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
-import type { CrawlRecord } from '../../functions/core/ports.js';
-import { RecordBatcher } from '../../functions/core/record-batcher.js';
-import { EMPTY_PAGE_FIELDS, type Summary } from '../../functions/core/summary.js';
+import type { Crawl } from '../../functions/core/model/crawl.js';
+import { RecordBatcher } from '../../functions/core/crawl/record-batcher.js';
+import { EMPTY_PAGE_FIELDS, type Summary } from '../../functions/core/model/summary.js';
 import { startEngines, type Engines } from '../support/engines.js';
 
 let engines: Engines;
@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => engines?.stop());
 
-function crawl(total: number, options: Partial<CrawlRecord['options']> = {}): CrawlRecord {
+function crawl(total: number, options: Partial<Crawl['options']> = {}): Crawl {
   return {
     crawlId: ulid(), status: 'running', total, succeeded: 0, failed: 0, createdAt: new Date().toISOString(),
     options: { maxDepth: 0, sameOrigin: true, ...options }, source: { kind: 'api' },
@@ -129,7 +129,7 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
     const c = crawl(1);
     await store.createCrawl(c, []);
     for (const bad of ['garbage', 'eyJ2IjoxLCJzayI6IiNNRVRBIn0', Buffer.from('{"v":1,"sk":"SEEN#x"}').toString('base64url'), '%%%']) {
-      await expect(store.listPages(c.crawlId, 10, bad)).rejects.toMatchObject({ status: 400, code: 'INVALID_CURSOR' });
+      await expect(store.listPages(c.crawlId, 10, bad)).rejects.toMatchObject({ kind: 'invalid', code: 'INVALID_CURSOR' });
     }
   });
 
@@ -174,10 +174,10 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
     const counting = { recordPages: (id: string, entries: readonly { summary: Summary; depth: number }[]) => (calls++, store.recordPages(id, entries)) };
     const batcher = new RecordBatcher(counting, 20);
     const urls = Array.from({ length: 40 }, (_, i) => `https://batcher.example/${i % 30}`);
-    const outcomes = await Promise.all(urls.map((url) => batcher.record(c.crawlId, summary(url), 0)));
+    const outcomes = await Promise.all(urls.map((url) => batcher.recordPage(c.crawlId, summary(url), 0)));
     expect(outcomes.filter((o) => o === 'recorded')).toHaveLength(30);
     expect(calls).toBe(1);
     expect(await store.getCrawl(c.crawlId)).toMatchObject({ succeeded: 30 });
-    await expect(batcher.record('no-such-crawl', summary('https://x.example/'), 0)).rejects.toThrow(/does not exist/);
+    await expect(batcher.recordPage('no-such-crawl', summary('https://x.example/'), 0)).rejects.toThrow(/does not exist/);
   });
 });

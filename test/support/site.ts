@@ -1,4 +1,4 @@
-import type { PageFields } from '../../functions/core/summary.js';
+import type { PageFields } from '../../functions/core/model/summary.js';
 import { startTestServer, type TestServer } from './http-server.js';
 
 /**

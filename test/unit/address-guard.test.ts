@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressRange, isPublicAddress, literalAddress } from '../../functions/core/address-guard.js';
+import { addressRange, isPublicAddress, literalAddress } from '../../functions/core/fetch/address-guard.js';
 
 describe('address guard', () => {
   it.each([

@@ -8,7 +8,7 @@ import {
   findMetaCharset,
   sniffEncoding,
   xmlDeclarationEncoding,
-} from '../../functions/core/decode.js';
+} from '../../functions/core/parse/decode.js';
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 

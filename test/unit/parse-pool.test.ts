@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ESBUILD_OPTIONS } from '../../lib/bundling.js';
-import { analyzeHere } from '../../functions/core/analyze.js';
-import { ParsePool } from '../../functions/core/parse-pool.js';
+import { analyzeHere } from '../../functions/core/parse/analyze-body.js';
+import { ParsePool } from '../../functions/core/parse/parse-pool.js';
 import { loadCorpus } from '../support/corpus.js';
 
 const pages = loadCorpus().filter((_, i) => i % 20 === 0);
@@ -27,7 +27,7 @@ describe('ParsePool', () => {
   it('runs from a bundle, its workers loading that same bundle file (as in a Lambda)', async () => {
     const outfile = join(dir, 'pool.mjs');
     await build({
-      stdin: { contents: "export { ParsePool } from './functions/core/parse-pool.ts';", resolveDir: new URL('../..', import.meta.url).pathname },
+      stdin: { contents: "export { ParsePool } from './functions/core/parse/parse-pool.ts';", resolveDir: new URL('../..', import.meta.url).pathname },
       outfile,
       ...ESBUILD_OPTIONS,
     });
@@ -35,7 +35,7 @@ describe('ParsePool', () => {
     const pool = new BundledPool(1, outfile);
     try {
       const result = await pool.analyze(Buffer.from('<title> pooled </title><a href="/x#y">x</a>'), 'text/html', 'https://site.example/');
-      expect(result).toMatchObject({ fields: { title: 'pooled', links: 1 }, links: { hrefs: ['/x#y'], baseHref: null }, charset: 'windows-1252' });
+      expect(result).toMatchObject({ fields: { title: 'pooled', links: 1 }, pageLinks: { hrefs: ['/x#y'], baseHref: null }, charset: 'windows-1252' });
     } finally {
       await pool.close();
     }

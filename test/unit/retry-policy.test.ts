@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isTransientStatus, parseRetryAfter } from '../../functions/core/engine.js';
-import { retryDelaySeconds } from '../../functions/core/retry-policy.js';
+import { isTransientStatus, parseRetryAfter } from '../../functions/core/fetch/transient-failure.js';
+import { retryDelaySeconds } from '../../functions/core/crawl/retry-policy.js';
 
 const policy = { maxAttempts: 5, baseDelaySeconds: 10, maxDelaySeconds: 300 };
 

@@ -2,7 +2,7 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
-import type { PageMessage } from '../../functions/core/ports.js';
+import type { PageMessage } from '../../functions/core/model/page-message.js';
 
 const sqs = mockClient(SQSClient);
 const messages = (n: number): PageMessage[] =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeUrl, partitionUrls, redactUrl } from '../../functions/core/url.js';
+import { normalizeUrl, partitionUrls, redactUrl } from '../../functions/core/model/url.js';
 
 describe('normalizeUrl', () => {
   it('keeps absolute http(s) URLs, serialized by the WHATWG parser', () => {

@@ -1,7 +1,8 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crawlPage, MAX_TEXT_FIELD_CHARS } from '../../functions/core/engine.js';
-import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../../functions/core/fetch-limits.js';
+import { MAX_TEXT_FIELD_CHARS } from '../../functions/core/model/limits.js';
+import { summarizeUrl } from '../../functions/core/summarize/summarize-url.js';
+import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../../functions/core/fetch/fetch-limits.js';
 import { startTestServer, type TestServer } from '../support/http-server.js';
 
 const open: FetchLimits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true, timeoutMs: 2_000 };
@@ -59,9 +60,9 @@ beforeAll(async () => {
 });
 afterAll(() => site.close());
 
-describe('crawlPage (fetch → decode → parse → summary) against a loopback site', () => {
+describe('summarizeUrl (fetch → decode → parse → summary) against a loopback site', () => {
   it('summarizes an HTML page', async () => {
-    const { summary, outlinks } = await crawlPage(`${site.url}/page`, open);
+    const { summary, outlinks } = await summarizeUrl(`${site.url}/page`, open);
     expect(summary).toMatchObject({
       url: `${site.url}/page`, finalUrl: `${site.url}/page`, status: 200, ok: true, contentType: 'text/html', charset: 'UTF-8',
       title: 'Hello', lang: 'en', description: null, canonical: null, h1: 1, links: 1, images: 1, bytes: Buffer.byteLength(PAGE),
@@ -72,43 +73,43 @@ describe('crawlPage (fetch → decode → parse → summary) against a loopback 
   });
 
   it('gives byte-identical bodies the same contentHash', async () => {
-    const [a, b] = await Promise.all([crawlPage(`${site.url}/page`, open), crawlPage(`${site.url}/gzip`, open)]);
+    const [a, b] = await Promise.all([summarizeUrl(`${site.url}/page`, open), summarizeUrl(`${site.url}/gzip`, open)]);
     expect(a.summary.contentHash).toBe(b.summary.contentHash);
   });
 
   it('follows up to maxRedirects redirects and reports the final URL', async () => {
-    const { summary } = await crawlPage(`${site.url}/redirect?n=4`, open);
+    const { summary } = await summarizeUrl(`${site.url}/redirect?n=4`, open);
     expect(summary).toMatchObject({ ok: true, finalUrl: `${site.url}/page`, title: 'Hello' });
   });
 
   it('stops after too many redirects, and on a loop', async () => {
-    const tooMany = await crawlPage(`${site.url}/redirect?n=5`, open);
+    const tooMany = await summarizeUrl(`${site.url}/redirect?n=5`, open);
     expect(tooMany.summary).toMatchObject({ ok: false, error: { code: 'TOO_MANY_REDIRECTS' } });
-    const loop = await crawlPage(`${site.url}/loop`, open);
+    const loop = await summarizeUrl(`${site.url}/loop`, open);
     expect(loop.summary).toMatchObject({ ok: false, error: { code: 'TOO_MANY_REDIRECTS' } });
   });
 
   it('reports HTTP errors with their status', async () => {
-    const { summary } = await crawlPage(`${site.url}/missing`, open);
+    const { summary } = await summarizeUrl(`${site.url}/missing`, open);
     expect(summary).toMatchObject({ ok: false, status: 404, title: '', error: { code: 'HTTP_404' } });
   });
 
   it('does not parse non-HTML, treats XHTML as HTML, sniffs untyped bodies', async () => {
-    expect((await crawlPage(`${site.url}/json`, open)).summary).toMatchObject({ ok: false, status: 200, contentType: 'application/json', error: { code: 'NOT_HTML' } });
-    expect((await crawlPage(`${site.url}/xhtml`, open)).summary).toMatchObject({ ok: true, contentType: 'application/xhtml+xml', title: 'X' });
-    expect((await crawlPage(`${site.url}/untyped`, open)).summary).toMatchObject({ ok: true, title: 'Untyped' });
-    expect((await crawlPage(`${site.url}/untyped-binary`, open)).summary).toMatchObject({ ok: false, error: { code: 'NOT_HTML' } });
+    expect((await summarizeUrl(`${site.url}/json`, open)).summary).toMatchObject({ ok: false, status: 200, contentType: 'application/json', error: { code: 'NOT_HTML' } });
+    expect((await summarizeUrl(`${site.url}/xhtml`, open)).summary).toMatchObject({ ok: true, contentType: 'application/xhtml+xml', title: 'X' });
+    expect((await summarizeUrl(`${site.url}/untyped`, open)).summary).toMatchObject({ ok: true, title: 'Untyped' });
+    expect((await summarizeUrl(`${site.url}/untyped-binary`, open)).summary).toMatchObject({ ok: false, error: { code: 'NOT_HTML' } });
   });
 
   it('caps the body, after decompression too', async () => {
     const limits = { ...open, maxBodyBytes: 10_000 };
-    expect((await crawlPage(`${site.url}/big`, limits)).summary).toMatchObject({ ok: false, error: { code: 'TOO_LARGE' } });
-    expect((await crawlPage(`${site.url}/big-gzip`, limits)).summary).toMatchObject({ ok: false, error: { code: 'TOO_LARGE' } });
-    expect((await crawlPage(`${site.url}/gzip`, limits)).summary).toMatchObject({ ok: true, title: 'Hello' });
+    expect((await summarizeUrl(`${site.url}/big`, limits)).summary).toMatchObject({ ok: false, error: { code: 'TOO_LARGE' } });
+    expect((await summarizeUrl(`${site.url}/big-gzip`, limits)).summary).toMatchObject({ ok: false, error: { code: 'TOO_LARGE' } });
+    expect((await summarizeUrl(`${site.url}/gzip`, limits)).summary).toMatchObject({ ok: true, title: 'Hello' });
   });
 
   it('caps text fields so a hostile page still fits one DynamoDB item', async () => {
-    const { summary } = await crawlPage(`${site.url}/huge-title`, open);
+    const { summary } = await summarizeUrl(`${site.url}/huge-title`, open);
     expect(summary.ok).toBe(true);
     expect(summary.title).toHaveLength(MAX_TEXT_FIELD_CHARS);
     expect(summary.description).toHaveLength(MAX_TEXT_FIELD_CHARS);
@@ -116,7 +117,7 @@ describe('crawlPage (fetch → decode → parse → summary) against a loopback 
   });
 
   it('times out a server that never answers', async () => {
-    const { summary } = await crawlPage(`${site.url}/hang`, { ...open, timeoutMs: 300 });
+    const { summary } = await summarizeUrl(`${site.url}/hang`, { ...open, timeoutMs: 300 });
     expect(summary).toMatchObject({ ok: false, status: null, error: { code: 'TIMEOUT' } });
   });
 
@@ -129,7 +130,7 @@ describe('crawlPage (fetch → decode → parse → summary) against a loopback 
     try {
       const port = new URL(counter.url).port;
       for (const host of ['127.0.0.1', 'localhost', '[::ffff:127.0.0.1]', '0x7f.1', '2130706433']) {
-        const { summary } = await crawlPage(`http://${host}:${port}/`, DEFAULT_FETCH_LIMITS);
+        const { summary } = await summarizeUrl(`http://${host}:${port}/`, DEFAULT_FETCH_LIMITS);
         expect(summary, host).toMatchObject({ ok: false, status: null, error: { code: 'BLOCKED_ADDRESS' } });
       }
       expect(hits).toBe(0);
@@ -142,6 +143,6 @@ describe('crawlPage (fetch → decode → parse → summary) against a loopback 
     const closed = await startTestServer(() => undefined);
     const url = closed.url;
     await closed.close();
-    expect((await crawlPage(`${url}/`, open)).summary).toMatchObject({ ok: false, error: { code: 'CONNECTION_REFUSED' } });
+    expect((await summarizeUrl(`${url}/`, open)).summary).toMatchObject({ ok: false, error: { code: 'CONNECTION_REFUSED' } });
   });
 });

@@ -1,7 +1,9 @@
-import { badRequest, notFound } from './errors.js';
-import type { CrawlRecord, CrawlStore, PageList } from './ports.js';
-import type { Summary } from './summary.js';
-import { normalizeUrl } from './url.js';
+import { invalid, notFound } from '../model/errors.js';
+import type { Crawl } from '../model/crawl.js';
+import type { CrawlStore, PageList } from '../model/ports.js';
+import type { Summary } from '../model/summary.js';
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../model/limits.js';
+import { normalizeUrl } from '../model/url.js';
 
 // The use cases behind the GET routes.
 
@@ -9,12 +11,12 @@ import { normalizeUrl } from './url.js';
 const CRAWL_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** What GET /crawls/{crawlId} shows of a crawl: its progress, not its internals. */
-export type CrawlStatusView = Pick<CrawlRecord, 'crawlId' | 'status' | 'total' | 'succeeded' | 'failed' | 'createdAt' | 'completedAt'>;
+export type CrawlStatusView = Pick<Crawl, 'crawlId' | 'status' | 'total' | 'succeeded' | 'failed' | 'createdAt' | 'completedAt'>;
 
 /** What a client sent, echoed back at most 64 characters long. */
 const shown = (text: string) => (text.length > 64 ? `${text.slice(0, 64)}…` : text);
 
-async function requireCrawl(store: CrawlStore, crawlId: string): Promise<CrawlRecord> {
+async function requireCrawl(store: CrawlStore, crawlId: string): Promise<Crawl> {
   const crawl = CRAWL_ID.test(crawlId) ? await store.getCrawl(crawlId) : null;
   if (!crawl) throw notFound('CRAWL_NOT_FOUND', `no crawl with id ${shown(crawlId)}`);
   return crawl;
@@ -28,9 +30,6 @@ export async function getCrawlStatus(store: CrawlStore, crawlId: string): Promis
   };
 }
 
-export const DEFAULT_PAGE_LIMIT = 100;
-export const MAX_PAGE_LIMIT = 1000;
-
 export async function listCrawlPages(
   store: CrawlStore,
   crawlId: string,
@@ -40,7 +39,7 @@ export async function listCrawlPages(
   if (query.limit !== undefined) {
     limit = /^\d{1,4}$/.test(query.limit) ? Number(query.limit) : NaN;
     if (!(limit >= 1 && limit <= MAX_PAGE_LIMIT)) {
-      throw badRequest('INVALID_LIMIT', `limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}`);
+      throw invalid('INVALID_LIMIT', `limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}`);
     }
   }
   await requireCrawl(store, crawlId);
@@ -48,9 +47,9 @@ export async function listCrawlPages(
 }
 
 export async function getLatestPage(store: CrawlStore, url: string | undefined): Promise<Summary> {
-  if (url === undefined || url === '') throw badRequest('MISSING_URL', 'give the page as ?url=<absolute URL>');
+  if (url === undefined || url === '') throw invalid('MISSING_URL', 'give the page as ?url=<absolute URL>');
   const check = normalizeUrl(url);
-  if (!check.ok) throw badRequest('INVALID_URL', `url is ${check.reason}`);
+  if (!check.ok) throw invalid('INVALID_URL', `url is ${check.reason}`);
   const summary = await store.getLatest(check.url);
   if (!summary) throw notFound('PAGE_NOT_FOUND', `${check.url} has never been crawled`);
   return summary;

@@ -1,13 +1,14 @@
 import { createHash, webcrypto } from 'node:crypto';
 import { decodeDocument } from './decode.js';
-import { summarize, type PageLinks } from './summarize.js';
-import type { PageFields } from './summary.js';
+import type { PageLinks } from './links.js';
+import { parsePage } from './parse-page.js';
+import type { PageFields } from '../model/summary.js';
 
 /** What the engine learns from a fetched HTML body: its encoding, the Summary's page fields, its links, its hash. */
 export interface Analysis {
   charset: string;
   fields: PageFields;
-  links: PageLinks;
+  pageLinks: PageLinks;
   parser: 'stream' | 'tree';
   contentHash: string;
 }
@@ -18,7 +19,7 @@ export type Analyze = (body: Buffer, contentType: string | null, documentUrl: st
 /** Decode + parse + summary: what both ways of analyzing share; they differ only in how they hash. */
 async function parseBody(body: Buffer, contentType: string | null, documentUrl: string) {
   const decoded = decodeDocument(body, contentType);
-  return { charset: decoded.charset, ...(await summarize(decoded.text, documentUrl)) };
+  return { charset: decoded.charset, ...(await parsePage(decoded.text, documentUrl)) };
 }
 
 /** Bodies below this are hashed at once: a trip to the thread pool costs more than hashing them (~0.1 ms at 64 KB). */

@@ -1,6 +1,6 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { analyzeBlocking, type Analysis, type Analyze } from './analyze.js';
+import { analyzeBlocking, type Analysis, type Analyze } from './analyze-body.js';
 
 /**
  * Parsing is the crawler's CPU cost; where a machine has more than one core, a pool of worker threads parses while

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { ulid } from 'ulid';
 import * as z from 'zod/mini';
-import { crawlRequestSchema, MAX_URLS_PER_REQUEST } from './crawl-request.js';
-import { AppError, badRequest } from './errors.js';
-import type { CrawlRecord, CrawlSource, CrawlStore, PageMessage, PageQueue } from './ports.js';
-import { enqueueFailed } from './summary.js';
-import { partitionUrls } from './url.js';
+import { crawlRequestSchema } from '../model/crawl-request.js';
+import { MAX_URLS_PER_REQUEST } from '../model/limits.js';
+import { invalid, tooLarge, unavailable } from '../model/errors.js';
+import type { Crawl, CrawlSource } from '../model/crawl.js';
+import type { PageMessage } from '../model/page-message.js';
+import type { CrawlStore, PageSender } from '../model/ports.js';
+import { enqueueFailed } from '../model/summary.js';
+import { partitionUrls } from '../model/url.js';
 
 export interface SubmitResult {
   crawlId: string;
@@ -19,7 +22,7 @@ export interface SubmitResult {
 
 export interface SubmitDeps {
   store: CrawlStore;
-  queue: PageQueue;
+  queue: PageSender;
   now?: () => Date;
 }
 
@@ -34,23 +37,23 @@ export interface SubmitOptions {
 /** The use case behind POST /crawls and every schedule: validate, record the crawl, queue one message per URL. */
 export async function submitCrawl(body: unknown, source: CrawlSource, deps: SubmitDeps, options: SubmitOptions = {}): Promise<SubmitResult> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw badRequest('INVALID_REQUEST', 'the body must be a JSON object like {"urls": ["https://example.com/"]}');
+    throw invalid('INVALID_REQUEST', 'the body must be a JSON object like {"urls": ["https://example.com/"]}');
   }
   const urls = (body as { urls?: unknown }).urls;
   if (Array.isArray(urls) && urls.length > MAX_URLS_PER_REQUEST) {
-    throw new AppError(413, 'TOO_MANY_URLS', `one request holds at most ${MAX_URLS_PER_REQUEST} URLs; this one has ${urls.length}`);
+    throw tooLarge('TOO_MANY_URLS', `one request holds at most ${MAX_URLS_PER_REQUEST} URLs; this one has ${urls.length}`);
   }
   const parsed = crawlRequestSchema.safeParse(body);
-  if (!parsed.success) throw badRequest('INVALID_REQUEST', describeIssues(parsed.error));
+  if (!parsed.success) throw invalid('INVALID_REQUEST', describeIssues(parsed.error));
   const request = parsed.data;
 
   const { accepted, rejected } = partitionUrls(request.urls);
   if (accepted.length === 0) {
-    throw badRequest('NO_VALID_URLS', 'none of the URLs can be crawled', { rejected });
+    throw invalid('NO_VALID_URLS', 'none of the URLs can be crawled', { rejected });
   }
 
   const now = deps.now ?? (() => new Date());
-  const crawl: CrawlRecord = {
+  const crawl: Crawl = {
     crawlId: options.crawlId ?? ulid(),
     status: 'running',
     total: accepted.length,
@@ -77,7 +80,7 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
     await deps.store.completeIfDone(crawl.crawlId, at);
   }
   if (unsent.length === accepted.length) {
-    throw new AppError(503, 'QUEUE_UNAVAILABLE', 'the crawl was recorded but none of its URLs could be queued; it is completed with every URL failed. Try again later', {
+    throw unavailable('QUEUE_UNAVAILABLE', 'the crawl was recorded but none of its URLs could be queued; it is completed with every URL failed. Try again later', {
       crawlId: crawl.crawlId,
     });
   }

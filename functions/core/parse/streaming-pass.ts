@@ -1,9 +1,9 @@
 import { setImmediate } from 'node:timers/promises';
 import { Parser, type Handler } from 'htmlparser2';
-import type { PageFields } from './summary.js';
+import type { PageFields } from '../model/summary.js';
 
 /** What one pass over a document finds: the Summary's page fields, and what is needed to list its links. */
-export interface ScannedPage extends PageFields {
+export interface PageScan extends PageFields {
   /** `href` values of the document's `a[href]` elements, as written. */
   hrefs: string[];
   /** `href` of the first `<base href>`, as written. */
@@ -27,7 +27,7 @@ export interface ScannedPage extends PageFields {
  * only an HTML `<title>` is the document's title (not SVG's); `<image>` is `<img>`; a second `<html>` tag adds
  * attributes the first lacked; newlines are normalized and NUL becomes U+FFFD, as the input stream does.
  */
-export async function scanHtml(html: string): Promise<ScannedPage | { needsTreeBuilder: string }> {
+export async function scanHtml(html: string): Promise<PageScan | { needsTreeBuilder: string }> {
   const scan = new Scan();
   const parser = new Parser(scan, PARSER_OPTIONS);
   try {
@@ -127,7 +127,7 @@ class Scan implements Partial<Handler> {
   private images = 0;
   private readonly hrefs: string[] = [];
 
-  result(): ScannedPage {
+  result(): PageScan {
     return {
       title: this.titleState === 'none' ? '' : collapseWhitespace(normalizeText(this.titleText)),
       lang: this.lang === null ? null : normalizeText(this.lang),

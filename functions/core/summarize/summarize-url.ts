@@ -1,12 +1,14 @@
 import { performance } from 'node:perf_hooks';
-import { PUBLIC_INTERNET, type NetworkAccess } from './address-guard.js';
-import { analyzeHere, type Analyze } from './analyze.js';
-import { FetchError, fetchDocument } from './fetch.js';
-import { resolveLinks } from './summarize.js';
-import { DEFAULT_FETCH_LIMITS, type FetchLimits } from './fetch-limits.js';
-import { failedSummary, type Summary } from './summary.js';
+import { PUBLIC_INTERNET, type NetworkAccess } from '../fetch/address-guard.js';
+import { analyzeHere, type Analyze } from '../parse/analyze-body.js';
+import { FetchError, fetchDocument } from '../fetch/http-client.js';
+import { resolveLinks } from '../parse/links.js';
+import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../fetch/fetch-limits.js';
+import { MAX_TEXT_FIELD_CHARS } from '../model/limits.js';
+import { failedSummary, type Summary } from '../model/summary.js';
+import { isTransientStatus, parseRetryAfter } from '../fetch/transient-failure.js';
 
-export interface PageResult {
+export interface SummarizedUrl {
   summary: Summary;
   /** Links found on the page, resolved on demand (none unless it was parsed). */
   outlinks: () => string[];
@@ -19,40 +21,21 @@ export interface PageResult {
 
 const NO_LINKS = () => [];
 
-/** HTTP statuses worth retrying: the server is overloaded or failing for now, not refusing this URL for good. */
-export function isTransientStatus(status: number): boolean {
-  return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
-}
-
-/** Retry-After as milliseconds from now: delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (value === null) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  return Number.isNaN(at) || !/[a-z]/i.test(text) ? undefined : Math.max(0, at - now);
-}
-
 /**
- * The crawler's engine: fetch, decode, parse, summarize one URL. The consumer Lambda and `crawler fetch` both call
- * this, so a page comes out the same whichever ran it. It never throws for anything the page or the network did:
+ * One URL's whole path to its Summary: fetch (fetch/), decode and parse (parse/), then the Summary's fields. The
+ * consumer Lambda and `crawler fetch` both call this, so a page comes out the same whichever ran it. It never throws for anything the page or the network did:
  * those end in a Summary with `ok: false` and an error code.
  */
-export async function crawlPage(
+export async function summarizeUrl(
   url: string,
   limits: FetchLimits = DEFAULT_FETCH_LIMITS,
   network: NetworkAccess = PUBLIC_INTERNET,
   analyze: Analyze = analyzeHere,
-): Promise<PageResult> {
-  const result = await crawl(url, limits, network, analyze);
+): Promise<SummarizedUrl> {
+  const result = await fetchAndAnalyze(url, limits, network, analyze);
   return { ...result, summary: capTextFields(result.summary) };
 }
 
-/**
- * A page may put megabytes into its <title> or <meta>; a summary must still fit a DynamoDB item (400 KB), or the
- * write would fail on every delivery and the crawl would never complete. Real pages stay far below this cap.
- */
-export const MAX_TEXT_FIELD_CHARS = 16_384;
 const TEXT_FIELDS = ['title', 'lang', 'description', 'canonical', 'finalUrl'] as const;
 
 function capTextFields(summary: Summary): Summary {
@@ -64,7 +47,7 @@ function capTextFields(summary: Summary): Summary {
   return capped;
 }
 
-async function crawl(url: string, limits: FetchLimits, network: NetworkAccess, analyze: Analyze): Promise<PageResult> {
+async function fetchAndAnalyze(url: string, limits: FetchLimits, network: NetworkAccess, analyze: Analyze): Promise<SummarizedUrl> {
   const started = performance.now();
   const fetchedAt = new Date().toISOString();
   const elapsed = () => Math.round(performance.now() - started);
@@ -81,7 +64,7 @@ async function crawl(url: string, limits: FetchLimits, network: NetworkAccess, a
       retry: e.transient ? {} : null,
     };
   }
-  const fail = (code: string, message: string, bytes = 0, retry: PageResult['retry'] = null): PageResult => ({
+  const fail = (code: string, message: string, bytes = 0, retry: SummarizedUrl['retry'] = null): SummarizedUrl => ({
     summary: failedSummary({
       url, fetchedAt, finalUrl: doc.finalUrl, status: doc.status, contentType: doc.mediaType, bytes, durationMs: elapsed(), error: { code, message },
     }),
@@ -121,7 +104,7 @@ async function crawl(url: string, limits: FetchLimits, network: NetworkAccess, a
       fetchedAt,
       contentHash: analysis.contentHash,
     },
-    outlinks: () => resolveLinks(analysis.links, doc.finalUrl),
+    outlinks: () => resolveLinks(analysis.pageLinks, doc.finalUrl),
     retry: null,
   };
 }

@@ -1,7 +1,7 @@
 import type { ChildNode, Element, ParentNode } from 'domhandler';
 import { Parser } from 'parse5';
 import { adapter } from 'parse5-htmlparser2-tree-adapter';
-import { collapseWhitespace, inSlices, relHasCanonical, type ScannedPage } from './html-scan.js';
+import { collapseWhitespace, inSlices, relHasCanonical, type PageScan } from './streaming-pass.js';
 
 const HTML_NS = 'http://www.w3.org/1999/xhtml';
 
@@ -34,7 +34,7 @@ function textOf(el: Element): string {
  * off, so `<noscript>` holds markup) into htmlparser2's node shapes, and one walk of the tree reads the fields. No
  * selector engine: the fields are simple enough, and the consumer's bundle stays small.
  */
-export async function summarizeTree(html: string): Promise<ScannedPage> {
+export async function scanTree(html: string): Promise<PageScan> {
   const parser = new Parser({ treeAdapter: adapter, scriptingEnabled: false });
   await inSlices(html, (slice, last) => parser.tokenizer.write(slice, last));
   const document = parser.document as ParentNode;

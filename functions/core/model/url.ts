@@ -1,4 +1,4 @@
-import { MAX_URL_LENGTH } from './crawl-request.js';
+import { MAX_URL_LENGTH } from './limits.js';
 
 export type UrlCheck = { ok: true; url: string } | { ok: false; reason: string };
 

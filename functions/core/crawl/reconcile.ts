@@ -1,5 +1,7 @@
-import type { CrawlStore, PageMessage, PageQueue, ReconcileStore, RunningCrawl, UnfinishedUrl } from './ports.js';
-import { failedSummary } from './summary.js';
+import type { RunningCrawl, UnfinishedUrl } from '../model/crawl.js';
+import type { PageMessage } from '../model/page-message.js';
+import type { CrawlStore, PageSender, ReconcileStore } from '../model/ports.js';
+import { failedSummary } from '../model/summary.js';
 
 /**
  * The table is the truth, the queue a hint. Every URL counted in a crawl's `total` has a record before its message
@@ -19,7 +21,7 @@ export interface ReconcileSettings {
 export interface ReconcileDeps {
   reconcileStore: ReconcileStore;
   store: Pick<CrawlStore, 'recordPages' | 'completeIfDone'>;
-  queue: PageQueue;
+  queue: PageSender;
   /** Messages waiting on the page queue to be received (not those in flight or delayed). */
   backlog: () => Promise<number>;
   now?: () => Date;

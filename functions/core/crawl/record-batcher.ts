@@ -1,16 +1,14 @@
-import type { CrawlStore } from './ports.js';
-import type { Summary } from './summary.js';
+import type { RecordOutcome } from '../model/crawl.js';
+import { URLS_PER_COUNTED_WRITE } from '../model/limits.js';
+import type { CrawlStore } from '../model/ports.js';
+import type { Summary } from '../model/summary.js';
 
-type Outcome = 'recorded' | 'duplicate';
 interface Waiting {
   summary: Summary;
   depth: number;
-  resolve: (outcome: Outcome) => void;
+  resolve: (outcome: RecordOutcome) => void;
   reject: (err: unknown) => void;
 }
-
-/** Most pages a transaction holds beside the crawl item (DynamoDB's limit is 100 items). */
-const MAX_BATCH = 99;
 
 /**
  * Gathers the pages of one crawl that finish within `windowMs` of each other into one recordPages call, so an
@@ -27,12 +25,12 @@ export class RecordBatcher {
     private readonly windowMs = 20,
   ) {}
 
-  readonly record = (crawlId: string, summary: Summary, depth: number): Promise<Outcome> =>
-    new Promise<Outcome>((resolve, reject) => {
+  readonly recordPage = (crawlId: string, summary: Summary, depth: number): Promise<RecordOutcome> =>
+    new Promise<RecordOutcome>((resolve, reject) => {
       const list = this.waiting.get(crawlId) ?? [];
       list.push({ summary, depth, resolve, reject });
       this.waiting.set(crawlId, list);
-      if (list.length >= MAX_BATCH) this.flush(crawlId);
+      if (list.length >= URLS_PER_COUNTED_WRITE) this.flush(crawlId);
       else if (!this.timers.has(crawlId)) this.timers.set(crawlId, setTimeout(() => this.flush(crawlId), this.windowMs));
     });
 

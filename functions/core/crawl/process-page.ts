@@ -1,22 +1,25 @@
-import { PUBLIC_INTERNET, type NetworkAccess } from './address-guard.js';
-import type { Analyze } from './analyze.js';
-import { crawlPage } from './engine.js';
-import type { FetchLimits } from './fetch-limits.js';
-import type { CrawlStore, PageMessage, PageQueue } from './ports.js';
+import { PUBLIC_INTERNET, type NetworkAccess } from '../fetch/address-guard.js';
+import type { Analyze } from '../parse/analyze-body.js';
+import { summarizeUrl } from '../summarize/summarize-url.js';
+import type { FetchLimits } from '../fetch/fetch-limits.js';
+import type { PageMessage } from '../model/page-message.js';
+import type { RecordOutcome } from '../model/crawl.js';
+import type { CrawlStore, PageSender } from '../model/ports.js';
 import { DEFAULT_RETRY_POLICY, RetryLater, retryDelaySeconds, type RetryPolicy } from './retry-policy.js';
-import { enqueueFailed, failedSummary, type Summary } from './summary.js';
-import { normalizeUrl } from './url.js';
+import { enqueueFailed, failedSummary, type Summary } from '../model/summary.js';
+import { MAX_LINKS_PER_PAGE } from '../model/limits.js';
+import { normalizeUrl } from '../model/url.js';
 
 export interface ProcessDeps {
   store: CrawlStore;
-  queue: PageQueue;
+  queue: PageSender;
   limits: FetchLimits;
   retry?: RetryPolicy;
   network?: NetworkAccess;
   /** Where pages are parsed: this thread unless a ParsePool's `analyze` is given. */
   analyze?: Analyze;
-  /** Records one page's outcome: the store's recordPage, or a RecordBatcher's record to share transactions. */
-  record?: (crawlId: string, summary: Summary, depth: number) => Promise<ProcessOutcome>;
+  /** Writes one page's outcome: the store's recordPage, or a RecordBatcher's, to share transactions. */
+  recordPage?: (crawlId: string, summary: Summary, depth: number) => Promise<RecordOutcome>;
   /** Told of each page's terminal summary as it is recorded (metrics). */
   observe?: (summary: Summary) => void;
   now?: () => Date;
@@ -30,8 +33,6 @@ export interface ProcessDeps {
 /** The lease when the caller gives no deadline: a consumer's default timeout. */
 const DEFAULT_LEASE_MS = 60_000;
 
-export type ProcessOutcome = 'recorded' | 'duplicate';
-
 /**
  * The use case behind one delivery of one SQS message; `attempt` is the delivery's number (1-based).
  *
@@ -43,7 +44,7 @@ export type ProcessOutcome = 'recorded' | 'duplicate';
  *   there the URL is recorded as failed with its reason, so the crawl completes. Only if even that write fails does
  *   the error escape, and SQS moves the message to the DLQ.
  */
-export async function processPage(message: PageMessage, deps: ProcessDeps, attempt = 1): Promise<ProcessOutcome> {
+export async function processPage(message: PageMessage, deps: ProcessDeps, attempt = 1): Promise<RecordOutcome> {
   const policy = deps.retry ?? DEFAULT_RETRY_POLICY;
   const isLast = attempt >= policy.maxAttempts;
   try {
@@ -100,19 +101,19 @@ export async function endUnfinished(entries: readonly { message: PageMessage; at
 }
 
 /** Records the URL's terminal summary, reports it, and completes the crawl if that was its last URL. */
-async function recordTerminal(message: PageMessage, summary: Summary, deps: ProcessDeps, record: NonNullable<ProcessDeps['record']>): Promise<ProcessOutcome> {
+async function recordTerminal(message: PageMessage, summary: Summary, deps: ProcessDeps, record: NonNullable<ProcessDeps['recordPage']>): Promise<RecordOutcome> {
   const outcome = await record(message.crawlId, summary, message.depth);
   if (outcome === 'recorded') deps.observe?.(summary);
   await deps.store.completeIfDone(message.crawlId, now(deps));
   return outcome;
 }
 
-async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPolicy, attempt: number, isLast: boolean): Promise<ProcessOutcome> {
+async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPolicy, attempt: number, isLast: boolean): Promise<RecordOutcome> {
   if (await deps.store.hasPage(message.crawlId, message.url)) {
     await deps.store.completeIfDone(message.crawlId, now(deps));
     return 'duplicate';
   }
-  const { summary, outlinks, retry } = await crawlPage(message.url, deps.limits, deps.network ?? PUBLIC_INTERNET, deps.analyze);
+  const { summary, outlinks, retry } = await summarizeUrl(message.url, deps.limits, deps.network ?? PUBLIC_INTERNET, deps.analyze);
   if (retry && summary.error) {
     if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt, retry.afterMs), `${summary.error.code}: ${summary.error.message}`);
     if (attempt > 1) summary.error = { ...summary.error, message: `${summary.error.message} (${attempt} attempts)` };
@@ -142,17 +143,19 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
   }
 
   await deps.store.putLatest(message.crawlId, summary);
-  return recordTerminal(message, summary, deps, deps.record ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
+  return recordTerminal(message, summary, deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
 }
 
+/** The page's links this crawl follows, each once, at most MAX_LINKS_PER_PAGE of them. */
 function linksToFollow(outlinks: readonly string[], message: PageMessage): string[] {
   const origin = new URL(message.url).origin;
-  const out: string[] = [];
+  const out = new Set<string>();
   for (const link of outlinks) {
     const check = normalizeUrl(link);
     if (!check.ok) continue;
     if (message.sameOrigin && new URL(check.url).origin !== origin) continue;
-    if (check.url !== message.url) out.push(check.url);
+    if (check.url !== message.url) out.add(check.url);
+    if (out.size === MAX_LINKS_PER_PAGE) break;
   }
-  return out;
+  return [...out];
 }

@@ -5,10 +5,6 @@ import * as z from 'zod/mini';
 // messages are configured once, here, so errors read as they did.
 z.config(en());
 
-/** Contract limits on one POST /crawls request. */
-export const MAX_URLS_PER_REQUEST = 10_000;
-export const MAX_URL_LENGTH = 2_048;
-
 /**
  * The body of POST /crawls (and the `crawl` of a schedule). URLs are checked one by one later, so that one bad URL
  * lands in `rejected` instead of failing the request; here they only have to be strings.

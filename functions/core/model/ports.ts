@@ -1,36 +1,8 @@
-import * as z from 'zod/mini';
+import type { Crawl, CrawlOptions, RecordOutcome, RunningCrawl, UnfinishedUrl } from './crawl.js';
+import type { PageMessage } from './page-message.js';
 import type { Summary } from './summary.js';
 
-/** One SQS message: one URL of one crawl, with what the consumer needs to follow its links. */
-export const pageMessageSchema = z.object({
-  crawlId: z.string().check(z.minLength(1)),
-  url: z.string().check(z.minLength(1)),
-  depth: z.int().check(z.minimum(0)),
-  maxDepth: z.int().check(z.minimum(0)),
-  sameOrigin: z.boolean(),
-  maxPages: z.optional(z.int().check(z.minimum(1))),
-});
-export type PageMessage = z.infer<typeof pageMessageSchema>;
-
-export interface CrawlOptions {
-  maxDepth: number;
-  maxPages?: number;
-  sameOrigin: boolean;
-}
-
-export type CrawlSource = { kind: 'api' } | { kind: 'schedule'; name: string };
-
-export interface CrawlRecord {
-  crawlId: string;
-  status: 'running' | 'completed';
-  total: number;
-  succeeded: number;
-  failed: number;
-  createdAt: string;
-  completedAt?: string;
-  options: CrawlOptions;
-  source: CrawlSource;
-}
+// The core's ports: what it needs from the outside world. functions/adapters/ implements them on DynamoDB and SQS.
 
 export interface PageList {
   items: Summary[];
@@ -43,13 +15,13 @@ export interface CrawlStore {
    * Records a new crawl with `total` = seeds, each seed durably counted before the crawl exists (and before any
    * message is sent). 'exists' when a crawl with this id was recorded before (a retried scheduled submit).
    */
-  createCrawl(crawl: CrawlRecord, seeds: readonly string[]): Promise<'created' | 'exists'>;
+  createCrawl(crawl: Crawl, seeds: readonly string[]): Promise<'created' | 'exists'>;
   /** Whether this URL's outcome is already recorded in the crawl (a redelivered message). */
   hasPage(crawlId: string, url: string): Promise<boolean>;
   /** Stores a URL's summary and counts it as succeeded or failed, atomically and exactly once. */
-  recordPage(crawlId: string, summary: Summary, depth: number): Promise<'recorded' | 'duplicate'>;
+  recordPage(crawlId: string, summary: Summary, depth: number): Promise<RecordOutcome>;
   /** Records many URLs' outcomes, each exactly once, in few writes; per entry, whether this call recorded it. */
-  recordPages(crawlId: string, entries: readonly { summary: Summary; depth: number }[]): Promise<('recorded' | 'duplicate')[]>;
+  recordPages(crawlId: string, entries: readonly { summary: Summary; depth: number }[]): Promise<(RecordOutcome)[]>;
   /** Records many failed URLs (e.g. ones that could not be queued), each exactly once, in few writes. */
   recordFailures(crawlId: string, summaries: readonly Summary[], depth: number): Promise<void>;
   /** Marks the crawl completed when every counted URL has an outcome. True when this call completed it. */
@@ -66,28 +38,9 @@ export interface CrawlStore {
   releaseLinks(crawlId: string, urls: readonly string[]): Promise<void>;
   /** Keeps the newest summary of a URL across crawls. */
   putLatest(crawlId: string, summary: Summary): Promise<void>;
-  getCrawl(crawlId: string): Promise<CrawlRecord | null>;
+  getCrawl(crawlId: string): Promise<Crawl | null>;
   listPages(crawlId: string, limit: number, cursor?: string): Promise<PageList>;
   getLatest(url: string): Promise<Summary | null>;
-}
-
-/** A running crawl as the reconciler sees it. */
-export interface RunningCrawl {
-  crawlId: string;
-  /** When the crawl last counted or recorded a URL (or was last reconciled). */
-  progressAt: string;
-  pending: number;
-  options: CrawlOptions;
-}
-
-/** A URL the crawl counted that has no outcome yet. */
-export interface UnfinishedUrl {
-  url: string;
-  depth: number;
-  /** Times the reconciler queued it again so far. */
-  requeues: number;
-  /** When a delivery last said it will be tried again, if one did. */
-  retriedAt?: string;
 }
 
 /** What the reconciler reads and marks; the DynamoDB adapter implements it beside CrawlStore. */
@@ -104,7 +57,8 @@ export interface ReconcileStore {
   markRequeued(crawlId: string, urls: readonly string[]): Promise<void>;
 }
 
-export interface PageQueue {
+/** Puts page messages on the page queue. */
+export interface PageSender {
   /** Sends the messages; returns those that could not be sent after retries. Never throws. */
   send(messages: readonly PageMessage[]): Promise<PageMessage[]>;
 }

@@ -1,0 +1,42 @@
+export interface CrawlOptions {
+  maxDepth: number;
+  maxPages?: number;
+  sameOrigin: boolean;
+}
+
+export type CrawlSource = { kind: 'api' } | { kind: 'schedule'; name: string };
+
+/** A crawl as the store holds it: the job a request or a schedule started. */
+export interface Crawl {
+  crawlId: string;
+  status: 'running' | 'completed';
+  total: number;
+  succeeded: number;
+  failed: number;
+  createdAt: string;
+  completedAt?: string;
+  options: CrawlOptions;
+  source: CrawlSource;
+}
+
+/** A running crawl as the reconciler sees it. */
+export interface RunningCrawl {
+  crawlId: string;
+  /** When the crawl last counted or recorded a URL (or was last reconciled). */
+  progressAt: string;
+  pending: number;
+  options: CrawlOptions;
+}
+
+/** A URL the crawl counted that has no outcome yet. */
+export interface UnfinishedUrl {
+  url: string;
+  depth: number;
+  /** Times the reconciler queued it again so far. */
+  requeues: number;
+  /** When a delivery last said it will be tried again, if one did. */
+  retriedAt?: string;
+}
+
+/** Whether a write recorded a URL's outcome, or found it recorded before (a redelivered message): exactly once. */
+export type RecordOutcome = 'recorded' | 'duplicate';

@@ -1,0 +1,23 @@
+import { scanHtml } from './streaming-pass.js';
+import type { PageFields } from '../model/summary.js';
+import type { PageLinks } from './links.js';
+import { scanTree } from './tree-builder.js';
+
+export interface ParsedPage {
+  fields: PageFields;
+  pageLinks: PageLinks;
+  /** Which parser produced the fields: the streaming pass, or the standard's tree builder when the pass gave up. */
+  parser: 'stream' | 'tree';
+}
+
+/**
+ * Computes the Summary's page fields of a decoded document as a browser with scripting off would, and its links.
+ * `documentUrl` is the URL the document was fetched from, to resolve links.
+ */
+export async function parsePage(html: string, documentUrl: string): Promise<ParsedPage> {
+  const scanned = await scanHtml(html);
+  const parser = 'needsTreeBuilder' in scanned ? 'tree' : 'stream';
+  const page = 'needsTreeBuilder' in scanned ? await scanTree(html) : scanned;
+  const { hrefs, baseHref, ...fields } = page;
+  return { fields, pageLinks: { hrefs, baseHref }, parser };
+}
