@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
@@ -15,11 +15,22 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FALLBACK_FUNCTION, ROUTES, type FunctionName } from '../functions/handlers/routes.js';
-import type { CrawlerConfig } from './config.js';
+import { checkProps, positive } from './check-props.js';
 
 export interface CrawlerApiProps {
-  readonly config: CrawlerConfig;
+  /** The functions the routes invoke. */
   readonly functions: Record<FunctionName, IFunction>;
+  /** The stage's steady-state requests per second. */
+  readonly throttleRateLimit: number;
+  /** The stage's burst of requests. */
+  readonly throttleBurstLimit: number;
+  /**
+   * Create API Gateway's account-wide CloudWatch Logs role (retained when the stack is deleted, as other APIs in the
+   * account rely on it). False where the account's role is managed elsewhere; it must exist either way.
+   */
+  readonly createCloudWatchRole: boolean;
+  /** X-Ray tracing on the stage. */
+  readonly tracing?: boolean;
 }
 
 /** The contract's error body, for the responses API Gateway makes itself (auth, throttling, GET /pages's url). */
@@ -37,6 +48,10 @@ export class CrawlerApi extends Construct {
 
   constructor(scope: Construct, id: string, props: CrawlerApiProps) {
     super(scope, id);
+    checkProps(`CrawlerApi ${id}`, [
+      positive('throttleRateLimit', props.throttleRateLimit),
+      positive('throttleBurstLimit', props.throttleBurstLimit, true),
+    ]);
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH });
     this.api = new RestApi(this, 'Api', {
       restApiName: `${Stack.of(this).stackName}-api`,
@@ -44,17 +59,17 @@ export class CrawlerApi extends Construct {
       defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
       // Access and execution logs need the account's API Gateway CloudWatch role; a fresh account has none. Retained,
       // because it is one setting for the whole account and region: deleting it would break every other API's logs.
-      cloudWatchRole: props.config.api.createCloudWatchRole,
-      cloudWatchRoleRemovalPolicy: props.config.api.createCloudWatchRole ? RemovalPolicy.RETAIN : undefined,
+      cloudWatchRole: props.createCloudWatchRole,
+      cloudWatchRoleRemovalPolicy: props.createCloudWatchRole ? RemovalPolicy.RETAIN : undefined,
       deployOptions: {
         stageName: 'v1',
-        throttlingRateLimit: props.config.api.throttleRateLimit,
-        throttlingBurstLimit: props.config.api.throttleBurstLimit,
+        throttlingRateLimit: props.throttleRateLimit,
+        throttlingBurstLimit: props.throttleBurstLimit,
         accessLogDestination: new LogGroupLogDestination(accessLogs),
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
         // Errors only, and no request or response bodies (dataTraceEnabled stays off): they hold the crawled URLs.
         loggingLevel: MethodLoggingLevel.ERROR,
-        tracingEnabled: props.config.observability.tracing,
+        tracingEnabled: props.tracing ?? false,
       },
     });
 
@@ -107,5 +122,22 @@ export class CrawlerApi extends Construct {
     const fallback = integration(FALLBACK_FUNCTION);
     for (const resource of resources.values()) resource.addMethod('ANY', fallback);
     this.api.root.addResource('{proxy+}').addMethod('ANY', fallback);
+
+    Validations.of(this).acknowledge(
+      {
+        // The RestApi holds the account CloudWatch role when createCloudWatchRole is on.
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: "API Gateway's account CloudWatch role: AWS's policy for exactly this role, letting API Gateway write its logs.",
+      },
+      {
+        id: 'AwsSolutions-APIG2',
+        reason: 'The handlers validate every request body, so a bad body gets the same status and error code locally and on AWS; GET /pages validates its required parameter.',
+      },
+      {
+        id: 'AwsSolutions-APIG3',
+        reason: 'Every method requires IAM (SigV4) authorization and the stage is throttled; a WAF is left to the deployer.',
+      },
+      { id: 'AwsSolutions-COG4', reason: 'The API uses IAM authorization (SigV4), not Cognito user pools.' },
+    );
   }
 }

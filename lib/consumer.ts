@@ -1,17 +1,26 @@
 import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { CfnQueue, type IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { CrawlerConfig } from './config.js';
+import { checkProps, integerIn } from './check-props.js';
 import { CrawlerFunction } from './crawler-function.js';
 import type { FunctionDefinition } from './function-definitions.js';
+import { VISIBILITY_TIMEOUT_FACTOR } from './resources.js';
 
 export interface ConsumerProps {
-  readonly config: CrawlerConfig;
+  /** The consume function's definition; its maxConcurrency is the event source's maximumConcurrency (2 to 1000). */
   readonly definition: FunctionDefinition;
-  readonly queue: Queue;
+  /** The page queue: the consumer reads it, and queues the links it follows onto it. */
+  readonly queue: IQueue;
   readonly table: ITable;
+  /** Days before what the consumer records expires. */
+  readonly retentionDays: number;
+  /** SQS records per invocation, 1 to 10,000. */
+  readonly batchSize: number;
+  /** Seconds Lambda gathers records before invoking, 0 to 300; at least 1 for batches over 10. */
+  readonly maxBatchingWindowSeconds: number;
+  readonly tracing?: boolean;
 }
 
 /**
@@ -19,20 +28,32 @@ export interface ConsumerProps {
  * The queue's visibility timeout is derived from the same timeout (lib/resources.ts), so it is always ≥ 6× it.
  */
 export class Consumer extends Construct {
-  readonly fn: CrawlerFunction;
+  readonly function: CrawlerFunction;
 
   constructor(scope: Construct, id: string, props: ConsumerProps) {
     super(scope, id);
-    const { consumer } = props.config;
-    this.fn = new CrawlerFunction(this, 'Consume', { definition: props.definition, tracing: props.config.observability.tracing })
-      .bindTable(props.table, props.config.retentionDays)
+    const { definition, batchSize, maxBatchingWindowSeconds } = props;
+    const maxConcurrency = definition.maxConcurrency ?? Number.NaN;
+    const queueResource = props.queue.node.defaultChild;
+    const visibilityTimeout = queueResource instanceof CfnQueue ? queueResource.visibilityTimeout : undefined;
+    checkProps(`Consumer ${id}`, [
+      integerIn('batchSize', batchSize, 1, 10_000),
+      integerIn('maxBatchingWindowSeconds', maxBatchingWindowSeconds, 0, 300),
+      batchSize > 10 && maxBatchingWindowSeconds < 1 ? `a batchSize over 10 (${batchSize}) needs a maxBatchingWindowSeconds of at least 1 (a Lambda rule)` : undefined,
+      integerIn('definition.maxConcurrency', maxConcurrency, 2, 1000),
+      typeof visibilityTimeout === 'number' && visibilityTimeout < VISIBILITY_TIMEOUT_FACTOR * definition.timeoutSeconds
+        ? `the queue's visibility timeout (${visibilityTimeout} s) must be at least ${VISIBILITY_TIMEOUT_FACTOR}× the function's timeout (${definition.timeoutSeconds} s)`
+        : undefined,
+    ]);
+    this.function = new CrawlerFunction(this, 'Consume', { definition, tracing: props.tracing })
+      .bindTable(props.table, props.retentionDays)
       // The consumer queues the links it follows onto its own queue.
       .bindQueueForSending(props.queue);
-    this.fn.function.addEventSource(
+    this.function.addEventSource(
       new SqsEventSource(props.queue, {
-        batchSize: consumer.batchSize,
-        maxBatchingWindow: Duration.seconds(consumer.maxBatchingWindowSeconds),
-        maxConcurrency: consumer.maxConcurrency,
+        batchSize,
+        maxBatchingWindow: Duration.seconds(maxBatchingWindowSeconds),
+        maxConcurrency,
         reportBatchItemFailures: true,
       }),
     );

@@ -1,19 +1,21 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Grant } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../functions/env.js';
-import { Grant } from 'aws-cdk-lib/aws-iam';
 import { BUNDLING } from './bundling.js';
+import { checkProps, integerIn } from './check-props.js';
 import { BASE_ENVIRONMENT, TABLE_ACCESS, TABLE_INDEXES, type FunctionDefinition } from './function-definitions.js';
 
 export interface CrawlerFunctionProps {
   /** What the function is (lib/function-definitions.ts): the local stack runs the same definition. */
   readonly definition: FunctionDefinition;
+  /** X-Ray active tracing. */
   readonly tracing?: boolean;
 }
 
@@ -21,20 +23,29 @@ const handlersDir = fileURLToPath(new URL('../functions/handlers/', import.meta.
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * Every default a crawler function shares: Node.js 24 on arm64, ESM bundle minified with source maps by the locally
- * installed esbuild (no Docker), its own log group with a retention, JSON logs. Its memory, timeout and settings come
- * from its definition; the variables naming resources are added only through the bind methods, each together with
- * the grant it needs.
+ * A crawler function: a NodejsFunction with every default the crawler's functions share. Node.js 24 on arm64, an ESM
+ * bundle minified with source maps by the locally installed esbuild (no Docker), its own log group with a retention,
+ * optional X-Ray tracing; its memory, timeout and settings come from its definition. The variables naming resources
+ * are added only through the bind methods, each together with the grant it needs.
+ *
+ * `new CrawlerFunction(scope, 'Submit', …)` puts the function at `Submit/Function` and its log group beside it at
+ * `Submit/Logs`: the paths, and so the logical ids, that deployed stacks have (a changed logical id would replace the
+ * function, its role and its log group).
  */
-export class CrawlerFunction extends Construct {
-  readonly function: NodejsFunction;
+export class CrawlerFunction extends NodejsFunction {
   private readonly definition: FunctionDefinition;
+  /** How errors name it: `CrawlerFunction Submit`. */
+  private readonly label: string;
 
   constructor(scope: Construct, id: string, props: CrawlerFunctionProps) {
-    super(scope, id);
-    const def = (this.definition = props.definition);
-    const logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-    this.function = new NodejsFunction(this, 'Function', {
+    const def = props.definition;
+    const label = `CrawlerFunction ${id}`;
+    checkProps(label, [
+      integerIn('memorySize', def.memorySize, 128, 10_240),
+      integerIn('timeoutSeconds', def.timeoutSeconds, 1, 900),
+    ]);
+    const home = new Construct(scope, id);
+    super(home, 'Function', {
       entry: `${handlersDir}${def.handlerFile}.ts`,
       projectRoot,
       depsLockFilePath: `${projectRoot}package-lock.json`,
@@ -43,7 +54,7 @@ export class CrawlerFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: def.memorySize,
       timeout: Duration.seconds(def.timeoutSeconds),
-      logGroup,
+      logGroup: new LogGroup(home, 'Logs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
       tracing: props.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       environment: { ...BASE_ENVIRONMENT, ...def.environment },
       bundling: {
@@ -57,24 +68,40 @@ export class CrawlerFunction extends Construct {
         banner: BUNDLING.banner,
       },
     });
+    this.definition = def;
+    this.label = label;
+
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
+    });
+    // Only with tracing on: the one wildcard is X-Ray's, whose PutTraceSegments and PutTelemetryRecords take no resource.
+    if (props.tracing) {
+      Validations.of(this).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray tracing (observability.tracing): xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
+      });
+    }
   }
 
   /** The table's name and retention, and the actions the definition's access needs on the table and no index but its own. */
   bindTable(table: ITable, retentionDays: number): this {
+    checkProps(this.label, [integerIn('retentionDays', retentionDays, 1, 3650)]);
     const indexes = TABLE_INDEXES[this.definition.tableAccess] ?? [];
     Grant.addToPrincipal({
-      grantee: this.function,
+      grantee: this,
       actions: [...TABLE_ACCESS[this.definition.tableAccess]],
       resourceArns: [table.tableArn, ...indexes.map((index) => `${table.tableArn}/index/${index}`)],
     });
-    this.function.addEnvironment(ENV.tableName, table.tableName);
-    this.function.addEnvironment(ENV.retentionDays, String(retentionDays));
+    this.addEnvironment(ENV.tableName, table.tableName);
+    this.addEnvironment(ENV.retentionDays, String(retentionDays));
     return this;
   }
 
+  /** The queue's URL, and permission to send to it. */
   bindQueueForSending(queue: IQueue): this {
-    queue.grantSendMessages(this.function);
-    this.function.addEnvironment(ENV.queueUrl, queue.queueUrl);
+    queue.grantSendMessages(this);
+    this.addEnvironment(ENV.queueUrl, queue.queueUrl);
     return this;
   }
 }

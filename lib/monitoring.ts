@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
 import {
   Alarm,
@@ -18,17 +18,21 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
-import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/telemetry-names.js';
-import type { CrawlerConfig } from './config.js';
+import { checkProps, integerIn } from './check-props.js';
 
 export interface MonitoringProps {
-  readonly config: CrawlerConfig;
   readonly functions: { submit: IFunction; read: IFunction; consume: IFunction; reconcile: IFunction };
-  readonly queue: Queue;
-  readonly deadLetterQueue: Queue;
+  /** The page queue and its dead-letter queue. */
+  readonly queue: IQueue;
+  readonly deadLetterQueue: IQueue;
   readonly api: RestApi;
+  /** An address to mail alarms to; the alarm topic exists either way, for any subscription you add. */
+  readonly alarmEmail?: string;
+  /** Alarm when the oldest queued page has waited this long, 60 s to 14 days (a queue's longest retention). */
+  readonly oldestMessageAgeAlarmSeconds: number;
 }
 
 /**
@@ -46,7 +50,13 @@ export class CrawlerMonitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const { config, functions, queue, deadLetterQueue, api } = props;
+    const { functions, queue, deadLetterQueue, api, alarmEmail, oldestMessageAgeAlarmSeconds } = props;
+    checkProps(`CrawlerMonitoring ${id}`, [
+      integerIn('oldestMessageAgeAlarmSeconds', oldestMessageAgeAlarmSeconds, 60, 1_209_600),
+      alarmEmail === undefined || Token.isUnresolved(alarmEmail) || /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)
+        ? undefined
+        : `alarmEmail must be an email address, not "${alarmEmail}"`,
+    ]);
     const period = Duration.minutes(5);
 
     // CloudWatch alarms can publish only to a topic whose key policy lets CloudWatch use the key: never the
@@ -90,7 +100,7 @@ export class CrawlerMonitoring extends Construct {
         conditions: { ...fromThisAccount, ArnLike: { 'aws:SourceArn': thisStacksAlarms } },
       }),
     );
-    if (config.observability.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(config.observability.alarmEmail));
+    if (alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(alarmEmail));
 
     const crawler = (metricName: string, statistic: string, label: string) =>
       new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAME }, statistic, period, label });
@@ -129,8 +139,8 @@ export class CrawlerMonitoring extends Construct {
       oldestMessage: alarm(
         'OldestPageWaiting',
         queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum' }),
-        config.observability.oldestMessageAgeAlarmSeconds,
-        `A page has waited in the queue for ${config.observability.oldestMessageAgeAlarmSeconds} s or more: the consumer is not keeping up.`,
+        oldestMessageAgeAlarmSeconds,
+        `A page has waited in the queue for ${oldestMessageAgeAlarmSeconds} s or more: the consumer is not keeping up.`,
         2,
       ),
       apiServerErrors: alarm('ApiServerErrors', api.metricServerError({ period, statistic: 'Sum' }), 1, 'The API answered 5xx.'),

@@ -1,30 +1,50 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { CrawlerConfig } from './config.js';
-import { crawlQueues } from './resources.js';
+import { checkProps, integerIn } from './check-props.js';
+import type { QueueDefinition, QueuePairDefinition } from './resources.js';
 
-/** The page queue and its dead-letter queue (by redrive policy), encrypted and TLS-only, from the shared definition. */
+/** The page queue and its dead-letter queue as lib/resources.ts's crawlQueues defines them (the local stack's too). */
+export type PageQueueProps = QueuePairDefinition;
+
+/** SQS's limits on a queue's settings, in seconds. */
+function queueProblems(name: string, def: QueueDefinition): (string | undefined)[] {
+  return [
+    integerIn(`${name}.visibilityTimeoutSeconds`, def.visibilityTimeoutSeconds, 0, 43_200),
+    integerIn(`${name}.retentionSeconds`, def.retentionSeconds, 60, 1_209_600),
+    integerIn(`${name}.receiveWaitTimeSeconds`, def.receiveWaitTimeSeconds, 0, 20),
+  ];
+}
+
+/** The page queue and its dead-letter queue (by redrive policy), encrypted and TLS-only. */
 export class PageQueue extends Construct {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
 
-  constructor(scope: Construct, id: string, props: { readonly config: CrawlerConfig }) {
+  constructor(scope: Construct, id: string, props: PageQueueProps) {
     super(scope, id);
-    const def = crawlQueues(props.config);
+    checkProps(`PageQueue ${id}`, [
+      ...queueProblems('queue', props.queue),
+      ...queueProblems('deadLetterQueue', props.deadLetterQueue),
+      integerIn('maxReceiveCount', props.maxReceiveCount, 1, 1000),
+    ]);
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      retentionPeriod: Duration.seconds(def.deadLetterQueue.retentionSeconds),
-      visibilityTimeout: Duration.seconds(def.deadLetterQueue.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(props.deadLetterQueue.retentionSeconds),
+      visibilityTimeout: Duration.seconds(props.deadLetterQueue.visibilityTimeoutSeconds),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the page queue.',
+    });
     this.queue = new Queue(this, 'Queue', {
-      visibilityTimeout: Duration.seconds(def.queue.visibilityTimeoutSeconds),
-      retentionPeriod: Duration.seconds(def.queue.retentionSeconds),
-      receiveMessageWaitTime: Duration.seconds(def.queue.receiveWaitTimeSeconds),
+      visibilityTimeout: Duration.seconds(props.queue.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(props.queue.retentionSeconds),
+      receiveMessageWaitTime: Duration.seconds(props.queue.receiveWaitTimeSeconds),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: def.maxReceiveCount },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
     });
   }
 }

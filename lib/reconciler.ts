@@ -8,33 +8,36 @@ import { CrawlerFunction } from './crawler-function.js';
 import { RECONCILE_EVENT, type FunctionDefinition } from './function-definitions.js';
 
 export interface ReconcilerProps {
+  /** The reconcile function's definition. */
   readonly definition: FunctionDefinition;
   readonly table: ITable;
+  /** Where the lost URLs are queued again. */
   readonly pageQueue: IQueue;
+  /** Days before what the reconciler records expires. */
   readonly retentionDays: number;
-  readonly tracing: boolean;
+  readonly tracing?: boolean;
 }
 
 /**
- * The reconciler (functions/core/reconcile.ts) on a one-minute rule: it finds crawls that stopped making progress and
+ * The reconciler (functions/core/crawl/reconcile.ts) on a one-minute rule: it finds crawls that stopped making progress and
  * queues again the counted URLs that have no outcome. A failed pass is not retried: the next minute's does the same
  * work. (No reserved concurrency: a new account's limit of 10 leaves none to reserve, and two overlapping passes only
  * queue a URL twice, which the consumer counts once.)
  */
 export class Reconciler extends Construct {
-  readonly fn: CrawlerFunction;
+  readonly function: CrawlerFunction;
   readonly rule: Rule;
 
   constructor(scope: Construct, id: string, props: ReconcilerProps) {
     super(scope, id);
-    this.fn = new CrawlerFunction(this, 'Reconcile', { definition: props.definition, tracing: props.tracing })
+    this.function = new CrawlerFunction(this, 'Reconcile', { definition: props.definition, tracing: props.tracing })
       .bindTable(props.table, props.retentionDays)
       .bindQueueForSending(props.pageQueue);
-    this.fn.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+    this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
     this.rule = new Rule(this, 'EveryMinute', {
       description: 'serverless-crawler: requeue the lost URLs of stalled crawls',
       schedule: Schedule.rate(Duration.minutes(1)),
-      targets: [new LambdaFunction(this.fn.function, { event: RuleTargetInput.fromObject(RECONCILE_EVENT), retryAttempts: 0 })],
+      targets: [new LambdaFunction(this.function, { event: RuleTargetInput.fromObject(RECONCILE_EVENT), retryAttempts: 0 })],
     });
   }
 }
