@@ -1,13 +1,14 @@
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pLimit from 'p-limit';
 import { summarizeUrl } from '../functions/core/summarize/summarize-url.js';
-import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch/fetch-limits.js';
+import type { FetchLimits } from '../functions/core/fetch/fetch-limits.js';
 import type { CrawlStatusView } from '../functions/core/crawl/read-crawls.js';
 import type { Summary } from '../functions/core/model/summary.js';
 import { normalizeUrl } from '../functions/core/model/url.js';
-import { ENV, isTrue } from '../functions/env.js';
+import { ConfigFileError, readCrawlerConfig } from '../lib/config.js';
 import { ApiClient, sigv4Signer } from './api-client.js';
 import { LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from './endpoint.js';
 import { EXIT, exitQuietlyOnBrokenPipe, UsageError } from './errors.js';
@@ -23,8 +24,8 @@ Endpoint options:
 const USAGE = `Usage: crawler <command> [options]
 
 Commands:
-  fetch [--json] [--concurrency N] [--allow-private-network] [--file F] URL...
-      Fetch and summarize pages in this process, with the engine the consumer Lambda uses.
+  fetch [--json] [--concurrency N] [--allow-private-network] [--config FILE] [--file F] URL...
+      Fetch and summarize pages in this process, with the engine and fetch limits the consumer Lambda uses.
   submit [--wait [--timeout S]] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] URL...
       Start a crawl through the API (POST /crawls); --wait shows its progress, then prints the results.
   status [--wait [--timeout S]] CRAWL_ID
@@ -52,14 +53,17 @@ const WAIT_HELP = `  --wait            show progress until the crawl completes (
                     counts so far are printed, and the command exits 124`;
 
 const HELP: Record<string, string> = {
-  fetch: `Usage: crawler fetch [--json] [--concurrency N] [--allow-private-network] [--file F] URL...
+  fetch: `Usage: crawler fetch [--json] [--concurrency N] [--allow-private-network] [--config FILE] [--file F] URL...
 
-Fetches and summarizes each URL here, with no queue and no table. URLs come from the arguments and/or a file
+Fetches and summarizes each URL here, with no queue and no table, within the deployment's fetch limits (the
+"fetch" settings of cdk.json: deadlines, body cap, redirects). URLs come from the arguments and/or a file
 (one a line; blank lines and lines starting with # are skipped).
 
   --json                    one Summary per line (JSON), in input order
   --concurrency N           pages in flight at once (default 16)
   --allow-private-network   allow loopback and private addresses (or ALLOW_PRIVATE_NETWORK=true)
+  --config FILE             the fetch limits of FILE, shaped like cdk.json, instead of the repository's cdk.json
+                            (as npm start -- --config FILE)
   --file F                  read URLs from F ("-" for standard input)
 
 Exits 0 when every page was tried, even if some failed (their error says why); 2 on bad usage.`,
@@ -146,22 +150,38 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * The fetch limits the deployment's consumer uses: the `fetch` settings of cdk.json, or of --config FILE (relative to
+ * the working directory). The address guard is this command's own: --allow-private-network, or
+ * ALLOW_PRIVATE_NETWORK=true as for the consumer (only the exact string "true": a typo keeps the guard).
+ */
+function fetchLimits(configFile: string | undefined, allowFlag: boolean): FetchLimits {
+  let fetch: Omit<FetchLimits, 'allowPrivateNetwork'>;
+  try {
+    fetch = (configFile === undefined ? readCrawlerConfig() : readCrawlerConfig(resolve(configFile), configFile)).fetch;
+  } catch (err) {
+    throw err instanceof ConfigFileError ? new UsageError(err.message) : err;
+  }
+  return { ...fetch, allowPrivateNetwork: allowFlag || process.env['ALLOW_PRIVATE_NETWORK'] === 'true' };
+}
+
 async function fetchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('fetch', argv, {
     json: { type: 'boolean' },
     concurrency: { type: 'string' },
     'allow-private-network': { type: 'boolean' },
+    config: { type: 'string' },
     file: { type: 'string' },
   });
   if (values.help) return help('fetch');
   const concurrency = positiveInt('--concurrency', values.concurrency, 16)!;
+  const limits = fetchLimits(values.config, values['allow-private-network'] === true);
   const inputs = await readUrls(positionals, values.file);
   const checked = inputs.map((input) => ({ input, check: normalizeUrl(input) }));
   const invalid = checked.filter((c) => !c.check.ok);
   if (invalid.length > 0) {
     throw new UsageError(invalid.map((c) => `not a URL we can fetch: "${c.input}" (${c.check.ok ? '' : c.check.reason})`).join('\n'));
   }
-  const limits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: values['allow-private-network'] === true || isTrue(ENV.allowPrivateNetwork) };
   const limit = pLimit(concurrency);
 
   // Results print in input order as soon as every earlier one is done; nothing else is kept.

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { crawlRequestSchema } from '../functions/core/model/crawl-request.js';
 import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch/fetch-limits.js';
@@ -136,8 +137,37 @@ export function parseCrawlerConfig(raw: unknown): CrawlerConfig {
   return config;
 }
 
-/** The configuration from a cdk.json file, for code that runs outside a CDK app (the local stack). */
-export function readCrawlerConfig(cdkJsonPath: string | URL = new URL('../cdk.json', import.meta.url)): CrawlerConfig {
-  const cdkJson = JSON.parse(readFileSync(cdkJsonPath, 'utf8')) as { context?: { crawler?: unknown } };
-  return parseCrawlerConfig(cdkJson.context?.crawler);
+/** The repository's cdk.json: the deployment's settings, read by default wherever settings are read outside CDK. */
+export const CDK_JSON = fileURLToPath(new URL('../cdk.json', import.meta.url));
+
+/** A settings file that cannot be used; the message names the file and says what is wrong with it. */
+export class ConfigFileError extends Error {}
+
+/**
+ * The `crawler` settings of a file shaped like cdk.json (`{"context": {"crawler": {…}}}`), for code that runs outside
+ * a CDK app: the local stack (`npm start -- --config FILE`), `crawler fetch --config FILE` and the bench. `shown` is
+ * how messages name the file (as the user typed it). A missing or unreadable file, one that is not JSON, has no
+ * `crawler` settings or fails validation is a ConfigFileError.
+ */
+export function readCrawlerConfig(path: string = CDK_JSON, shown: string = path): CrawlerConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigFileError(`cannot read the config file ${shown}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  let json: { context?: { crawler?: unknown } } | null;
+  try {
+    json = JSON.parse(text) as typeof json;
+  } catch (err) {
+    throw new ConfigFileError(`the config file ${shown} is not JSON: ${(err as Error).message}`);
+  }
+  if (json?.context?.crawler === undefined) {
+    throw new ConfigFileError(`the config file ${shown} has no "crawler" settings: it is shaped like cdk.json, {"context": {"crawler": {…}}}`);
+  }
+  try {
+    return parseCrawlerConfig(json.context.crawler);
+  } catch (err) {
+    throw new ConfigFileError(`${shown}: ${(err as Error).message}`);
+  }
 }

@@ -7,9 +7,8 @@ import './quiet-sdk-notice.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseCrawlerConfig, type CrawlerConfig } from '../lib/config.js';
+import { CDK_JSON, ConfigFileError, readCrawlerConfig, type CrawlerConfig } from '../lib/config.js';
 import { MissingJavaError } from './engines.js';
 import { defaultMaxContainers, startLocalStack } from './stack.js';
 
@@ -42,27 +41,12 @@ function commandLine(argv: string[]): { config?: string | undefined; containers?
  * typed (npm runs the script in the package's directory and says where it came from in INIT_CWD).
  */
 function loadConfig(file: string | undefined): { config: CrawlerConfig; path: string } {
-  const path = file === undefined ? fileURLToPath(new URL('../cdk.json', import.meta.url)) : resolve(process.env['INIT_CWD'] ?? process.cwd(), file);
+  const path = file === undefined ? CDK_JSON : resolve(process.env['INIT_CWD'] ?? process.cwd(), file);
   const shown = file ?? relative(process.cwd(), path);
-  let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    return { config: readCrawlerConfig(path, shown), path: shown };
   } catch (err) {
-    throw new StartError(`cannot read the config file ${shown}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-  let json: { context?: { crawler?: unknown } } | null;
-  try {
-    json = JSON.parse(text) as typeof json;
-  } catch (err) {
-    throw new StartError(`the config file ${shown} is not JSON: ${(err as Error).message}`);
-  }
-  if (json?.context?.crawler === undefined) {
-    throw new StartError(`the config file ${shown} has no "crawler" settings: it is shaped like cdk.json, {"context": {"crawler": {…}}}`);
-  }
-  try {
-    return { config: parseCrawlerConfig(json.context.crawler), path: shown };
-  } catch (err) {
-    throw new StartError(`${shown}: ${(err as Error).message}`);
+    throw err instanceof ConfigFileError ? new StartError(err.message) : err;
   }
 }
 

@@ -59,14 +59,23 @@ function startStubApi(): Promise<TestServer> {
   });
 }
 
+/** A 2 KB page: well under the shipped body cap, over a 1024-byte one. */
+const LARGE_PAGE = `<!doctype html><title>Large</title>${'<p>padding</p>'.repeat(140)}`;
+
 let site: Awaited<ReturnType<typeof startSite>>;
 let stub: TestServer;
+let large: TestServer;
 beforeAll(async () => {
-  [site, stub] = await Promise.all([startSite(), startStubApi()]);
+  [site, stub, large] = await Promise.all([
+    startSite(),
+    startStubApi(),
+    startTestServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(LARGE_PAGE)),
+  ]);
 });
 afterAll(async () => {
   await site?.close();
   await stub?.close();
+  await large?.close();
 });
 
 describe('crawler fetch (a real process)', () => {
@@ -97,8 +106,23 @@ describe('crawler fetch (a real process)', () => {
     expect(JSON.parse(stdout)).toMatchObject({ ok: false, error: { code: 'BLOCKED_ADDRESS' } });
   });
 
+  it('fetches within the deployment\'s fetch limits: cdk.json\'s, or those of --config FILE', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'crawler-cli-'));
+    const config = join(dir, 'small-pages.json');
+    await writeFile(config, JSON.stringify({ context: { crawler: { fetch: { maxBodyBytes: 1024 } } } }));
+    const big = `${large.url}/2kb`;
+    const [shipped, small] = await Promise.all([
+      run(['fetch', '--json', '--allow-private-network', big]),
+      run(['fetch', '--json', '--allow-private-network', '--config', config, big]),
+    ]);
+    expect([shipped.code, small.code]).toEqual([0, 0]);
+    expect(JSON.parse(shipped.stdout)).toMatchObject({ ok: true, status: 200, bytes: LARGE_PAGE.length });
+    expect(JSON.parse(small.stdout)).toMatchObject({ ok: false, error: { code: 'TOO_LARGE', message: expect.stringMatching(/1024-byte cap/) } });
+  });
+
   it.each([
     [['fetch'], /at least one URL/],
+    [['fetch', '--config', '/no/such/crawler.json', 'https://a.example/'], /cannot read the config file \/no\/such\/crawler\.json: no such file/],
     [['fetch', 'not a url'], /not a URL we can fetch/],
     [['fetch', '--concurrency', '0', 'https://a.example/'], /--concurrency/],
     [['fetch', '--bogus', 'https://a.example/'], /Unknown option/],
