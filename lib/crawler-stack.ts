@@ -1,5 +1,4 @@
-import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { CrawlerApi } from './api.js';
 import type { CrawlerConfig } from './config.js';
@@ -61,18 +60,7 @@ export class CrawlerStack extends Stack {
       tracing,
     });
 
-    if (config.schedules.length > 0) {
-      const scheduleDlq = new Queue(this, 'ScheduleDeadLetterQueue', {
-        retentionPeriod: Duration.days(14),
-        encryption: QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-      });
-      new CrawlSchedules(this, 'Schedules', { schedules: config.schedules, submitFunction: submit, deadLetterQueue: scheduleDlq });
-      Validations.of(scheduleDlq).acknowledge({
-        id: 'AwsSolutions-SQS3',
-        reason: 'This queue is itself the dead-letter queue for undeliverable schedule invocations.',
-      });
-    }
+    new CrawlSchedules(this, 'Schedules', { schedules: config.schedules, submitFunction: submit });
 
     const monitoring = new CrawlerMonitoring(this, 'Monitoring', {
       functions: { submit, read, consume: consumer.function, reconcile: reconciler.function },

@@ -270,6 +270,15 @@ describe('schedules', () => {
     custom.hasResourceProperties('AWS::Events::Rule', { State: 'ENABLED', ScheduleExpression: 'rate(1 hour)' });
   });
 
+  it('send the invocations EventBridge could not deliver to a dead-letter queue of their own, which a stack without schedules lacks', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      State: 'DISABLED',
+      Targets: [Match.objectLike({ DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['ScheduleDeadLetterQueue0D6B48D2', 'Arn'] } } })],
+    });
+    const { template: none } = synthStack({ ...(shippedConfig() as object), schedules: [] });
+    expect(Object.keys(none.findResources('AWS::SQS::Queue'))).toEqual(['PagesDeadLetterQueue8134F9B3', 'PagesQueueF48F9D55']);
+  });
+
   it('refuses a schedule with an invalid URL at synth time', () => {
     expect(() => synthStack({ schedules: [{ name: 'bad', expression: 'rate(1 hour)', crawl: { urls: ['ftp://x/'] } }] })).toThrow(/schedule "bad"/);
   });
