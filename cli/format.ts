@@ -1,4 +1,4 @@
-import type { Summary } from '../functions/core/model/summary.js';
+import { SUMMARY_KEYS, type Summary } from '../functions/core/model/summary.js';
 
 const kb = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KB`);
 
@@ -10,10 +10,8 @@ export function formatSummaryLine(s: Summary, color: boolean): string {
   return `${paint(31, '✗')} ${s.error?.code ?? 'FAILED'} ${s.url}  ${s.error?.message ?? ''}`;
 }
 
-const CSV_COLUMNS = [
-  'url', 'finalUrl', 'status', 'ok', 'contentType', 'charset', 'title', 'lang', 'description', 'canonical',
-  'h1', 'links', 'images', 'bytes', 'durationMs', 'fetchedAt', 'contentHash', 'errorCode', 'errorMessage',
-] as const;
+/** The Summary's fields in the contract's order, its `error` object as two flat columns (errorCode, errorMessage). */
+export const CSV_COLUMNS = SUMMARY_KEYS.flatMap((key) => (key === 'error' ? (['errorCode', 'errorMessage'] as const) : [key]));
 
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
