@@ -1,5 +1,5 @@
 import { ENV, numberOr, requireString } from '../env.js';
-import { createDocumentClient, DynamoCrawlStore } from './dynamo-store.js';
+import { createDocumentClient, DynamoCrawlStore } from './dynamodb/index.js';
 import { SqsPageQueue } from './sqs-queue.js';
 
 /** Adapters configured from the function's environment; each call site keeps the result at module scope. */

@@ -1,5 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { DynamoReconcileStore } from '../adapters/dynamo-reconcile.js';
+import { DynamoReconcileStore } from '../adapters/dynamodb/index.js';
 import { documentClient, queueFromEnv, storeFromEnv, tableNameFromEnv } from '../adapters/from-env.js';
 import { reconcile, type ReconcileReport } from '../core/crawl/reconcile.js';
 import { ENV, numberOr } from '../env.js';

@@ -1,7 +1,7 @@
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
+import type { DynamoCrawlStore } from '../../functions/adapters/dynamodb/index.js';
 import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
 import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
 import type { PageMessage } from '../../functions/core/model/page-message.js';

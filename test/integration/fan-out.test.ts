@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
+import type { DynamoCrawlStore } from '../../functions/adapters/dynamodb/index.js';
 import { DomainError } from '../../functions/core/model/errors.js';
 import type { PageMessage } from '../../functions/core/model/page-message.js';
 import type { PageSender } from '../../functions/core/model/ports.js';

@@ -1,7 +1,6 @@
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoReconcileStore } from '../../functions/adapters/dynamo-reconcile.js';
-import { createDocumentClient, type DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
+import { createDocumentClient, DynamoReconcileStore, type DynamoCrawlStore } from '../../functions/adapters/dynamodb/index.js';
 import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
 import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
 import type { PageMessage } from '../../functions/core/model/page-message.js';

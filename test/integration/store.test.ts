@@ -1,6 +1,6 @@
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
+import type { DynamoCrawlStore } from '../../functions/adapters/dynamodb/index.js';
 import type { Crawl } from '../../functions/core/model/crawl.js';
 import { RecordBatcher } from '../../functions/core/crawl/record-batcher.js';
 import { EMPTY_PAGE_FIELDS, type Summary } from '../../functions/core/model/summary.js';

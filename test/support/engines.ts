@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { createDocumentClient, DynamoCrawlStore } from '../../functions/adapters/dynamo-store.js';
+import { createDocumentClient, DynamoCrawlStore } from '../../functions/adapters/dynamodb/index.js';
 import { parseCrawlerConfig, type CrawlerConfig } from '../../lib/config.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, startSqsServer } from '../../local/engines.js';
 import { provision, type ProvisionedResources } from '../../local/provision.js';

@@ -1,0 +1,93 @@
+// The DynamoDB adapter's front door: DynamoCrawlStore implements the core's CrawlStore by delegating each method to
+// the module that holds its invariant. It adds no logic of its own:
+//   keys.ts             every item's key        cursor.ts        the page-list cursor
+//   requests.ts         DynamoDB calls retried until done; a failed condition is an answer
+//   record-once.ts      a URL's outcome recorded exactly once, with the counters, in one transaction
+//   count-links.ts      discovered links counted once, within maxPages; leases on who queues them
+//   crawl-lifecycle.ts  a crawl created once after its seeds are counted, completed once when nothing is pending
+//   summaries.ts        reads of pages and of a URL's newest summary
+//   reconcile.ts        the reconciler's reads and marks (ReconcileStore)
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Crawl, RecordOutcome } from '../../core/model/crawl.js';
+import type { CrawlStore, PageList } from '../../core/model/ports.js';
+import type { Summary } from '../../core/model/summary.js';
+import { registerLinks, releaseLinks, noteRetry, type RegisterLinksOptions } from './count-links.js';
+import { completeIfDone, createCrawl, getCrawl } from './crawl-lifecycle.js';
+import { hasPage, recordPages, type Outcome } from './record-once.js';
+import { createDocumentClient, type StoreTable } from './requests.js';
+import { getLatest, listPages, putLatest } from './summaries.js';
+
+export { createDocumentClient };
+export { DynamoReconcileStore } from './reconcile.js';
+export type { RegisterLinksOptions } from './count-links.js';
+
+export interface DynamoStoreOptions {
+  tableName: string;
+  retentionDays: number;
+  client?: DynamoDBDocumentClient;
+}
+
+export class DynamoCrawlStore implements CrawlStore {
+  private readonly t: StoreTable;
+
+  constructor(options: DynamoStoreOptions) {
+    const retentionSeconds = options.retentionDays * 24 * 3600;
+    this.t = {
+      db: options.client ?? createDocumentClient(),
+      name: options.tableName,
+      expiresAt: () => Math.floor(Date.now() / 1000) + retentionSeconds,
+    };
+  }
+
+  createCrawl(crawl: Crawl, seeds: readonly string[]): Promise<'created' | 'exists'> {
+    return createCrawl(this.t, crawl, seeds);
+  }
+
+  completeIfDone(crawlId: string, completedAt: string): Promise<boolean> {
+    return completeIfDone(this.t, crawlId, completedAt);
+  }
+
+  getCrawl(crawlId: string): Promise<Crawl | null> {
+    return getCrawl(this.t, crawlId);
+  }
+
+  hasPage(crawlId: string, url: string): Promise<boolean> {
+    return hasPage(this.t, crawlId, url);
+  }
+
+  async recordPage(crawlId: string, summary: Summary, depth: number): Promise<RecordOutcome> {
+    return (await recordPages(this.t, crawlId, [{ summary, depth }]))[0]!;
+  }
+
+  recordPages(crawlId: string, entries: readonly Outcome[]): Promise<RecordOutcome[]> {
+    return recordPages(this.t, crawlId, entries);
+  }
+
+  async recordFailures(crawlId: string, summaries: readonly Summary[], depth: number): Promise<void> {
+    await recordPages(this.t, crawlId, summaries.map((summary) => ({ summary, depth })));
+  }
+
+  registerLinks(crawlId: string, parentUrl: string, urls: readonly string[], options: RegisterLinksOptions): Promise<string[]> {
+    return registerLinks(this.t, crawlId, parentUrl, urls, options);
+  }
+
+  releaseLinks(crawlId: string, urls: readonly string[]): Promise<void> {
+    return releaseLinks(this.t, crawlId, urls);
+  }
+
+  noteRetry(crawlId: string, url: string, at: string): Promise<void> {
+    return noteRetry(this.t, crawlId, url, at);
+  }
+
+  putLatest(crawlId: string, summary: Summary): Promise<void> {
+    return putLatest(this.t, crawlId, summary);
+  }
+
+  listPages(crawlId: string, limit: number, cursor?: string): Promise<PageList> {
+    return listPages(this.t, crawlId, limit, cursor);
+  }
+
+  getLatest(url: string): Promise<Summary | null> {
+    return getLatest(this.t, url);
+  }
+}
