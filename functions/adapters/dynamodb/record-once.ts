@@ -41,10 +41,10 @@ function countOutcomes(t: TableRef, crawlId: string, succeeded: number, failed: 
 }
 
 /**
- * Records many URLs' outcomes with as few transactions as DynamoDB allows (URLS_PER_COUNTED_WRITE pages and the crawl item each), every
- * URL exactly once: a page already recorded (an earlier delivery) cancels its transaction, is marked a duplicate and
- * left out of the retry. One crawl-item update per transaction instead of per page: fewer writes to pay for, and
- * fewer conflicts on the crawl's one hot item.
+ * Records many URLs' outcomes with as few transactions as DynamoDB allows (URLS_PER_COUNTED_WRITE pages and the crawl
+ * item each), every URL exactly once: a page already recorded (an earlier delivery) cancels its transaction, is marked
+ * a duplicate and left out of the retry. One crawl-item update per transaction instead of per page: fewer writes to
+ * pay for, and fewer conflicts on the crawl's one hot item.
  */
 export async function recordPages(t: StoreTable, crawlId: string, entries: readonly Outcome[]): Promise<RecordOutcome[]> {
   const outcomes: RecordOutcome[] = entries.map(() => 'duplicate');
