@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { resourceEnvironment } from '../functions/settings/setting.js';
 import { ESBUILD_OPTIONS, HANDLER_FILES } from '../lib/bundling.js';
+import { FUNCTION_SETTINGS } from '../lib/function-definitions.js';
 import { printTable } from './table.js';
 
 /** The environment a deployed function starts with, so module-scope configuration and clients initialize. */
@@ -11,8 +13,8 @@ const LAMBDA_ENV = {
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'bench',
   AWS_SECRET_ACCESS_KEY: 'bench',
-  CRAWL_TABLE_NAME: 'crawls',
-  PAGE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/pages',
+  // The resources the functions read (the table's name, the queue's URL); their other settings keep their defaults.
+  ...resourceEnvironment(FUNCTION_SETTINGS, { table: 'crawls', queue: 'https://sqs.us-east-1.amazonaws.com/000000000000/pages' }),
   POWERTOOLS_METRICS_DISABLED: 'true',
 };
 

@@ -2,12 +2,15 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { crawlRequestSchema } from '../functions/core/model/crawl-request.js';
-import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch/fetch-limits.js';
-import { DEFAULT_RETRY_POLICY } from '../functions/core/crawl/retry-policy.js';
+import { CONSUME_SETTINGS, FETCH_SETTINGS, RETRY_SETTINGS } from '../functions/settings/consume.js';
+import { RECONCILE_SETTINGS } from '../functions/settings/reconcile.js';
+import { TABLE_SETTINGS } from '../functions/settings/resources.js';
+import { configField } from '../functions/settings/setting.js';
 
 /**
  * Typed deployment configuration, read from the `crawler` key of cdk.json's context. The CDK stack and the local
- * stack both read it through here, so a setting means the same thing in both places.
+ * stack both read it through here, so a setting means the same thing in both places. A setting that a function reads
+ * (configField) takes its range and default from the function's settings (functions/settings/), where it is documented.
  */
 const scheduleSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9-]{1,40}$/, 'schedule names are 1-40 letters, digits or dashes'),
@@ -18,8 +21,7 @@ const scheduleSchema = z.strictObject({
 });
 
 export const crawlerConfigSchema = z.strictObject({
-  /** Days before crawls and summaries expire through DynamoDB TTL. */
-  retentionDays: z.int().min(1).max(3650).default(30),
+  retentionDays: configField(TABLE_SETTINGS.retentionDays),
   api: z
     .strictObject({
       throttleRateLimit: z.number().positive().default(50),
@@ -40,48 +42,35 @@ export const crawlerConfigSchema = z.strictObject({
       maxBatchingWindowSeconds: z.int().min(0).max(300).default(1),
       /** Lambda's SQS event source maximumConcurrency: 2 to 1000. */
       maxConcurrency: z.int().min(2).max(1000).default(20),
-      /** Pages fetched at once inside one invocation. */
-      pageConcurrency: z.int().min(1).max(256).default(16),
-      /**
-       * Worker threads that parse while the main thread fetches; 0 parses on the main thread. Pays only where the
-       * function has more than one vCPU (Lambda gives 2 from 3,538 MB): see the bench's throughput section.
-       */
-      parseThreads: z.int().min(0).max(6).default(0),
+      pageConcurrency: configField(CONSUME_SETTINGS.pageConcurrency),
+      parseThreads: configField(CONSUME_SETTINGS.parseThreads),
     })
     .prefault({}),
   queue: z
     .strictObject({
       /** Deliveries of one message before SQS moves it to the DLQ; the consumer records the URL as failed on the last. */
-      maxReceiveCount: z.int().min(1).max(1000).default(DEFAULT_RETRY_POLICY.maxAttempts),
+      maxReceiveCount: configField(RETRY_SETTINGS.maxAttempts),
     })
     .prefault({}),
   retry: z
     .strictObject({
-      /** Backoff before the second attempt; it doubles with each attempt (with jitter) up to maxDelaySeconds. */
-      baseDelaySeconds: z.int().min(0).max(3600).default(DEFAULT_RETRY_POLICY.baseDelaySeconds),
-      /** Cap on any one delay, a server's Retry-After included. */
-      maxDelaySeconds: z.int().min(0).max(43_200).default(DEFAULT_RETRY_POLICY.maxDelaySeconds),
+      baseDelaySeconds: configField(RETRY_SETTINGS.baseDelaySeconds),
+      maxDelaySeconds: configField(RETRY_SETTINGS.maxDelaySeconds),
     })
     .prefault({}),
   fetch: z
     .strictObject({
-      timeoutMs: z.int().min(100).max(120_000).default(DEFAULT_FETCH_LIMITS.timeoutMs),
-      connectTimeoutMs: z.int().min(100).max(120_000).default(DEFAULT_FETCH_LIMITS.connectTimeoutMs),
-      headersTimeoutMs: z.int().min(100).max(120_000).default(DEFAULT_FETCH_LIMITS.headersTimeoutMs),
-      maxBodyBytes: z.int().min(1024).max(100 * 1024 * 1024).default(DEFAULT_FETCH_LIMITS.maxBodyBytes),
-      maxRedirects: z.int().min(0).max(20).default(DEFAULT_FETCH_LIMITS.maxRedirects),
+      timeoutMs: configField(FETCH_SETTINGS.timeoutMs),
+      connectTimeoutMs: configField(FETCH_SETTINGS.connectTimeoutMs),
+      headersTimeoutMs: configField(FETCH_SETTINGS.headersTimeoutMs),
+      maxBodyBytes: configField(FETCH_SETTINGS.maxBodyBytes),
+      maxRedirects: configField(FETCH_SETTINGS.maxRedirects),
     })
     .prefault({}),
   reconcile: z
     .strictObject({
-      /**
-       * A running crawl that recorded nothing for this long is checked: each counted URL with no outcome is queued
-       * again. Longer than the longest legitimate quiet spell (a retry's delay, a slow batch), or pages in a backoff
-       * would be fetched twice.
-       */
-      afterSeconds: z.int().min(1).max(86_400).default(900),
-      /** Times one URL is queued again before it ends as failed (UNPROCESSED) with its reason. */
-      maxRequeues: z.int().min(0).max(100).default(3),
+      afterSeconds: configField(RECONCILE_SETTINGS.afterSeconds),
+      maxRequeues: configField(RECONCILE_SETTINGS.maxRequeues),
     })
     .prefault({}),
   observability: z

@@ -14,8 +14,6 @@ export interface ConsumerProps {
   /** The page queue: the consumer reads it, and queues the links it follows onto it. */
   readonly queue: IQueue;
   readonly table: ITable;
-  /** Days before what the consumer records expires. */
-  readonly retentionDays: number;
   /** SQS records per invocation, 1 to 10,000. */
   readonly batchSize: number;
   /** Seconds Lambda gathers records before invoking, 0 to 300; at least 1 for batches over 10. */
@@ -46,7 +44,7 @@ export class Consumer extends Construct {
         : undefined,
     ]);
     this.function = new CrawlerFunction(this, 'Consume', { definition, tracing: props.tracing })
-      .bindTable(props.table, props.retentionDays)
+      .bindTable(props.table)
       // The consumer queues the links it follows onto its own queue.
       .bindQueueForSending(props.queue);
     this.function.addEventSource(

@@ -7,7 +7,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../functions/env.js';
+import { RESOURCE_KINDS, resourceVariables, type ResourceKind } from '../functions/settings/setting.js';
 import { BUNDLING } from './bundling.js';
 import { checkProps, integerIn } from './check-props.js';
 import { BASE_ENVIRONMENT, TABLE_ACCESS, TABLE_INDEXES, type FunctionDefinition } from './function-definitions.js';
@@ -25,8 +25,9 @@ const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 /**
  * A crawler function: a NodejsFunction with every default the crawler's functions share. Node.js 24 on arm64, an ESM
  * bundle minified with source maps by the locally installed esbuild (no Docker), its own log group with a retention,
- * optional X-Ray tracing; its memory, timeout and settings come from its definition. The variables naming resources
- * are added only through the bind methods, each together with the grant it needs.
+ * optional X-Ray tracing; its memory, timeout and configured settings come from its definition. The variables naming
+ * resources are set only through the bind methods, each together with the grant it needs, and synth fails when a
+ * resource its settings read is not bound (or one they do not read is).
  *
  * `new CrawlerFunction(scope, 'Submit', …)` puts the function at `Submit/Function` and its log group beside it at
  * `Submit/Logs`: the paths, and so the logical ids, that deployed stacks have (a changed logical id would replace the
@@ -36,6 +37,7 @@ export class CrawlerFunction extends NodejsFunction {
   private readonly definition: FunctionDefinition;
   /** How errors name it: `CrawlerFunction Submit`. */
   private readonly label: string;
+  private readonly bound = new Set<ResourceKind>();
 
   constructor(scope: Construct, id: string, props: CrawlerFunctionProps) {
     const def = props.definition;
@@ -70,6 +72,12 @@ export class CrawlerFunction extends NodejsFunction {
     });
     this.definition = def;
     this.label = label;
+    this.node.addValidation({
+      validate: () =>
+        RESOURCE_KINDS.flatMap((kind) =>
+          this.bound.has(kind) ? [] : resourceVariables(def.settings, kind).map((name) => `${label} reads ${name}, but no ${kind} is bound to it`),
+        ),
+    });
 
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
@@ -84,24 +92,32 @@ export class CrawlerFunction extends NodejsFunction {
     }
   }
 
-  /** The table's name and retention, and the actions the definition's access needs on the table and no index but its own. */
-  bindTable(table: ITable, retentionDays: number): this {
-    checkProps(this.label, [integerIn('retentionDays', retentionDays, 1, 3650)]);
+  /** The table's name, and the actions the definition's access needs on the table and on no index but its own. */
+  bindTable(table: ITable): this {
+    this.setResource('table', table.tableName);
     const indexes = TABLE_INDEXES[this.definition.tableAccess] ?? [];
     Grant.addToPrincipal({
       grantee: this,
       actions: [...TABLE_ACCESS[this.definition.tableAccess]],
       resourceArns: [table.tableArn, ...indexes.map((index) => `${table.tableArn}/index/${index}`)],
     });
-    this.addEnvironment(ENV.tableName, table.tableName);
-    this.addEnvironment(ENV.retentionDays, String(retentionDays));
     return this;
   }
 
   /** The queue's URL, and permission to send to it. */
   bindQueueForSending(queue: IQueue): this {
+    this.setResource('queue', queue.queueUrl);
     queue.grantSendMessages(this);
-    this.addEnvironment(ENV.queueUrl, queue.queueUrl);
     return this;
+  }
+
+  /** Sets the variables the function's settings read this kind of resource from. */
+  private setResource(kind: ResourceKind, value: string): void {
+    const names = resourceVariables(this.definition.settings, kind);
+    if (names.length === 0) {
+      throw new Error(`${this.label}: its settings (functions/settings/${this.definition.handlerFile}.ts) read no ${kind}, so it is not given one`);
+    }
+    for (const name of names) this.addEnvironment(name, value);
+    this.bound.add(kind);
   }
 }

@@ -24,7 +24,6 @@ export class CrawlerStack extends Stack {
   constructor(scope: Construct, id: string, props: CrawlerStackProps) {
     super(scope, id, props);
     const { config } = props;
-    const { retentionDays } = config;
     const { tracing } = config.observability;
 
     const store = new CrawlStoreTable(this, 'Store');
@@ -32,14 +31,13 @@ export class CrawlerStack extends Stack {
 
     const definitions = functionDefinitions(config);
     const submit = new CrawlerFunction(this, 'Submit', { definition: definitions.submit, tracing })
-      .bindTable(store.table, retentionDays)
+      .bindTable(store.table)
       .bindQueueForSending(pages.queue);
-    const read = new CrawlerFunction(this, 'Read', { definition: definitions.read, tracing }).bindTable(store.table, retentionDays);
+    const read = new CrawlerFunction(this, 'Read', { definition: definitions.read, tracing }).bindTable(store.table);
     const consumer = new Consumer(this, 'Consumer', {
       definition: definitions.consume,
       queue: pages.queue,
       table: store.table,
-      retentionDays,
       batchSize: config.consumer.batchSize,
       maxBatchingWindowSeconds: config.consumer.maxBatchingWindowSeconds,
       tracing,
@@ -48,7 +46,6 @@ export class CrawlerStack extends Stack {
       definition: definitions.reconcile,
       table: store.table,
       pageQueue: pages.queue,
-      retentionDays,
       tracing,
     });
 

@@ -1,7 +1,11 @@
-import { ENV } from '../functions/env.js';
+import { CONSUME_SETTINGS } from '../functions/settings/consume.js';
+import { READ_SETTINGS } from '../functions/settings/read.js';
+import { RECONCILE_SETTINGS } from '../functions/settings/reconcile.js';
+import { configuredEnvironment, type Settings } from '../functions/settings/setting.js';
+import { SUBMIT_SETTINGS } from '../functions/settings/submit.js';
 import type { HandlerFile } from './bundling.js';
 import type { CrawlerConfig } from './config.js';
-import { consumerEnvironment, runningCrawlsIndex } from './resources.js';
+import { runningCrawlsIndex } from './resources.js';
 
 /**
  * The crawler's functions as plain data: the CDK stack builds its Lambda functions from these and the local stack
@@ -30,11 +34,14 @@ export interface FunctionDefinition {
   readonly description: string;
   readonly memorySize: number;
   readonly timeoutSeconds: number;
-  /** The function's settings; the resources it is bound to add their own variables (see boundEnvironment). */
+  /** What the function reads at cold start (functions/settings/): each setting's variable, doc and default. */
+  readonly settings: Settings;
+  /**
+   * The variables of its configured settings, from the deployment configuration. The resources it is bound to add
+   * theirs (on AWS, CrawlerFunction's bind methods, with the grants; locally, resourceEnvironment).
+   */
   readonly environment: Readonly<Record<string, string>>;
   readonly tableAccess: TableAccess;
-  /** Whether it sends to the page queue. */
-  readonly sendsPages: boolean;
   /**
    * Containers at most in the local stack. For the consumer it is also the event source's maximumConcurrency on AWS;
    * for the reconciler it is local only (AWS gets no reserved concurrency: see lib/reconciler.ts).
@@ -51,7 +58,16 @@ export const BASE_ENVIRONMENT: Readonly<Record<string, string>> = {
   POWERTOOLS_LOG_LEVEL: 'INFO',
 };
 
+/** What each function reads at cold start. */
+export const FUNCTION_SETTINGS = {
+  submit: SUBMIT_SETTINGS,
+  read: READ_SETTINGS,
+  consume: CONSUME_SETTINGS,
+  reconcile: RECONCILE_SETTINGS,
+} satisfies Record<CrawlerFunctionName, Settings>;
+
 export function functionDefinitions(config: CrawlerConfig): Record<CrawlerFunctionName, FunctionDefinition> {
+  const table = { retentionDays: config.retentionDays };
   return {
     submit: {
       handlerFile: 'submit',
@@ -59,27 +75,34 @@ export function functionDefinitions(config: CrawlerConfig): Record<CrawlerFuncti
       memorySize: 512,
       // API Gateway's integration timeout.
       timeoutSeconds: 29,
-      environment: {},
+      settings: FUNCTION_SETTINGS.submit,
+      environment: configuredEnvironment(FUNCTION_SETTINGS.submit, { table }),
       tableAccess: 'submit',
-      sendsPages: true,
     },
     read: {
       handlerFile: 'read',
       description: 'Serves crawl status, crawl pages and the latest summary of a URL',
       memorySize: 256,
       timeoutSeconds: 10,
-      environment: {},
+      settings: FUNCTION_SETTINGS.read,
+      environment: configuredEnvironment(FUNCTION_SETTINGS.read, { table }),
       tableAccess: 'read',
-      sendsPages: false,
     },
     consume: {
       handlerFile: 'consume',
       description: 'Fetches and summarizes pages from the page queue',
       memorySize: config.consumer.memorySize,
       timeoutSeconds: config.consumer.timeoutSeconds,
-      environment: consumerEnvironment(config),
+      settings: FUNCTION_SETTINGS.consume,
+      environment: configuredEnvironment(FUNCTION_SETTINGS.consume, {
+        table,
+        pageConcurrency: config.consumer.pageConcurrency,
+        parseThreads: config.consumer.parseThreads,
+        fetch: config.fetch,
+        // The consumer's last attempt is SQS's last delivery before the DLQ: one number for both.
+        retry: { maxAttempts: config.queue.maxReceiveCount, ...config.retry },
+      }),
       tableAccess: 'consume',
-      sendsPages: true,
       maxConcurrency: config.consumer.maxConcurrency,
     },
     reconcile: {
@@ -87,26 +110,10 @@ export function functionDefinitions(config: CrawlerConfig): Record<CrawlerFuncti
       description: 'Queues again the counted URLs of stalled crawls that have no outcome, and ends those queued too often',
       memorySize: 512,
       timeoutSeconds: 300,
-      environment: {
-        [ENV.reconcileAfterSeconds]: String(config.reconcile.afterSeconds),
-        [ENV.reconcileMaxRequeues]: String(config.reconcile.maxRequeues),
-      },
+      settings: FUNCTION_SETTINGS.reconcile,
+      environment: configuredEnvironment(FUNCTION_SETTINGS.reconcile, { table, ...config.reconcile }),
       tableAccess: 'reconcile',
-      sendsPages: true,
       maxConcurrency: 1,
     },
-  };
-}
-
-/** The variables the table and queue bindings add (the CDK's bind methods set exactly these). */
-export function bindingEnvironment(
-  def: FunctionDefinition,
-  resources: { tableName: string; queueUrl: string },
-  config: CrawlerConfig,
-): Record<string, string> {
-  return {
-    [ENV.tableName]: resources.tableName,
-    [ENV.retentionDays]: String(config.retentionDays),
-    ...(def.sendsPages ? { [ENV.queueUrl]: resources.queueUrl } : {}),
   };
 }

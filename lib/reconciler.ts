@@ -13,8 +13,6 @@ export interface ReconcilerProps {
   readonly table: ITable;
   /** Where the lost URLs are queued again. */
   readonly pageQueue: IQueue;
-  /** Days before what the reconciler records expires. */
-  readonly retentionDays: number;
   readonly tracing?: boolean;
 }
 
@@ -31,7 +29,7 @@ export class Reconciler extends Construct {
   constructor(scope: Construct, id: string, props: ReconcilerProps) {
     super(scope, id);
     this.function = new CrawlerFunction(this, 'Reconcile', { definition: props.definition, tracing: props.tracing })
-      .bindTable(props.table, props.retentionDays)
+      .bindTable(props.table)
       .bindQueueForSending(props.pageQueue);
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
     this.rule = new Rule(this, 'EveryMinute', {

@@ -1,9 +1,8 @@
-import { ENV } from '../functions/env.js';
 import type { CrawlerConfig } from './config.js';
 
 /**
  * Table and queue definitions shared by the CDK stack (lib/) and the local stack (local/), so that the two cannot
- * drift: both build their resources, and the consumer's settings, from these values and nothing else. Plain data, no CDK imports, so the local
+ * drift: both build their resources from these values and nothing else. Plain data, no CDK imports, so the local
  * stack can load it cheaply.
  */
 
@@ -86,22 +85,5 @@ export function crawlQueues(config: CrawlerConfig): QueuePairDefinition {
       receiveWaitTimeSeconds: 0,
     },
     maxReceiveCount: config.queue.maxReceiveCount,
-  };
-}
-
-/** The consumer's settings as environment variables: the CDK construct and the local stack both set exactly these. */
-export function consumerEnvironment(config: CrawlerConfig): Record<string, string> {
-  return {
-    [ENV.pageConcurrency]: String(config.consumer.pageConcurrency),
-    [ENV.parseThreads]: String(config.consumer.parseThreads),
-    [ENV.fetchTimeoutMs]: String(config.fetch.timeoutMs),
-    [ENV.connectTimeoutMs]: String(config.fetch.connectTimeoutMs),
-    [ENV.headersTimeoutMs]: String(config.fetch.headersTimeoutMs),
-    // The consumer's last attempt is SQS's last delivery before the DLQ: one number for both.
-    [ENV.maxAttempts]: String(config.queue.maxReceiveCount),
-    [ENV.retryBaseDelaySeconds]: String(config.retry.baseDelaySeconds),
-    [ENV.retryMaxDelaySeconds]: String(config.retry.maxDelaySeconds),
-    [ENV.maxBodyBytes]: String(config.fetch.maxBodyBytes),
-    [ENV.maxRedirects]: String(config.fetch.maxRedirects),
   };
 }

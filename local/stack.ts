@@ -3,9 +3,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { CrawlerConfig } from '../lib/config.js';
 import type { ReconcileReport } from '../functions/core/crawl/reconcile.js';
-import { ENV } from '../functions/env.js';
+import { resourceEnvironment, switchVariables } from '../functions/settings/setting.js';
 import { HANDLER_FILES } from '../lib/bundling.js';
-import { BASE_ENVIRONMENT, bindingEnvironment, functionDefinitions, RECONCILE_EVENT, type CrawlerFunctionName } from '../lib/function-definitions.js';
+import { BASE_ENVIRONMENT, functionDefinitions, RECONCILE_EVENT, type CrawlerFunctionName } from '../lib/function-definitions.js';
 import { crawlQueues } from '../lib/resources.js';
 import { startApiServer } from './api-server.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, startSqsServer } from './engines.js';
@@ -100,7 +100,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       POWERTOOLS_LOG_LEVEL: process.env['POWERTOOLS_LOG_LEVEL'] ?? 'WARN',
       // The same Powertools JSON logs as in Lambda, indented for a person when they go to a terminal.
       ...(process.stdout.isTTY || process.env['POWERTOOLS_DEV'] ? { POWERTOOLS_DEV: process.env['POWERTOOLS_DEV'] ?? 'true' } : {}),
-      ...(process.env[ENV.allowPrivateNetwork] ? { [ENV.allowPrivateNetwork]: process.env[ENV.allowPrivateNetwork]! } : {}),
     };
     const definitions = functionDefinitions(config);
     const maxContainers = options.maxContainers ?? defaultMaxContainers();
@@ -113,7 +112,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           environment: {
             ...BASE_ENVIRONMENT,
             ...def.environment,
-            ...bindingEnvironment(def, resources, config),
+            ...resourceEnvironment(def.settings, { table: resources.tableName, queue: resources.queueUrl }),
+            // The safety switches a function reads (functions/settings/), as you set them for the local stack.
+            ...Object.fromEntries(switchVariables(def.settings).flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : []))),
             AWS_LAMBDA_FUNCTION_NAME: functionName,
             AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(def.memorySize),
             ...local,

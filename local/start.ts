@@ -1,5 +1,6 @@
 /**
- * `npm start`: the local stack in the foreground. PORT picks the API port (default 3000); ALLOW_PRIVATE_NETWORK=true
+ * `npm start`: the local stack in the foreground. PORT picks the API port (default 3000); the consumer's
+ * allowPrivateNetwork switch (ALLOW_PRIVATE_NETWORK=true, functions/settings/consume.ts), passed on to the functions,
  * lets the crawler fetch loopback and private addresses (e.g. a site you serve on this machine);
  * `npm start -- --config FILE` takes the `crawler` settings of FILE (shaped like cdk.json) instead of ./cdk.json.
  */
@@ -8,11 +9,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { FETCH_SETTINGS } from '../functions/settings/consume.js';
+import { isOn } from '../functions/settings/setting.js';
 import { CDK_JSON, ConfigFileError, readCrawlerConfig, type CrawlerConfig } from '../lib/config.js';
 import { MissingJavaError } from './engines.js';
 import { defaultMaxContainers, startLocalStack } from './stack.js';
 
 const log = (line: string) => console.log(`[local] ${line}`);
+const ALLOW_PRIVATE = `${FETCH_SETTINGS.allowPrivateNetwork.env}=true`;
 
 const USAGE = `Usage: npm start [-- --config FILE] [--containers N]
 
@@ -23,7 +27,7 @@ Runs the local stack in the foreground; Ctrl-C stops it.
   --containers N  containers per function at most (default: two per core, at least 4); each function still runs
                   no more than its own concurrency (consumer.maxConcurrency for the consumer)
 
-Environment: PORT (the API port, default 3000), ALLOW_PRIVATE_NETWORK=true (crawl loopback and private hosts).`;
+Environment: PORT (the API port, default 3000), ${ALLOW_PRIVATE} (crawl loopback and private hosts).`;
 
 /** Bad usage or configuration: the message, and exit 2. */
 class StartError extends Error {}
@@ -65,7 +69,7 @@ async function main(): Promise<void> {
   log('starting DynamoDB Local and the SQS server…');
   const stack = await startLocalStack({ config, port, log, schedules: true, maxContainers });
 
-  const allowPrivate = process.env['ALLOW_PRIVATE_NETWORK'] === 'true';
+  const allowPrivate = isOn(FETCH_SETTINGS.allowPrivateNetwork);
   console.log(`
 serverless-crawler local stack ready in ${(stack.startupMs / 1000).toFixed(1)} s
   config    ${configPath}
@@ -75,7 +79,7 @@ serverless-crawler local stack ready in ${(stack.startupMs / 1000).toFixed(1)} s
             dead-letter queue ${stack.resources.deadLetterQueueUrl}
   consumer  batch ${config.consumer.batchSize}, window ${config.consumer.maxBatchingWindowSeconds}s, ${config.consumer.pageConcurrency} pages at once, up to ${stack.consumerContainers} containers (maxConcurrency ${config.consumer.maxConcurrency}${stack.consumerContainers < config.consumer.maxConcurrency ? `, capped at ${maxContainers} on this machine: --containers N` : ''})
   retries   ${config.queue.maxReceiveCount} attempts, backoff ${config.retry.baseDelaySeconds}-${config.retry.maxDelaySeconds} s; fetch deadline ${config.fetch.timeoutMs} ms; reconciler after ${config.reconcile.afterSeconds} s quiet, ${config.reconcile.maxRequeues} requeues
-  network   ${allowPrivate ? 'private and loopback addresses ALLOWED (ALLOW_PRIVATE_NETWORK=true)' : 'public addresses only (set ALLOW_PRIVATE_NETWORK=true to crawl loopback or private hosts)'}
+  network   ${allowPrivate ? `private and loopback addresses ALLOWED (${ALLOW_PRIVATE})` : `public addresses only (set ${ALLOW_PRIVATE} to crawl loopback or private hosts)`}
   schedules ${stack.scheduler?.planned.length ? stack.scheduler.planned.map((p) => `${p.name} next ${p.next?.toISOString() ?? 'never'}`).join(', ') : 'none enabled'}
 
 Try it:

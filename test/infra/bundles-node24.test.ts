@@ -6,8 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ENV } from '../../functions/env.js';
+import { resourceEnvironment } from '../../functions/settings/setting.js';
 import { BUNDLING, ESBUILD_OPTIONS, HANDLER_FILES } from '../../lib/bundling.js';
+import { FUNCTION_SETTINGS } from '../../lib/function-definitions.js';
 
 /**
  * The deployed bundles, loaded by the Node.js major of the Lambda runtime (nodejs24.x) rather than by whatever Node
@@ -72,8 +73,7 @@ describe.runIf(canRun)(`bundles on the Lambda runtime's Node.js ${runtimeMajor}`
       timeout: 15_000,
       // Only what the handlers need at cold start; dummy credentials, and nothing here calls AWS.
       env: {
-        [ENV.tableName]: 'crawler-bundle-test',
-        [ENV.queueUrl]: 'https://sqs.us-east-1.amazonaws.com/000000000000/crawler-bundle-test',
+        ...resourceEnvironment(FUNCTION_SETTINGS, { table: 'crawler-bundle-test', queue: 'https://sqs.us-east-1.amazonaws.com/000000000000/crawler-bundle-test' }),
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'AKIDBUNDLETEST',
         AWS_SECRET_ACCESS_KEY: 'bundle-test',

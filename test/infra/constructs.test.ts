@@ -23,7 +23,6 @@ function consumer(overrides: Partial<ConsumerProps> = {}): void {
     definition: definitions.consume,
     queue: new PageQueue(stack, 'Pages', crawlQueues(parseCrawlerConfig({}))).queue,
     table: new Table(stack, 'Table', { partitionKey: { name: 'PK', type: AttributeType.STRING } }),
-    retentionDays: 30,
     batchSize: 16,
     maxBatchingWindowSeconds: 1,
     ...overrides,
@@ -36,6 +35,18 @@ describe('CrawlerFunction', () => {
     const fn = new CrawlerFunction(stack, 'Submit', { definition: definitions.submit });
     expect(fn.node.path).toBe('Constructs/Submit/Function');
     expect(stack.node.findChild('Submit').node.tryFindChild('Logs')).toBeDefined();
+  });
+
+  it('fails synth while a resource its settings read is not bound, naming the variable', () => {
+    const app = testApp();
+    new CrawlerFunction(new Stack(app, 'Constructs'), 'Read', { definition: definitions.read });
+    expect(() => app.synth()).toThrow('CrawlerFunction Read reads CRAWL_TABLE_NAME, but no table is bound to it');
+  });
+
+  it('refuses a queue its settings do not read', () => {
+    const stack = newStack();
+    const read = new CrawlerFunction(stack, 'Read', { definition: definitions.read });
+    expect(() => read.bindQueueForSending(new Queue(stack, 'Queue'))).toThrow('CrawlerFunction Read: its settings (functions/settings/read.ts) read no queue');
   });
 
   it('refuses at synth time a memory size Lambda does not offer, naming the function and the value', () => {
@@ -62,7 +73,6 @@ describe('Consumer', () => {
           definition: definitions.consume,
           queue: new Queue(stack, 'Short', { visibilityTimeout: Duration.seconds(60) }),
           table: new Table(stack, 'Table', { partitionKey: { name: 'PK', type: AttributeType.STRING } }),
-          retentionDays: 30,
           batchSize: 16,
           maxBatchingWindowSeconds: 1,
         }),

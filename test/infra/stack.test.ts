@@ -1,7 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { parseCrawlerConfig } from '../../lib/config.js';
-import { BASE_ENVIRONMENT, bindingEnvironment, functionDefinitions } from '../../lib/function-definitions.js';
+import { resourceEnvironment } from '../../functions/settings/setting.js';
+import { BASE_ENVIRONMENT, functionDefinitions } from '../../lib/function-definitions.js';
 import { actionsOf, functionId, shippedConfig, synthStack } from '../support/stack.js';
 
 const { template } = synthStack();
@@ -176,7 +177,7 @@ describe('functions', () => {
     for (const [name, def] of Object.entries(functionDefinitions(config))) {
       const fn = resources('AWS::Lambda::Function')[functionId(template, def.handlerFile.replace(/^./, (c) => c.toUpperCase()))]!;
       const deployed = fn.Properties['Environment'].Variables as Record<string, unknown>;
-      const local = { ...BASE_ENVIRONMENT, ...def.environment, ...bindingEnvironment(def, { tableName: 'table', queueUrl: 'queue' }, config) };
+      const local = { ...BASE_ENVIRONMENT, ...def.environment, ...resourceEnvironment(def.settings, { table: 'table', queue: 'queue' }) };
       expect(Object.keys(deployed).sort(), name).toEqual(Object.keys(local).sort());
       // Settings are plain strings in both; resource names are tokens on AWS.
       for (const [key, value] of Object.entries({ ...BASE_ENVIRONMENT, ...def.environment })) expect([name, key, deployed[key]]).toEqual([name, key, value]);

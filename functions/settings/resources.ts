@@ -1,0 +1,18 @@
+import { integer, resource } from './setting.js';
+
+/** What every function that uses the crawl table reads: its name (bound with the access the function needs) and how long items live. */
+export const TABLE_SETTINGS = {
+  tableName: resource('table', { env: 'CRAWL_TABLE_NAME', doc: "The crawl table's name." }),
+  retentionDays: integer({
+    env: 'RETENTION_DAYS',
+    doc: 'Days before crawls and summaries expire through DynamoDB TTL.',
+    min: 1,
+    max: 3650,
+    default: 30,
+  }),
+};
+
+/** What every function that queues pages reads: the page queue (bound with permission to send). */
+export const QUEUE_SETTINGS = {
+  queueUrl: resource('queue', { env: 'PAGE_QUEUE_URL', doc: "The page queue's URL." }),
+};
