@@ -1,38 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SUMMARY_KEYS } from '../../functions/core/model/summary.js';
 import { parseCrawlerConfig } from '../../lib/config.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { call } from '../support/api.js';
 import { startFaultServer } from '../support/fault-server.js';
+import { runCrawler, startCrawler } from '../support/processes.js';
 import { expectedPage, startSite } from '../support/site.js';
-
-/** The command line as a user runs it: a real process against the real local stack. */
-const CLI = fileURLToPath(new URL('../../cli/crawler.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[], env: Record<string, string> = {}, cwd?: string): { child: ChildProcess; done: Promise<Run>; output: () => Run } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, ...(cwd ? { cwd } : {}) });
-  const out: Run = { code: null, stdout: '', stderr: '' };
-  child.stdout!.on('data', (d) => (out.stdout += d));
-  child.stderr!.on('data', (d) => (out.stderr += d));
-  const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ ...out, code })));
-  return { child, done, output: () => out };
-}
-const run = (args: string[], env: Record<string, string> = {}, cwd?: string) => start(args, env, cwd).done;
 
 let stack: LocalStack;
 let site: Awaited<ReturnType<typeof startSite>>;
@@ -41,13 +21,14 @@ let api: string;
 const urls = Array.from({ length: 12 }, (_, n) => `PLACEHOLDER/page/${n}`);
 
 beforeAll(async () => {
-  process.env['ALLOW_PRIVATE_NETWORK'] = 'true';
+  vi.stubEnv('ALLOW_PRIVATE_NETWORK', 'true');
   [site, faults] = await Promise.all([startSite(), startFaultServer()]);
   stack = await startLocalStack({ config: parseCrawlerConfig({}), port: 0 });
   api = stack.apiUrl;
   urls.forEach((u, i) => (urls[i] = u.replace('PLACEHOLDER', site.url)));
 });
 afterAll(async () => {
+  vi.unstubAllEnvs();
   await stack?.stop();
   await site?.close();
   await faults?.close();
@@ -57,7 +38,7 @@ describe('crawler submit / status / pages against the local stack (real processe
   let crawlId: string;
 
   it('submit --wait shows progress lines when not on a terminal, then prints the pages as a table', async () => {
-    const { code, stdout, stderr } = await run(['submit', '--wait', '--endpoint', api, ...urls, `${site.url}/missing/1`]);
+    const { code, stdout, stderr } = await runCrawler(['submit', '--wait', '--endpoint', api, ...urls, `${site.url}/missing/1`]);
     expect(code).toBe(0);
     crawlId = /crawl (\w{26}): 13 accepted, 0 rejected/.exec(stderr)![1]!;
     expect(stderr).toMatch(/completed: 13\/13 100% · 1 failed · [\d.]+ pages\/s · done\n/);
@@ -68,13 +49,13 @@ describe('crawler submit / status / pages against the local stack (real processe
   });
 
   it('status prints the crawl as JSON', async () => {
-    const { code, stdout } = await run(['status', '--endpoint', api, crawlId]);
+    const { code, stdout } = await runCrawler(['status', '--endpoint', api, crawlId]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ crawlId, status: 'completed', total: 13, succeeded: 12, failed: 1 });
   });
 
   it('pages --format json prints one Summary per line, every field of the contract', async () => {
-    const { code, stdout } = await run(['pages', '--endpoint', api, '--format', 'json', crawlId]);
+    const { code, stdout } = await runCrawler(['pages', '--endpoint', api, '--format', 'json', crawlId]);
     expect(code).toBe(0);
     const items = stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(items).toHaveLength(13);
@@ -85,7 +66,7 @@ describe('crawler submit / status / pages against the local stack (real processe
   });
 
   it('pages --format csv prints a header and one RFC 4180 row per page', async () => {
-    const { code, stdout } = await run(['pages', '--endpoint', api, '--format', 'csv', crawlId]);
+    const { code, stdout } = await runCrawler(['pages', '--endpoint', api, '--format', 'csv', crawlId]);
     expect(code).toBe(0);
     const rows = stdout.split('\r\n').filter((r) => r !== '');
     expect(rows[0]).toBe('url,finalUrl,status,ok,contentType,charset,title,lang,description,canonical,h1,links,images,bytes,durationMs,fetchedAt,contentHash,errorCode,errorMessage');
@@ -97,18 +78,18 @@ describe('crawler submit / status / pages against the local stack (real processe
   it('reads the endpoint from a cdk deploy outputs file given with --outputs, and never picks one up unasked', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cli-outputs-'));
     await writeFile(join(dir, 'cdk-outputs.json'), JSON.stringify({ ServerlessCrawler: { TableName: 't', ApiUrl: `${api}/` } }));
-    const { code, stdout } = await run(['status', '--outputs', join(dir, 'cdk-outputs.json'), crawlId]);
+    const { code, stdout } = await runCrawler(['status', '--outputs', join(dir, 'cdk-outputs.json'), crawlId]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout).crawlId).toBe(crawlId);
     // In that directory without --outputs, the default stays the local stack (PORT 9: nothing there).
-    const local = await run(['status', crawlId], { PORT: '9' }, dir);
+    const local = await runCrawler(['status', crawlId], { env: { PORT: '9' }, cwd: dir });
     expect(local.code).toBe(1);
     expect(local.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9/);
   });
 
   it('Ctrl-C stops watching, not the crawl, and says how to watch again', async () => {
     const slow = Array.from({ length: 3 }, (_, i) => `${faults.url}/hang?key=cli${i}`);
-    const cli = start(['submit', '--wait', '--endpoint', api, ...slow]);
+    const cli = startCrawler(['submit', '--wait', '--endpoint', api, ...slow]);
     const deadline = Date.now() + 20_000;
     while (!/running: /.test(cli.output().stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     cli.child.kill('SIGINT');
@@ -121,7 +102,7 @@ describe('crawler submit / status / pages against the local stack (real processe
 
   it('submit --wait --timeout gives up watching, not the crawl: prints its counts and how to keep watching, exits 124', async () => {
     const slow = [`${faults.url}/hang?key=timeout-submit`, `${site.url}/page/1`];
-    const { code, stdout, stderr } = await run(['submit', '--wait', '--timeout', '3', '--endpoint', api, ...slow]);
+    const { code, stdout, stderr } = await runCrawler(['submit', '--wait', '--timeout', '3', '--endpoint', api, ...slow]);
     expect(code).toBe(124);
     const id = /crawl (\w{26}): 2 accepted/.exec(stderr)![1]!;
     expect(stderr).toMatch(new RegExp(`Timed out after 3 s; crawl ${id} goes on: [0-2] of 2 done \\([0-2] succeeded, 0 failed\\)\\.`));
@@ -133,7 +114,7 @@ describe('crawler submit / status / pages against the local stack (real processe
   it('status --wait --timeout prints the crawl as last read (JSON on stdout) and how to keep watching, exits 124', async () => {
     const submitted = await call(api, 'POST', '/crawls', { urls: [`${faults.url}/hang?key=timeout-status`] });
     const id = submitted.body.crawlId as string;
-    const { code, stdout, stderr } = await run(['status', '--wait', '--timeout', '2.5', '--endpoint', api, id]);
+    const { code, stdout, stderr } = await runCrawler(['status', '--wait', '--timeout', '2.5', '--endpoint', api, id]);
     expect(code).toBe(124);
     expect(JSON.parse(stdout)).toMatchObject({ crawlId: id, status: 'running', total: 1, succeeded: 0, failed: 0 });
     expect(stderr).toContain(`Timed out after 2.5 s; crawl ${id} goes on: 0 of 1 done (0 succeeded, 0 failed).`);
@@ -142,7 +123,7 @@ describe('crawler submit / status / pages against the local stack (real processe
   });
 
   it('status --wait --timeout that is not reached prints the completed crawl and exits 0', async () => {
-    const { code, stdout } = await run(['status', '--wait', '--timeout', '600', '--endpoint', api, crawlId]);
+    const { code, stdout } = await runCrawler(['status', '--wait', '--timeout', '600', '--endpoint', api, crawlId]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ crawlId, status: 'completed', total: 13 });
   });
@@ -157,20 +138,20 @@ describe('crawler submit / status / pages against the local stack (real processe
     [['status', '--endpoint', 'ftp://x/', 'X'], /--endpoint "ftp:\/\/x\/" is not an absolute http\(s\) URL/],
     [['status', '--nope', 'X'], /Unknown option/],
   ])('exits non-zero with a message and no stack trace: %j', async (args, message) => {
-    const { code, stderr } = await run(args as string[]);
+    const { code, stderr } = await runCrawler(args as string[]);
     expect(code).toBeGreaterThan(0);
     expect(stderr).toMatch(message);
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 
   it('reports an API error with its code', async () => {
-    const { code, stderr } = await run(['status', '--endpoint', api, '01ARZ3NDEKTSV4RRFFQ69G5FAV']);
+    const { code, stderr } = await runCrawler(['status', '--endpoint', api, '01ARZ3NDEKTSV4RRFFQ69G5FAV']);
     expect(code).toBe(1);
     expect(stderr).toMatch(/CRAWL_NOT_FOUND: no crawl with id 01ARZ3NDEKTSV4RRFFQ69G5FAV/);
   });
 
   it('says why each URL was refused when none could be accepted', async () => {
-    const refused = await run(['submit', '--endpoint', api, 'ftp://x.example/', 'mailto:someone@example.com']);
+    const refused = await runCrawler(['submit', '--endpoint', api, 'ftp://x.example/', 'mailto:someone@example.com']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/NO_VALID_URLS: none of the URLs can be crawled\n  rejected ftp:\/\/x\.example\/: .*ftp.*\n  rejected mailto:someone@example\.com: /);
   });
@@ -221,26 +202,26 @@ describe('SigV4 signing', () => {
   const env = { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_REGION: 'eu-west-1', AWS_SESSION_TOKEN: '' };
 
   it('signs requests with the credential chain (here the environment), and the signature verifies', async () => {
-    const { code, stdout, stderr } = await run(['status', '--sigv4', '--endpoint', endpoint, '01ARZ3NDEKTSV4RRFFQ69G5FAV'], env);
+    const { code, stdout, stderr } = await runCrawler(['status', '--sigv4', '--endpoint', endpoint, '01ARZ3NDEKTSV4RRFFQ69G5FAV'], { env });
     expect([code, stderr]).toEqual([0, '']);
     expect(JSON.parse(stdout).status).toBe('running');
     expect(seen.at(-1)).toMatchObject({ valid: true, authorization: expect.stringMatching(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request/) });
   });
 
   it('signs a POST body and a query string too', async () => {
-    await run(['pages', '--sigv4', '--endpoint', endpoint, '--format', 'json', '01ARZ3NDEKTSV4RRFFQ69G5FAV'], env);
+    await runCrawler(['pages', '--sigv4', '--endpoint', endpoint, '--format', 'json', '01ARZ3NDEKTSV4RRFFQ69G5FAV'], { env });
     expect(seen.at(-1)?.valid).toBe(true);
-    await run(['submit', '--sigv4', '--endpoint', endpoint, 'https://a.example/?q=1 2'], env);
+    await runCrawler(['submit', '--sigv4', '--endpoint', endpoint, 'https://a.example/?q=1 2'], { env });
     expect(seen.at(-1)?.valid).toBe(true);
   });
 
   it('does not sign for the local stack, and says what is missing when there are no credentials', async () => {
     const unsigned = seen.length;
-    await run(['status', '--endpoint', endpoint, '01ARZ3NDEKTSV4RRFFQ69G5FAV'], env);
+    await runCrawler(['status', '--endpoint', endpoint, '01ARZ3NDEKTSV4RRFFQ69G5FAV'], { env });
     expect(seen.at(-1)).toMatchObject({ authorization: undefined, valid: false });
     expect(seen.length).toBe(unsigned + 1);
-    const { code, stderr } = await run(['status', '--sigv4', '--endpoint', endpoint, 'X'], {
-      AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_REGION: 'eu-west-1', AWS_PROFILE: 'no-such-profile', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true',
+    const { code, stderr } = await runCrawler(['status', '--sigv4', '--endpoint', endpoint, 'X'], {
+      env: { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_REGION: 'eu-west-1', AWS_PROFILE: 'no-such-profile', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true' },
     });
     expect(code).toBe(1);
     expect(stderr).toMatch(/no usable AWS credentials/);

@@ -1,33 +1,12 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUMMARY_KEYS } from '../../functions/core/model/summary.js';
 import { startTestServer, type TestServer } from '../support/http-server.js';
+import { runCrawler, startCrawler, type Run } from '../support/processes.js';
 import { expectedPage, startSite } from '../support/site.js';
-
-const CLI = fileURLToPath(new URL('../../cli/crawler.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI as a process; `reader` may take over its stdout (to close it early, as `| head -1` does). */
-function run(args: string[], env: Record<string, string> = {}, reader?: (child: ChildProcessWithoutNullStreams) => void): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ALLOW_PRIVATE_NETWORK: '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    if (reader) reader(child);
-    else child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const CRAWL_ID = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
 const PAGE_SIZE = 200;
@@ -81,7 +60,7 @@ afterAll(async () => {
 describe('crawler fetch (a real process)', () => {
   it('prints one Summary per line in input order with --json, and exits 0 even when pages failed', async () => {
     const urls = [`${site.url}/page/3`, `${site.url}/missing/1`, `${site.url}/page/8`];
-    const { code, stdout } = await run(['fetch', '--json', '--allow-private-network', '--concurrency', '2', ...urls]);
+    const { code, stdout } = await runCrawler(['fetch', '--json', '--allow-private-network', '--concurrency', '2', ...urls]);
     expect(code).toBe(0);
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((s) => s.url)).toEqual(urls);
@@ -95,13 +74,13 @@ describe('crawler fetch (a real process)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'crawler-cli-'));
     const file = join(dir, 'urls.txt');
     await writeFile(file, `# my list\n${site.url}/page/1\n\n${site.url}/page/2\n`);
-    const { code, stdout } = await run(['fetch', '--json', '--file', file], { ALLOW_PRIVATE_NETWORK: 'true' });
+    const { code, stdout } = await runCrawler(['fetch', '--json', '--file', file], { env: { ALLOW_PRIVATE_NETWORK: 'true' } });
     expect(code).toBe(0);
     expect(stdout.trim().split('\n').map((l) => JSON.parse(l).title)).toEqual([expectedPage(1).title, expectedPage(2).title]);
   });
 
   it('refuses loopback addresses unless allowed', async () => {
-    const { code, stdout } = await run(['fetch', '--json', `${site.url}/page/1`]);
+    const { code, stdout } = await runCrawler(['fetch', '--json', `${site.url}/page/1`]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ ok: false, error: { code: 'BLOCKED_ADDRESS' } });
   });
@@ -112,8 +91,8 @@ describe('crawler fetch (a real process)', () => {
     await writeFile(config, JSON.stringify({ context: { crawler: { fetch: { maxBodyBytes: 1024 } } } }));
     const big = `${large.url}/2kb`;
     const [shipped, small] = await Promise.all([
-      run(['fetch', '--json', '--allow-private-network', big]),
-      run(['fetch', '--json', '--allow-private-network', '--config', config, big]),
+      runCrawler(['fetch', '--json', '--allow-private-network', big]),
+      runCrawler(['fetch', '--json', '--allow-private-network', '--config', config, big]),
     ]);
     expect([shipped.code, small.code]).toEqual([0, 0]);
     expect(JSON.parse(shipped.stdout)).toMatchObject({ ok: true, status: 200, bytes: LARGE_PAGE.length });
@@ -130,34 +109,34 @@ describe('crawler fetch (a real process)', () => {
     [['nonsense'], /unknown command/],
     [['pages', 'ID', '--format', 'xml'], /--format/],
   ])('exits 2 with a message on bad usage: %j', async (args, message) => {
-    const { code, stderr } = await run(args as string[]);
+    const { code, stderr } = await runCrawler(args as string[]);
     expect(code).toBe(2);
     expect(stderr).toMatch(message);
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 
   it('says clearly when the API cannot be reached', async () => {
-    const { code, stderr } = await run(['status', '--endpoint', 'http://127.0.0.1:9', '01ARZ3NDEKTSV4RRFFQ69G5FAV']);
+    const { code, stderr } = await runCrawler(['status', '--endpoint', 'http://127.0.0.1:9', '01ARZ3NDEKTSV4RRFFQ69G5FAV']);
     expect(code).toBe(1);
     expect(stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9/);
   });
 
   it.each([[['--help']], [['-h']], [['help']]])('prints the usage on stdout and exits 0 when asked: %j', async (args) => {
-    const { code, stdout, stderr } = await run(args);
+    const { code, stdout, stderr } = await runCrawler(args);
     expect([code, stderr]).toEqual([0, '']);
     expect(stdout).toMatch(/^Usage: crawler <command>/);
     expect(stdout).toMatch(/124 +--wait --timeout passed/);
   });
 
   it('prints a command\'s help with `help COMMAND`, as with `COMMAND --help`', async () => {
-    const [viaHelp, viaFlag] = await Promise.all([run(['help', 'status']), run(['status', '--help'])]);
+    const [viaHelp, viaFlag] = await Promise.all([runCrawler(['help', 'status']), runCrawler(['status', '--help'])]);
     expect(viaHelp.code).toBe(0);
     expect(viaHelp.stdout).toMatch(/^Usage: crawler status \[--wait \[--timeout S\]\]/);
     expect(viaHelp.stdout).toBe(viaFlag.stdout);
   });
 
   it('with no arguments prints the usage on stderr, not stdout, and exits 2', async () => {
-    const { code, stdout, stderr } = await run([]);
+    const { code, stdout, stderr } = await runCrawler([]);
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toMatch(/^crawler: give a command\n\nUsage: crawler <command>/);
@@ -177,7 +156,7 @@ describe('crawler fetch (a real process)', () => {
     [['submit', '--same-origin', 'https://a.example/'], /--same-origin is true or false \(--same-origin=false\), not "https:\/\/a\.example\/"/],
     [['submit', '--max-depth=-1', 'https://a.example/'], /--max-depth must be a whole number ≥ 0, not "-1"/],
   ])('exits 2 (usage) with a sentence naming what was wrong: %j', async (args, message) => {
-    const { code, stdout, stderr } = await run(args as string[]);
+    const { code, stdout, stderr } = await runCrawler(args as string[]);
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toMatch(message);
@@ -193,12 +172,12 @@ describe('a reader that leaves early (`| head -1`)', () => {
 
   it('pages: reading one line and closing the pipe ends the CLI quietly, exit 0', async () => {
     let first = '';
-    const r = await run(['pages', '--endpoint', stub.url, CRAWL_ID], {}, (child) => {
-      child.stdout.on('data', (d: Buffer) => {
-        first += d.toString();
-        if (first.includes('\n')) child.stdout.destroy();
-      });
+    const cli = startCrawler(['pages', '--endpoint', stub.url, CRAWL_ID]);
+    cli.child.stdout.on('data', (text: string) => {
+      first += text;
+      if (first.includes('\n')) cli.child.stdout.destroy();
     });
+    const r = await cli.done;
     expect(first.split('\n')[0]).toMatch(/^STATUS\s+URL\s+TITLE\s+LINKS$/);
     noTrace(r);
   });
@@ -214,6 +193,8 @@ describe('a reader that leaves early (`| head -1`)', () => {
     ['fetch --json', () => ['fetch', '--json', '--allow-private-network', ...Array.from({ length: 20 }, (_, i) => `${site.url}/page/${i}`)]],
     ['--help', () => ['--help']],
   ])('%s: a closed stdout ends the CLI quietly, exit 0', async (_name, args) => {
-    noTrace(await run(args(), {}, closed));
+    const cli = startCrawler(args());
+    closed(cli.child);
+    noTrace(await cli.done);
   });
 });

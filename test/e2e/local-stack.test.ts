@@ -1,6 +1,6 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseCrawlerConfig } from '../../lib/config.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
@@ -13,12 +13,13 @@ let api: string;
 
 beforeAll(async () => {
   // The loopback site is private by definition; the guard is lifted the only way the contract allows.
-  process.env['ALLOW_PRIVATE_NETWORK'] = 'true';
+  vi.stubEnv('ALLOW_PRIVATE_NETWORK', 'true');
   site = await startSite();
   stack = await startLocalStack({ config: parseCrawlerConfig({}), port: 0 });
   api = stack.apiUrl;
 });
 afterAll(async () => {
+  vi.unstubAllEnvs();
   await stack?.stop();
   await site?.close();
 });

@@ -1,5 +1,5 @@
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed, vi } from 'vitest';
 import { parseCrawlerConfig } from '../../lib/config.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
@@ -30,12 +30,13 @@ let sqs: SQSClient;
 const stackLog: string[] = [];
 
 beforeAll(async () => {
-  process.env['ALLOW_PRIVATE_NETWORK'] = 'true';
+  vi.stubEnv('ALLOW_PRIVATE_NETWORK', 'true');
   [faults, site] = await Promise.all([startFaultServer(), startSite()]);
   stack = await startLocalStack({ config, port: 0, reconcileEveryMs: 1_000, log: (line) => stackLog.push(`${new Date().toISOString().slice(11, 23)} ${line}`) });
   sqs = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: stack.sqsEndpoint });
 });
 afterAll(async () => {
+  vi.unstubAllEnvs();
   sqs?.destroy();
   await stack?.stop();
   await faults?.close();

@@ -1,5 +1,5 @@
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseCrawlerConfig } from '../../lib/config.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
@@ -18,12 +18,13 @@ let site: Awaited<ReturnType<typeof startSite>>;
 let sqs: SQSClient;
 
 beforeAll(async () => {
-  process.env['ALLOW_PRIVATE_NETWORK'] = 'true';
+  vi.stubEnv('ALLOW_PRIVATE_NETWORK', 'true');
   site = await startSite();
   stack = await startLocalStack({ config, port: 0 });
   sqs = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: stack.sqsEndpoint });
 });
 afterAll(async () => {
+  vi.unstubAllEnvs();
   sqs?.destroy();
   await stack?.stop();
   await site?.close();

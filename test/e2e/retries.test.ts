@@ -1,5 +1,5 @@
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseCrawlerConfig } from '../../lib/config.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
@@ -26,8 +26,8 @@ const stackLog: string[] = [];
 const warnings: string[] = [];
 
 beforeAll(async () => {
-  process.env['ALLOW_PRIVATE_NETWORK'] = 'true';
-  process.env['POWERTOOLS_LOG_LEVEL'] = 'WARN';
+  vi.stubEnv('ALLOW_PRIVATE_NETWORK', 'true');
+  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'WARN');
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     if (String(chunk).includes('"level":"WARN"')) warnings.push(String(chunk).trim());
@@ -38,6 +38,7 @@ beforeAll(async () => {
   sqs = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: stack.sqsEndpoint });
 });
 afterAll(async () => {
+  vi.unstubAllEnvs();
   sqs?.destroy();
   await stack?.stop();
   await faults?.close();

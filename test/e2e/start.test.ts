@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -8,23 +7,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { call, waitForCompletion } from '../support/api.js';
+import { startProcess, type Started } from '../support/processes.js';
 import { startSite } from '../support/site.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** What `npm start` runs, as a child process (or `npm start` itself, with `viaNpm`). */
-function start(
-  env: Record<string, string | undefined>,
-  args: string[] = [],
-  viaNpm = false,
-): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+function start(env: Record<string, string | undefined>, args: string[] = [], viaNpm = false): Started {
   const [command, argv] = viaNpm ? ['npm', ['start', ...(args.length ? ['--', ...args] : [])]] : [process.execPath, ['--import', 'tsx', 'local/start.ts', ...args]];
-  const child = spawn(command, argv, { cwd: ROOT, env: { ...process.env, ...env } as NodeJS.ProcessEnv });
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
+  return startProcess(command, argv, { cwd: ROOT, env });
 }
 
 /** Waits for the ready banner (or the process's end) and returns the output so far. */
@@ -32,9 +23,9 @@ async function ready(run: ReturnType<typeof start>): Promise<string> {
   let ended = false;
   void run.exited.then(() => (ended = true));
   const deadline = Date.now() + 45_000;
-  while (!/ready in/.test(run.output()) && !ended && Date.now() < deadline) await sleep(100);
-  expect(run.output()).toMatch(/serverless-crawler local stack ready in [\d.]+ s/);
-  return run.output();
+  while (!/ready in/.test(run.output().all) && !ended && Date.now() < deadline) await sleep(100);
+  expect(run.output().all).toMatch(/serverless-crawler local stack ready in [\d.]+ s/);
+  return run.output().all;
 }
 
 /** The pids of the DynamoDB Local processes (java … DynamoDBLocal.jar … -port PORT) listening on `port`. */
@@ -101,8 +92,8 @@ describe('npm start', () => {
     const run = start({ PORT: '0', ALLOW_PRIVATE_NETWORK: 'true' });
     try {
       const deadline = Date.now() + 45_000;
-      while (!/ready in/.test(run.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      const out = run.output();
+      while (!/ready in/.test(run.output().all) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const out = run.output().all;
       expect(out).toMatch(/serverless-crawler local stack ready in [\d.]+ s/);
       expect(out).toMatch(/\n  config +cdk\.json\n/);
       expect(out).not.toMatch(/NodeVersionSupportWarning/);
@@ -119,7 +110,7 @@ describe('npm start', () => {
 
       run.child.kill('SIGINT');
       expect(await run.exited).toBe(0);
-      expect(run.output()).toMatch(/stopped/);
+      expect(run.output().all).toMatch(/stopped/);
       await expect(fetch(`${api}/crawls`)).rejects.toThrow();
       await expectEngineGone(ddbPort, java);
     } finally {
@@ -133,8 +124,8 @@ describe('npm start', () => {
     await symlink(process.execPath, join(bin, 'node'));
     const run = start({ PATH: bin });
     expect(await run.exited).toBe(1);
-    expect(run.output()).toMatch(/DynamoDB Local needs Java 17 or newer \(no `java` on the PATH\)\. Install it/);
-    expect(run.output()).not.toMatch(/\n\s+at /);
+    expect(run.output().all).toMatch(/DynamoDB Local needs Java 17 or newer \(no `java` on the PATH\)\. Install it/);
+    expect(run.output().all).not.toMatch(/\n\s+at /);
   });
 
   it.each(['SIGKILL', 'SIGTERM'] as const)('leaves no DynamoDB Local running when its process gets %s', async (signal) => {
@@ -194,8 +185,8 @@ describe('npm start', () => {
   ])('exits 2 with a message for bad arguments: %j', async (args, message) => {
     const run = start({ PORT: '0' }, args);
     expect(await run.exited).toBe(2);
-    expect(run.output()).toMatch(message);
-    expect(run.output()).not.toMatch(/\n\s+at |starting DynamoDB/);
+    expect(run.output().all).toMatch(message);
+    expect(run.output().all).not.toMatch(/\n\s+at |starting DynamoDB/);
   });
 
   it.each([
@@ -207,15 +198,15 @@ describe('npm start', () => {
     await writeFile(join(dir, 'bad.json'), text);
     const run = start({ PORT: '0' }, ['--config', join(dir, 'bad.json')]);
     expect(await run.exited).toBe(2);
-    expect(run.output()).toMatch(message);
-    expect(run.output()).not.toMatch(/\n\s+at /);
+    expect(run.output().all).toMatch(message);
+    expect(run.output().all).not.toMatch(/\n\s+at /);
   });
 
   it('reads a relative --config path from where npm start was typed (INIT_CWD)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'start-config-'));
     const run = start({ PORT: '0', INIT_CWD: dir }, ['--config', 'mine.json']);
     expect(await run.exited).toBe(2);
-    expect(run.output()).toMatch(/cannot read the config file mine\.json: no such file/);
+    expect(run.output().all).toMatch(/cannot read the config file mine\.json: no such file/);
     await writeFile(join(dir, 'mine.json'), JSON.stringify({ context: { crawler: { consumer: { batchSize: 5, pageConcurrency: 5 } } } }));
     expect(await readyBanner({ PORT: '0', INIT_CWD: dir }, ['--config', 'mine.json'])).toMatch(/consumer +batch 5,/);
   }, 60_000);
@@ -223,6 +214,6 @@ describe('npm start', () => {
   it('refuses a bad PORT', async () => {
     const run = start({ PORT: 'eighty' });
     expect(await run.exited).toBe(2);
-    expect(run.output()).toMatch(/PORT must be a port number/);
+    expect(run.output().all).toMatch(/PORT must be a port number/);
   });
 });

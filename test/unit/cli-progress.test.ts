@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from '../../cli/endpoint.js';
 import { UsageError } from '../../cli/errors.js';
 import { Progress } from '../../cli/progress.js';
@@ -43,10 +43,12 @@ describe('Progress', () => {
 });
 
 describe('endpoint', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
   it('signs for execute-api hosts in their own region, not for the local stack unless asked', () => {
     expect(signingRegion('https://abc123.execute-api.eu-west-1.amazonaws.com/v1', false)).toBe('eu-west-1');
     expect(signingRegion('http://127.0.0.1:3000', false)).toBeNull();
-    process.env['AWS_REGION'] = 'ap-south-1';
+    vi.stubEnv('AWS_REGION', 'ap-south-1');
     expect(signingRegion('https://crawler.example.com', true)).toBe('ap-south-1');
   });
 

@@ -16,7 +16,7 @@ let handler: typeof import('../../functions/handlers/consume.js').handler;
 const logged: string[] = [];
 
 beforeAll(async () => {
-  Object.assign(process.env, {
+  const env = {
     CRAWL_TABLE_NAME: 'crawls',
     PAGE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/pages',
     ALLOW_PRIVATE_NETWORK: 'true',
@@ -26,7 +26,8 @@ beforeAll(async () => {
     POWERTOOLS_LOG_LEVEL: 'DEBUG',
     // Metrics on, so their EMF lines can be checked (the test config turns them off elsewhere).
     POWERTOOLS_METRICS_DISABLED: 'false',
-  });
+  };
+  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
   faults = await startFaultServer();
   // Powertools writes errors to stderr and the rest to stdout: both are the function's log.
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (logged.push(String(chunk)), true));
@@ -35,6 +36,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+  ddb.restore();
+  sqs.restore();
   await faults.close();
 });
 beforeEach(() => {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FunctionError, FunctionTimeoutError, LocalFunction, type LocalFunctionOptions } from '../../local/lambda-runtime.js';
 
 /** Small handler modules standing in for bundles: the runtime loads any ESM file that exports `handler`. */
@@ -66,12 +66,12 @@ const fn = (file: keyof typeof HANDLERS, options: Partial<LocalFunctionOptions> 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lambda-runtime-test-'));
   for (const [name, code] of Object.entries(HANDLERS)) await writeFile(join(dir, name), code);
-  process.env['PARENT_ONLY'] = 'must not leak';
+  vi.stubEnv('PARENT_ONLY', 'must not leak');
 });
 afterAll(async () => {
   await Promise.all(fns.map((f) => f.stop()));
   await rm(dir, { recursive: true, force: true });
-  delete process.env['PARENT_ONLY'];
+  vi.unstubAllEnvs();
 });
 
 describe('local Lambda runtime', () => {

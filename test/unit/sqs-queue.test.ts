@@ -1,6 +1,6 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
 import type { PageMessage } from '../../functions/core/model/page-message.js';
 
@@ -9,6 +9,7 @@ const messages = (n: number): PageMessage[] =>
   Array.from({ length: n }, (_, i) => ({ crawlId: 'C', url: `https://example.com/${i}`, depth: 0, maxDepth: 0, sameOrigin: true }));
 
 beforeEach(() => sqs.reset());
+afterAll(() => sqs.restore());
 
 describe('SqsPageQueue', () => {
   it('sends 10 messages per SendMessageBatch', async () => {
