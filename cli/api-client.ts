@@ -9,6 +9,8 @@ export interface SubmitResponse {
   accepted: number;
   rejected: { url: string; reason: string }[];
   statusUrl: string;
+  /** Accepted URLs the API could not put on the queue, even after retries: recorded as failed (ENQUEUE_FAILED). Absent when 0. */
+  unqueued?: number;
 }
 
 /** Turns a request into a signed one: the headers to send. */

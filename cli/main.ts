@@ -9,7 +9,7 @@ import type { CrawlStatusView } from '../functions/core/crawl/read-crawls.js';
 import type { Summary } from '../functions/core/model/summary.js';
 import { normalizeUrl } from '../functions/core/model/url.js';
 import { ConfigFileError, readCrawlerConfig } from '../lib/config.js';
-import { ApiClient, sigv4Signer } from './api-client.js';
+import { ApiClient, sigv4Signer, type SubmitResponse } from './api-client.js';
 import { LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from './endpoint.js';
 import { EXIT, exitQuietlyOnBrokenPipe, UsageError } from './errors.js';
 import { formatSummaryLine, toCsv, toTable } from './format.js';
@@ -26,7 +26,7 @@ const USAGE = `Usage: crawler <command> [options]
 Commands:
   fetch [--json] [--concurrency N] [--allow-private-network] [--config FILE] [--file F] URL...
       Fetch and summarize pages in this process, with the engine and fetch limits the consumer Lambda uses.
-  submit [--wait [--timeout S]] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] URL...
+  submit [--wait [--timeout S] | --json] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] URL...
       Start a crawl through the API (POST /crawls); --wait shows its progress, then prints the results.
   status [--wait [--timeout S]] CRAWL_ID
       Show a crawl's progress (--wait: follow it to the end).
@@ -67,11 +67,14 @@ Fetches and summarizes each URL here, with no queue and no table, within the dep
   --file F                  read URLs from F ("-" for standard input)
 
 Exits 0 when every page was tried, even if some failed (their error says why); 2 on bad usage.`,
-  submit: `Usage: crawler submit [--wait [--timeout S]] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] [ENDPOINT OPTIONS] URL...
+  submit: `Usage: crawler submit [--wait [--timeout S] | --json] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] [ENDPOINT OPTIONS] URL...
 
-Starts a crawl (POST /crawls) and prints its id on stdout; with --wait, prints its pages once it completes.
+Starts a crawl (POST /crawls) and prints its id on stdout; with --wait, prints its pages once it completes. On
+stderr it says how many URLs were accepted and rejected (and why), and how many the API could not put on the queue
+(those are recorded as failed, ENQUEUE_FAILED, and the crawl goes on with the rest).
 
 ${WAIT_HELP}
+  --json            print the API's answer (crawlId, accepted, rejected, statusUrl, unqueued) as JSON instead
   --max-depth N     follow links N levels deep (default 0)
   --max-pages N     stop adding links once the crawl counts N URLs
   --same-origin=false  follow links to other origins too
@@ -223,9 +226,11 @@ async function submitCommand(argv: string[]): Promise<number> {
     'max-pages': { type: 'string' },
     'same-origin': { type: 'string' },
     format: { type: 'string' },
+    json: { type: 'boolean' },
     file: { type: 'string' },
   });
   if (values.help) return help('submit');
+  if (values.json && values.wait) throw new UsageError('--json prints the answer to the submit, --wait the pages once the crawl completes; give one (--wait --format json prints the pages as JSON)');
   // Options first: a bare `--same-origin URL` takes the URL as its value, and "give at least one URL" would hide that.
   const maxDepth = values['max-depth'] === undefined ? undefined : Number(values['max-depth']);
   if (maxDepth !== undefined && !(Number.isInteger(maxDepth) && maxDepth >= 0)) throw new UsageError(`--max-depth must be a whole number ≥ 0, not "${values['max-depth']}"`);
@@ -244,8 +249,11 @@ async function submitCommand(argv: string[]): Promise<number> {
     ...(maxPages !== undefined ? { maxPages } : {}),
     ...(sameOrigin !== undefined ? { sameOrigin: sameOrigin === 'true' } : {}),
   });
-  process.stderr.write(`crawl ${result.crawlId}: ${result.accepted} accepted, ${result.rejected.length} rejected\n`);
-  for (const r of result.rejected) process.stderr.write(`  rejected ${r.url}: ${r.reason}\n`);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return EXIT.ok;
+  }
+  process.stderr.write(submitted(result));
   if (!values.wait) {
     process.stdout.write(`${result.crawlId}\n`);
     return EXIT.ok;
@@ -254,6 +262,17 @@ async function submitCommand(argv: string[]): Promise<number> {
   if (watched.end !== 'completed') return watched.exitCode;
   await printPages(client, result.crawlId, pagesFormat);
   return EXIT.ok;
+}
+
+/** What the API did with the request, for a person: the counts, each refused URL and why, and any it could not queue. */
+function submitted(result: SubmitResponse): string {
+  const lines = [`crawl ${result.crawlId}: ${result.accepted} accepted, ${result.rejected.length} rejected`];
+  for (const r of result.rejected) lines.push(`  rejected ${r.url}: ${r.reason}`);
+  const unqueued = result.unqueued ?? 0;
+  if (unqueued > 0) {
+    lines.push(`  ${unqueued} of the ${result.accepted} accepted could not be queued: recorded as failed (ENQUEUE_FAILED); the crawl goes on with the rest`);
+  }
+  return lines.map((l) => `${l}\n`).join('');
 }
 
 type Watched =

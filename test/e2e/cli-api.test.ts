@@ -12,24 +12,32 @@ import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { call } from '../support/api.js';
 import { startFaultServer } from '../support/fault-server.js';
 import { runCrawler, startCrawler } from '../support/processes.js';
+import { sendThrough, startRefusingSqs } from '../support/refusing-sqs.js';
 import { expectedPage, startSite } from '../support/site.js';
 
 let stack: LocalStack;
 let site: Awaited<ReturnType<typeof startSite>>;
 let faults: Awaited<ReturnType<typeof startFaultServer>>;
+let sqs: Awaited<ReturnType<typeof startRefusingSqs>>;
 let api: string;
+/** URLs with this in them cannot be put on the queue (the submit function sends through startRefusingSqs). */
+const UNQUEUEABLE = 'unqueueable';
 const urls = Array.from({ length: 12 }, (_, n) => `PLACEHOLDER/page/${n}`);
 
 beforeAll(async () => {
   vi.stubEnv('ALLOW_PRIVATE_NETWORK', 'true');
   [site, faults] = await Promise.all([startSite(), startFaultServer()]);
   stack = await startLocalStack({ config: parseCrawlerConfig({}), port: 0 });
+  sqs = await startRefusingSqs(stack.sqsEndpoint, UNQUEUEABLE);
+  // Before the submit function's first container starts.
+  sendThrough(stack.functions.submit, stack.sqsEndpoint, sqs.url);
   api = stack.apiUrl;
   urls.forEach((u, i) => (urls[i] = u.replace('PLACEHOLDER', site.url)));
 });
 afterAll(async () => {
   vi.unstubAllEnvs();
   await stack?.stop();
+  await sqs?.close();
   await site?.close();
   await faults?.close();
 });
@@ -46,6 +54,21 @@ describe('crawler submit / status / pages against the local stack (real processe
     expect(lines[0]).toMatch(/^STATUS\s+URL\s+TITLE\s+LINKS$/);
     expect(lines).toHaveLength(14);
     expect(stdout).toContain('HTTP_404');
+  });
+
+  it('submit says how many URLs could not be queued (recorded as failed); --json passes the count through', async () => {
+    const some = [`${site.url}/page/40`, `${site.url}/${UNQUEUEABLE}/1`, `${site.url}/${UNQUEUEABLE}/2`];
+    const { code, stdout, stderr } = await runCrawler(['submit', '--wait', '--format', 'json', '--endpoint', api, ...some]);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/^crawl \w{26}: 3 accepted, 0 rejected\n  2 of the 3 accepted could not be queued: recorded as failed \(ENQUEUE_FAILED\); the crawl goes on with the rest\n/);
+    expect(stderr).toMatch(/completed: 3\/3 100% · 2 failed/);
+    const pages = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(pages.filter((s) => s.error?.code === 'ENQUEUE_FAILED').map((s) => s.url).sort()).toEqual(some.slice(1));
+
+    const json = await runCrawler(['submit', '--json', '--endpoint', api, `${site.url}/${UNQUEUEABLE}/3`, `${site.url}/page/41`]);
+    expect([json.code, json.stderr]).toEqual([0, '']);
+    expect(JSON.parse(json.stdout)).toEqual({ crawlId: expect.stringMatching(/^\w{26}$/), accepted: 2, rejected: [], statusUrl: expect.any(String), unqueued: 1 });
+    expect(sqs.refused).toBeGreaterThanOrEqual(3);
   });
 
   it('status prints the crawl as JSON', async () => {

@@ -155,6 +155,7 @@ describe('crawler fetch (a real process)', () => {
     [['toString'], /unknown command "toString"/],
     [['submit', '--same-origin', 'https://a.example/'], /--same-origin is true or false \(--same-origin=false\), not "https:\/\/a\.example\/"/],
     [['submit', '--max-depth=-1', 'https://a.example/'], /--max-depth must be a whole number ≥ 0, not "-1"/],
+    [['submit', '--json', '--wait', 'https://a.example/'], /--json prints the answer to the submit, --wait the pages once the crawl completes; give one/],
   ])('exits 2 (usage) with a sentence naming what was wrong: %j', async (args, message) => {
     const { code, stdout, stderr } = await runCrawler(args as string[]);
     expect(code).toBe(2);
