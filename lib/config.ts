@@ -5,13 +5,16 @@ import { crawlRequestSchema } from '../functions/core/model/crawl-request.js';
 import { CONSUME_SETTINGS, FETCH_SETTINGS, RETRY_SETTINGS } from '../functions/settings/consume.js';
 import { RECONCILE_SETTINGS } from '../functions/settings/reconcile.js';
 import { TABLE_SETTINGS } from '../functions/settings/resources.js';
-import { configField } from '../functions/settings/setting.js';
+import type { IntegerSetting } from '../functions/settings/setting.js';
 
 /**
  * Typed deployment configuration, read from the `crawler` key of cdk.json's context. The CDK stack and the local
- * stack both read it through here, so a setting means the same thing in both places. A setting that a function reads
- * (configField) takes its range and default from the function's settings (functions/settings/), where it is documented.
+ * stack both read it through here, so a setting means the same thing in both places.
  */
+
+/** The field of a setting that a function reads: the range and default of its declaration (functions/settings/), which documents it. */
+const configField = (setting: IntegerSetting) => z.int().min(setting.min).max(setting.max).default(setting.default);
+
 const scheduleSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9-]{1,40}$/, 'schedule names are 1-40 letters, digits or dashes'),
   /** An EventBridge schedule expression: `rate(5 minutes)` or `cron(0 3 * * ? *)`. */

@@ -1,5 +1,3 @@
-import * as z from 'zod/mini';
-
 /**
  * How a function's settings are declared, read and set. Each function declares its settings once, in
  * functions/settings/<function>.ts: every setting with its environment variable, its doc and, for a number, its range
@@ -8,8 +6,9 @@ import * as z from 'zod/mini';
  *   process.env), failing with a message that names each variable at fault;
  * - the CDK app and the local stack set the variables (lib/function-definitions.ts): the configured values from the
  *   deployment configuration, and the resource names through the bindings that grant access to them;
- * - lib/config.ts takes the range and default of the deployment settings that feed them (configField).
- * No AWS SDK and no Powertools here: the CDK app loads this module too.
+ * - lib/config.ts takes the range and default of the deployment settings that feed them.
+ * Plain data without dependencies (not even zod, which the read and reconcile bundles do not otherwise carry): the
+ * CDK app loads this module too, and a bundle gains only the reader.
  */
 
 interface Declared {
@@ -25,8 +24,6 @@ export interface IntegerSetting extends Declared {
   readonly min: number;
   readonly max: number;
   readonly default: number;
-  /** The range as a schema, which lib/config.ts validates the deployment configuration with too. */
-  readonly schema: z.ZodMiniType<number, number>;
 }
 
 /** The resources a function can be bound to; the binding sets the variable and grants the access. */
@@ -72,9 +69,8 @@ export type ConfiguredValues<S extends Settings> = {
       : never;
 };
 
-export function integer(declaration: Omit<IntegerSetting, 'kind' | 'schema'>): IntegerSetting {
-  const { min, max } = declaration;
-  return { ...declaration, kind: 'integer', schema: z.int().check(z.minimum(min), z.maximum(max)) };
+export function integer(declaration: Omit<IntegerSetting, 'kind'>): IntegerSetting {
+  return { ...declaration, kind: 'integer' };
 }
 
 export function resource(resourceKind: ResourceKind, declaration: Declared): ResourceSetting {
@@ -83,11 +79,6 @@ export function resource(resourceKind: ResourceKind, declaration: Declared): Res
 
 export function safetySwitch(declaration: Declared): SwitchSetting {
   return { ...declaration, kind: 'switch' };
-}
-
-/** The setting as a field of the deployment configuration (lib/config.ts): its range, and its default when left out. */
-export function configField(setting: IntegerSetting) {
-  return z._default(setting.schema, setting.default);
 }
 
 const isSetting = (entry: Setting | Settings): entry is Setting => typeof entry['env'] === 'string';
@@ -115,7 +106,7 @@ function read(setting: Setting, env: Environment, problems: string[]): number | 
     case 'integer': {
       if (raw === undefined) return setting.default;
       const value = raw.trim() === '' ? Number.NaN : Number(raw);
-      if (!setting.schema.safeParse(value).success) {
+      if (!Number.isSafeInteger(value) || value < setting.min || value > setting.max) {
         problems.push(`${setting.env} must be an integer from ${setting.min} to ${setting.max}, not ${JSON.stringify(raw)}`);
       }
       return value;
