@@ -2,42 +2,34 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import pLimit from 'p-limit';
-import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
-import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../core/fetch/fetch-limits.js';
+import { crawlStore, pageQueue } from '../adapters/from-settings.js';
+import type { FetchLimits } from '../core/fetch/fetch-limits.js';
 import { pageMessageSchema } from '../core/model/page-message.js';
 import { isParseWorker, ParsePool } from '../core/parse/parse-pool.js';
 import { endUnfinished, processPage } from '../core/crawl/process-page.js';
 import { RecordBatcher } from '../core/crawl/record-batcher.js';
-import { DEFAULT_RETRY_POLICY, RetryLater, type RetryPolicy } from '../core/crawl/retry-policy.js';
+import { RetryLater, type RetryPolicy } from '../core/crawl/retry-policy.js';
 import type { Summary } from '../core/model/summary.js';
 import { redactUrl } from '../core/model/url.js';
-import { ENV, isTrue, numberOr } from '../env.js';
+import { CONSUME_SETTINGS } from '../settings/consume.js';
+import { loadSettings } from '../settings/setting.js';
 import { logger, metrics } from './observability.js';
 
-const store = storeFromEnv();
-const queue = queueFromEnv();
-const limits: FetchLimits = {
-  timeoutMs: numberOr(ENV.fetchTimeoutMs, DEFAULT_FETCH_LIMITS.timeoutMs),
-  connectTimeoutMs: numberOr(ENV.connectTimeoutMs, DEFAULT_FETCH_LIMITS.connectTimeoutMs),
-  headersTimeoutMs: numberOr(ENV.headersTimeoutMs, DEFAULT_FETCH_LIMITS.headersTimeoutMs),
-  maxBodyBytes: numberOr(ENV.maxBodyBytes, DEFAULT_FETCH_LIMITS.maxBodyBytes),
-  maxRedirects: numberOr(ENV.maxRedirects, DEFAULT_FETCH_LIMITS.maxRedirects),
-  allowPrivateNetwork: isTrue(ENV.allowPrivateNetwork),
-};
-const retry: RetryPolicy = {
-  maxAttempts: numberOr(ENV.maxAttempts, DEFAULT_RETRY_POLICY.maxAttempts),
-  baseDelaySeconds: numberOr(ENV.retryBaseDelaySeconds, DEFAULT_RETRY_POLICY.baseDelaySeconds),
-  maxDelaySeconds: numberOr(ENV.retryMaxDelaySeconds, DEFAULT_RETRY_POLICY.maxDelaySeconds),
-};
+// Settings and adapters at module scope: read and built once per container.
+const settings = loadSettings(CONSUME_SETTINGS);
+const store = crawlStore(settings.table);
+const queue = pageQueue(settings.queue);
+const limits: FetchLimits = settings.fetch;
+const retry: RetryPolicy = settings.retry;
 /** Pages in flight at once in one invocation: a batch can hold up to 10,000 records with a batching window. */
-const limit = pLimit(numberOr(ENV.pageConcurrency, 16));
+const limit = pLimit(settings.pageConcurrency);
 /** Pages of one crawl finishing together share one DynamoDB transaction (and one write of the crawl's counters). */
 const batcher = new RecordBatcher(store);
 /**
  * Parse threads, started once per container and reused by every invocation. A parse worker loads this same bundle, so
  * a parse worker must not start more (the container itself may be a worker thread, as in the local stack).
  */
-const parseThreads = numberOr(ENV.parseThreads, 0);
+const parseThreads = settings.parseThreads;
 const analyze = parseThreads > 0 && !isParseWorker ? new ParsePool(parseThreads).analyze : undefined;
 
 async function handleRecord(record: SQSRecord, leaseUntil: number): Promise<void> {

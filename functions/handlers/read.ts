@@ -1,12 +1,14 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { getCrawlStatus, getLatestPage, listCrawlPages } from '../core/crawl/read-crawls.js';
-import { storeFromEnv } from '../adapters/from-env.js';
+import { crawlStore } from '../adapters/from-settings.js';
+import { READ_SETTINGS } from '../settings/read.js';
+import { loadSettings } from '../settings/setting.js';
 import { HttpError, json, respond } from './http.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from './observability.js';
 import { allowedMethods } from './routes.js';
 
-const store = storeFromEnv();
+const store = crawlStore(loadSettings(READ_SETTINGS).table);
 
 /** GET routes, plus the fallback for every request no route matched (404 or 405). */
 export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {

@@ -1,30 +1,27 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { DynamoReconcileStore } from '../adapters/dynamodb/index.js';
-import { documentClient, queueFromEnv, storeFromEnv, tableNameFromEnv } from '../adapters/from-env.js';
+import { crawlStore, pageQueue, reconcileStore } from '../adapters/from-settings.js';
 import { reconcile, type ReconcileReport } from '../core/crawl/reconcile.js';
-import { ENV, numberOr } from '../env.js';
+import { RECONCILE_SETTINGS } from '../settings/reconcile.js';
+import { loadSettings } from '../settings/setting.js';
 import { logger, metrics } from './observability.js';
 
-// Adapters and settings at module scope: built and read once per container.
-const store = storeFromEnv();
-const queue = queueFromEnv();
-const reconcileStore = new DynamoReconcileStore(documentClient, tableNameFromEnv());
-const settings = {
-  afterSeconds: numberOr(ENV.reconcileAfterSeconds, 900),
-  maxRequeues: numberOr(ENV.reconcileMaxRequeues, 3),
-};
+// Settings and adapters at module scope: read and built once per container.
+const settings = loadSettings(RECONCILE_SETTINGS);
+const store = crawlStore(settings.table);
+const queue = pageQueue(settings.queue);
+const crawlsToReconcile = reconcileStore(settings.table);
 
 /** Invoked by its schedule (every minute): one pass over the running crawls. */
 export const handler = async (): Promise<ReconcileReport> => {
   const report = await reconcile(
     {
-      reconcileStore,
+      reconcileStore: crawlsToReconcile,
       store,
       queue,
       backlog: () => queue.backlog(),
       onError: (crawlId, err) => logger.error('could not reconcile a crawl; the next pass tries again', { crawlId, error: err as Error }),
     },
-    settings,
+    { afterSeconds: settings.afterSeconds, maxRequeues: settings.maxRequeues },
   );
   if (report.requeued > 0 || report.failed > 0 || report.completed > 0) logger.warn('reconciled stalled crawls', { ...report });
   if (report.backlog > 0 && report.stalled > 0) logger.info('stalled crawls left alone while the queue has a backlog', { ...report });

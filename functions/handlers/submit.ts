@@ -1,14 +1,17 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { crawlIdForEvent, submitCrawl } from '../core/crawl/submit-crawl.js';
-import { queueFromEnv, storeFromEnv } from '../adapters/from-env.js';
+import { crawlStore, pageQueue } from '../adapters/from-settings.js';
+import { loadSettings } from '../settings/setting.js';
+import { SUBMIT_SETTINGS } from '../settings/submit.js';
 import { apiBaseUrl, json, parseJsonBody, respond } from './http.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from './observability.js';
 
-// Adapters (and their SDK clients) at module scope: built once per container, reused by every invocation.
-const store = storeFromEnv();
-const queue = queueFromEnv();
+// Settings and adapters (and their SDK clients) at module scope: read and built once per container.
+const settings = loadSettings(SUBMIT_SETTINGS);
+const store = crawlStore(settings.table);
+const queue = pageQueue(settings.queue);
 
 /** What an EventBridge schedule sends (lib/schedules.ts builds it): the crawl to start, and the schedule's name. */
 export const scheduledCrawlSchema = z.object({

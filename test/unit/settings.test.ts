@@ -42,6 +42,11 @@ describe('function settings', () => {
     );
   });
 
+  it('are read when a handler loads, so a function without them fails at its cold start', async () => {
+    expect(process.env['CRAWL_TABLE_NAME']).toBeUndefined();
+    await expect(import('../../functions/handlers/read.js')).rejects.toThrow('- CRAWL_TABLE_NAME is required but not set');
+  });
+
   it('lift ALLOW_PRIVATE_NETWORK only for the exact string "true"', () => {
     for (const almost of ['TRUE', 'True', ' true', 'true ', '1', 'yes', 'on', '']) {
       expect(loadSettings(CONSUME_SETTINGS, { ...resources, ALLOW_PRIVATE_NETWORK: almost }).fetch.allowPrivateNetwork, almost).toBe(false);
