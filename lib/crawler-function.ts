@@ -26,8 +26,8 @@ const projectRoot = fileURLToPath(new URL('..', import.meta.url));
  * A crawler function: a NodejsFunction with every default the crawler's functions share. Node.js 24 on arm64, an ESM
  * bundle minified with source maps by the locally installed esbuild (no Docker), its own log group with a retention,
  * optional X-Ray tracing; its memory, timeout and configured settings come from its definition. The variables naming
- * resources are set only through the bind methods, each together with the grant it needs, and synth fails when a
- * resource its settings read is not bound (or one they do not read is).
+ * resources are set only through the bind methods, each together with the grant it needs: synth fails while a
+ * resource its settings read is not bound, and binding one they do not read is refused.
  *
  * `new CrawlerFunction(scope, 'Submit', …)` puts the function at `Submit/Function` and its log group beside it at
  * `Submit/Logs`: the paths, and so the logical ids, that deployed stacks have (a changed logical id would replace the
