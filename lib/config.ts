@@ -5,7 +5,8 @@ import { crawlRequestSchema } from '../functions/core/model/crawl-request.js';
 import { CONSUME_SETTINGS, FETCH_SETTINGS, RETRY_SETTINGS } from '../functions/settings/consume.js';
 import { RECONCILE_SETTINGS } from '../functions/settings/reconcile.js';
 import { TABLE_SETTINGS } from '../functions/settings/resources.js';
-import type { IntegerSetting } from '../functions/settings/setting.js';
+import { CRAWL_LIMIT_SETTINGS, POLITENESS_SETTINGS } from '../functions/settings/politeness.js';
+import { isUsableText, type IntegerSetting, type TextSetting } from '../functions/settings/setting.js';
 
 /**
  * Typed deployment configuration, read from the `crawler` key of cdk.json's context. The CDK stack and the local
@@ -14,6 +15,11 @@ import type { IntegerSetting } from '../functions/settings/setting.js';
 
 /** The field of a setting that a function reads: the range and default of its declaration (functions/settings/), which documents it. */
 const configField = (setting: IntegerSetting) => z.int().min(setting.min).max(setting.max).default(setting.default);
+const textField = (setting: TextSetting) =>
+  z
+    .string()
+    .refine((value) => isUsableText(setting, value), `printable ASCII of 1 to ${setting.maxLength} characters`)
+    .default(setting.default);
 
 const scheduleSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9-]{1,40}$/, 'schedule names are 1-40 letters, digits or dashes'),
@@ -70,6 +76,19 @@ export const crawlerConfigSchema = z.strictObject({
       maxRedirects: configField(FETCH_SETTINGS.maxRedirects),
     })
     .prefault({}),
+  /** Every request's User-Agent; it must start with its product token, the name robots.txt groups are matched against. */
+  userAgent: textField(POLITENESS_SETTINGS.userAgent).refine((ua) => /^[A-Za-z_-]+/.test(ua), 'must start with a product token ([A-Za-z_-]+), e.g. "mybot/1.0"'),
+  politeness: z
+    .strictObject({
+      hostDelayMs: configField(POLITENESS_SETTINGS.hostDelayMs),
+      maxCrawlDelaySeconds: configField(POLITENESS_SETTINGS.maxCrawlDelaySeconds),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxPagesPerCrawl: configField(CRAWL_LIMIT_SETTINGS.maxPagesPerCrawl),
+    })
+    .prefault({}),
   reconcile: z
     .strictObject({
       afterSeconds: configField(RECONCILE_SETTINGS.afterSeconds),
@@ -122,6 +141,11 @@ export function parseCrawlerConfig(raw: unknown): CrawlerConfig {
       `Invalid "crawler" configuration: reconcile.afterSeconds (${config.reconcile.afterSeconds}) must be longer than retry.maxDelaySeconds ` +
         `(${config.retry.maxDelaySeconds}), or URLs waiting for a retry would be taken for lost`,
     );
+  }
+  for (const schedule of config.schedules) {
+    if ((schedule.crawl.maxPages ?? 0) > config.limits.maxPagesPerCrawl) {
+      throw new Error(`Invalid "crawler" configuration: schedule "${schedule.name}" asks for maxPages ${schedule.crawl.maxPages}, over limits.maxPagesPerCrawl (${config.limits.maxPagesPerCrawl})`);
+    }
   }
   const names = config.schedules.map((s) => s.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);

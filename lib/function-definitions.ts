@@ -76,7 +76,10 @@ export function functionDefinitions(config: CrawlerConfig): Record<CrawlerFuncti
       // API Gateway's integration timeout.
       timeoutSeconds: 29,
       settings: FUNCTION_SETTINGS.submit,
-      environment: configuredEnvironment(FUNCTION_SETTINGS.submit, { table }),
+      environment: configuredEnvironment(FUNCTION_SETTINGS.submit, {
+        table,
+        policy: { maxPagesPerCrawl: config.limits.maxPagesPerCrawl, hostDelayMs: config.politeness.hostDelayMs },
+      }),
       tableAccess: 'submit',
     },
     read: {
@@ -101,6 +104,7 @@ export function functionDefinitions(config: CrawlerConfig): Record<CrawlerFuncti
         fetch: config.fetch,
         // The consumer's last attempt is SQS's last delivery before the DLQ: one number for both.
         retry: { maxAttempts: config.queue.maxReceiveCount, ...config.retry },
+        politeness: { userAgent: config.userAgent, ...config.politeness },
       }),
       tableAccess: 'consume',
       maxConcurrency: config.consumer.maxConcurrency,

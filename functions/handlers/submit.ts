@@ -26,7 +26,7 @@ export type ScheduledCrawlEvent = z.infer<typeof scheduledCrawlSchema>;
 
 async function onHttp(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   return respond(logger, async () => {
-    const result = await submitCrawl(parseJsonBody(event), { kind: 'api' }, { store, queue });
+    const result = await submitCrawl(parseJsonBody(event), { kind: 'api' }, { store, queue, policy: settings.policy });
     logger.info('crawl submitted', { crawlId: result.crawlId, accepted: result.accepted, rejected: result.rejected.length, unqueued: result.unqueued });
     countSubmission(result);
     const statusPath = `/crawls/${result.crawlId}`;
@@ -44,7 +44,7 @@ async function onHttp(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResul
 
 async function onSchedule(event: ScheduledCrawlEvent): Promise<{ crawlId: string; accepted: number }> {
   const crawlId = event.eventId ? crawlIdForEvent(`${event.schedule}/${event.eventId}`, event.time ? new Date(event.time) : new Date()) : undefined;
-  const result = await submitCrawl(event.crawl, { kind: 'schedule', name: event.schedule }, { store, queue }, crawlId ? { crawlId } : {});
+  const result = await submitCrawl(event.crawl, { kind: 'schedule', name: event.schedule }, { store, queue, policy: settings.policy }, crawlId ? { crawlId } : {});
   if (result.duplicate) {
     logger.info('scheduled crawl already submitted by an earlier try of this event', { schedule: event.schedule, crawlId: result.crawlId });
     return { crawlId: result.crawlId, accepted: result.accepted };

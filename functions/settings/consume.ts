@@ -1,5 +1,6 @@
 import { DEFAULT_RETRY_POLICY } from '../core/crawl/retry-policy.js';
 import { DEFAULT_FETCH_LIMITS } from '../core/fetch/fetch-limits.js';
+import { POLITENESS_SETTINGS } from './politeness.js';
 import { QUEUE_SETTINGS, TABLE_SETTINGS } from './resources.js';
 import { integer, safetySwitch, type Settings } from './setting.js';
 
@@ -92,4 +93,5 @@ export const CONSUME_SETTINGS = {
   }),
   fetch: FETCH_SETTINGS,
   retry: RETRY_SETTINGS,
+  politeness: POLITENESS_SETTINGS,
 } satisfies Settings;

@@ -26,6 +26,14 @@ export interface IntegerSetting extends Declared {
   readonly default: number;
 }
 
+/** A line of text with a default (e.g. the User-Agent): set from the deployment configuration. */
+export interface TextSetting extends Declared {
+  readonly kind: 'text';
+  /** Printable ASCII only (it may go into an HTTP header), at most this long. */
+  readonly maxLength: number;
+  readonly default: string;
+}
+
 /** The resources a function can be bound to; the binding sets the variable and grants the access. */
 export const RESOURCE_KINDS = ['table', 'queue'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
@@ -44,26 +52,28 @@ export interface SwitchSetting extends Declared {
   readonly kind: 'switch';
 }
 
-export type Setting = IntegerSetting | ResourceSetting | SwitchSetting;
+export type Setting = IntegerSetting | TextSetting | ResourceSetting | SwitchSetting;
 
 /** A function's settings: settings and groups of settings, by the name the function reads them under. */
 export interface Settings {
   readonly [name: string]: Setting | Settings;
 }
 
-type ValueOf<S extends Setting> = S extends IntegerSetting ? number : S extends ResourceSetting ? string : boolean;
+type ValueOf<S extends Setting> = S extends IntegerSetting ? number : S extends TextSetting | ResourceSetting ? string : boolean;
 
 /** What loadSettings returns: the same shape, each setting replaced by its value. */
 export type SettingsValues<S extends Settings> = {
   readonly [K in keyof S]: S[K] extends Setting ? ValueOf<S[K]> : S[K] extends Settings ? SettingsValues<S[K]> : never;
 };
 
-type HasConfigured<T> = T extends IntegerSetting ? true : T extends Setting ? false : T extends Settings ? (keyof ConfiguredValues<T> extends never ? false : true) : false;
+type HasConfigured<T> = T extends IntegerSetting | TextSetting ? true : T extends Setting ? false : T extends Settings ? (keyof ConfiguredValues<T> extends never ? false : true) : false;
 
-/** The values a deployment gives a function: every integer setting, in the same shape (resources and switches apart). */
+/** The values a deployment gives a function: every integer and text setting, in the same shape (resources and switches apart). */
 export type ConfiguredValues<S extends Settings> = {
   readonly [K in keyof S as HasConfigured<S[K]> extends true ? K : never]: S[K] extends IntegerSetting
     ? number
+    : S[K] extends TextSetting
+      ? string
     : S[K] extends Settings
       ? ConfiguredValues<S[K]>
       : never;
@@ -71,6 +81,15 @@ export type ConfiguredValues<S extends Settings> = {
 
 export function integer(declaration: Omit<IntegerSetting, 'kind'>): IntegerSetting {
   return { ...declaration, kind: 'integer' };
+}
+
+export function text(declaration: Omit<TextSetting, 'kind'>): TextSetting {
+  return { ...declaration, kind: 'text' };
+}
+
+/** Whether a text setting's value is usable: printable ASCII (a header value), not blank, not too long. */
+export function isUsableText(setting: TextSetting, value: string): boolean {
+  return value.trim() !== '' && value.length <= setting.maxLength && /^[\x20-\x7e]*$/.test(value);
 }
 
 export function resource(resourceKind: ResourceKind, declaration: Declared): ResourceSetting {
@@ -103,6 +122,10 @@ function read(setting: Setting, env: Environment, problems: string[]): number | 
     case 'resource':
       if (raw === undefined || raw.trim() === '') problems.push(`${setting.env} is required but not set`);
       return raw?.trim() ?? '';
+    case 'text':
+      if (raw === undefined) return setting.default;
+      if (!isUsableText(setting, raw)) problems.push(`${setting.env} must be printable ASCII of 1 to ${setting.maxLength} characters, not ${JSON.stringify(raw.slice(0, 80))}`);
+      return raw;
     case 'integer': {
       if (raw === undefined) return setting.default;
       const value = raw.trim() === '' ? Number.NaN : Number(raw);
@@ -138,7 +161,7 @@ export function configuredEnvironment<S extends Settings>(settings: S, values: C
   const walk = (group: Settings, groupValues: Readonly<Record<string, unknown>>) => {
     for (const [name, entry] of Object.entries(group)) {
       if (!isSetting(entry)) walk(entry, (groupValues[name] ?? {}) as Record<string, unknown>);
-      else if (entry.kind === 'integer') environment[entry.env] = String(groupValues[name]);
+      else if (entry.kind === 'integer' || entry.kind === 'text') environment[entry.env] = String(groupValues[name]);
     }
   };
   walk(settings, values as Record<string, unknown>);

@@ -53,6 +53,22 @@ describe('fan-out when sends fail', () => {
     expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'completed', total: 120, succeeded: 0, failed: 120 });
   });
 
+  it("records the crawl's options with the deployment's defaults filled in, and refuses maxPages over its bound", async () => {
+    const policy = { maxPagesPerCrawl: 50, hostDelayMs: 250 };
+    const queue = refusingQueue(() => false);
+    const plain = await submitCrawl({ urls: urls(2) }, { kind: 'api' }, { store, queue, policy });
+    expect((await store.getCrawl(plain.crawlId))?.options).toEqual({ maxDepth: 0, sameOrigin: true, maxPages: 50, robotsTxt: 'obey', sitemap: 'skip', hostDelayMs: 250 });
+    expect(queue.sent.map((m) => m.maxPages)).toEqual([50, 50]);
+    const request = { urls: urls(1), maxPages: 7, include: ['https://site.example/**'], exclude: ['**?*'], robotsTxt: 'ignore', sitemap: 'include', hostDelayMs: 0 };
+    const given = await submitCrawl(request, { kind: 'api' }, { store, queue, policy });
+    expect((await store.getCrawl(given.crawlId))?.options).toEqual({ maxDepth: 0, sameOrigin: true, ...request, urls: undefined });
+    await expect(submitCrawl({ urls: urls(1), maxPages: 51 }, { kind: 'api' }, { store, queue, policy })).rejects.toMatchObject({
+      kind: 'invalid',
+      code: 'INVALID_REQUEST',
+      message: expect.stringMatching(/maxPages: at most 50/),
+    });
+  });
+
   it('counts a URL once even if its failure is recorded twice (a retried fan-out)', async () => {
     const result = await submitCrawl({ urls: urls(5) }, { kind: 'api' }, { store, queue: refusingQueue(() => false) });
     const at = new Date().toISOString();

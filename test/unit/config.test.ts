@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseCrawlerConfig, readCrawlerConfig } from '../../lib/config.js';
@@ -43,6 +44,28 @@ describe('crawler configuration', () => {
     expect(parseCrawlerConfig({}).reconcile).toEqual({ afterSeconds: 900, maxRequeues: 3 });
     expect(() => parseCrawlerConfig({ reconcile: { afterSeconds: 300 } })).toThrow(/reconcile\.afterSeconds \(300\) must be longer than retry\.maxDelaySeconds \(300\)/);
     expect(() => parseCrawlerConfig({ reconcile: { afterSeconds: 8 }, retry: { maxDelaySeconds: 1 } })).not.toThrow();
+  });
+
+  it('is polite by default: 1 s between requests to a host, Crawl-delay honoured up to 30 s, 10,000 pages a crawl, our own User-Agent', () => {
+    const config = parseCrawlerConfig({});
+    expect(config.politeness).toEqual({ hostDelayMs: 1_000, maxCrawlDelaySeconds: 30 });
+    expect(config.limits).toEqual({ maxPagesPerCrawl: 10_000 });
+    expect(config.userAgent).toMatch(/^serverless-crawler\/\d+\.\d+\.\d+ \(\+https:\/\/.+\)$/);
+  });
+
+  it('refuses a User-Agent without a product token or unfit for a header, and a schedule over the page limit', () => {
+    expect(() => parseCrawlerConfig({ userAgent: '(compatible)' })).toThrow(/product token[\s\S]*userAgent/);
+    expect(() => parseCrawlerConfig({ userAgent: 'mybot/1.0\r\nX-Injected: 1' })).toThrow(/printable ASCII[\s\S]*userAgent/);
+    expect(parseCrawlerConfig({ userAgent: 'mybot/1.0 (+https://example.com/bot)' }).userAgent).toBe('mybot/1.0 (+https://example.com/bot)');
+    const big = { name: 'big', expression: 'rate(1 day)', crawl: { urls: ['https://a.example/'], maxPages: 20_000 } };
+    expect(() => parseCrawlerConfig({ schedules: [big] })).toThrow(/schedule "big" asks for maxPages 20000, over limits\.maxPagesPerCrawl \(10000\)/);
+    expect(() => parseCrawlerConfig({ schedules: [big], limits: { maxPagesPerCrawl: 20_000 } })).not.toThrow();
+  });
+
+  it("the default User-Agent's version is package.json's", async () => {
+    const { DEFAULT_USER_AGENT } = await import('../../functions/core/fetch/user-agent.js');
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(DEFAULT_USER_AGENT.startsWith(`serverless-crawler/${pkg.version} `)).toBe(true);
   });
 
   it('derives the queue visibility timeout as 6× the consumer timeout', () => {

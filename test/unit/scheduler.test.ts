@@ -26,7 +26,7 @@ describe('local scheduler', () => {
       {
         source: 'serverless-crawler.schedule',
         schedule: 'every-minute',
-        crawl: { urls: ['https://a.example/'], maxDepth: 1, sameOrigin: true },
+        crawl: { urls: ['https://a.example/'], maxDepth: 1, sameOrigin: true, robotsTxt: 'obey', sitemap: 'skip' },
         eventId: expect.stringMatching(/^[0-9a-f-]{36}$/),
         time: '2026-01-01T00:01:30.000Z',
       },

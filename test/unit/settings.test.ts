@@ -6,6 +6,7 @@ import { READ_SETTINGS } from '../../functions/settings/read.js';
 import { RECONCILE_SETTINGS } from '../../functions/settings/reconcile.js';
 import { configuredEnvironment, loadSettings, resourceEnvironment, settingsIn } from '../../functions/settings/setting.js';
 import { SUBMIT_SETTINGS } from '../../functions/settings/submit.js';
+import { DEFAULT_USER_AGENT } from '../../functions/core/fetch/user-agent.js';
 
 const resources = { CRAWL_TABLE_NAME: 'crawls', PAGE_QUEUE_URL: 'https://sqs.example/pages' };
 
@@ -19,7 +20,13 @@ describe('function settings', () => {
       parseThreads: 0,
       fetch: DEFAULT_FETCH_LIMITS,
       retry: DEFAULT_RETRY_POLICY,
+      politeness: { userAgent: DEFAULT_USER_AGENT, hostDelayMs: 1_000, maxCrawlDelaySeconds: 30 },
     });
+  });
+
+  it('refuse a text setting that could not go into a header', () => {
+    expect(() => loadSettings(CONSUME_SETTINGS, { ...resources, USER_AGENT: 'bot/1\r\nX: y' })).toThrow(/USER_AGENT must be printable ASCII/);
+    expect(loadSettings(CONSUME_SETTINGS, { ...resources, USER_AGENT: 'bot/1.0' }).politeness.userAgent).toBe('bot/1.0');
   });
 
   it('read what the environment sets, in the shapes the core takes', () => {

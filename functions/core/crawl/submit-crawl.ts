@@ -23,8 +23,19 @@ export interface SubmitResult {
 export interface SubmitDeps {
   store: CrawlStore;
   queue: PageSender;
+  /** The deployment's defaults for what a request leaves out (functions/settings/submit.ts); else the core's. */
+  policy?: SubmitPolicy;
   now?: () => Date;
 }
+
+export interface SubmitPolicy {
+  /** Default and upper bound of maxPages (limits.maxPagesPerCrawl). */
+  maxPagesPerCrawl: number;
+  /** politeness.hostDelayMs. */
+  hostDelayMs: number;
+}
+
+export const DEFAULT_SUBMIT_POLICY: SubmitPolicy = { maxPagesPerCrawl: 10_000, hostDelayMs: 1_000 };
 
 export interface SubmitOptions {
   /**
@@ -47,6 +58,12 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
   if (!parsed.success) throw invalid('INVALID_REQUEST', describeIssues(parsed.error));
   const request = parsed.data;
 
+  const defaults = deps.policy ?? DEFAULT_SUBMIT_POLICY;
+  const maxPages = request.maxPages ?? defaults.maxPagesPerCrawl;
+  if (maxPages > defaults.maxPagesPerCrawl) {
+    throw invalid('INVALID_REQUEST', `maxPages: at most ${defaults.maxPagesPerCrawl} in this deployment (crawler.limits.maxPagesPerCrawl)`);
+  }
+
   const { accepted, rejected } = partitionUrls(request.urls);
   if (accepted.length === 0) {
     throw invalid('NO_VALID_URLS', 'none of the URLs can be crawled', { rejected });
@@ -60,7 +77,16 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
     succeeded: 0,
     failed: 0,
     createdAt: now().toISOString(),
-    options: { maxDepth: request.maxDepth, sameOrigin: request.sameOrigin, ...(request.maxPages ? { maxPages: request.maxPages } : {}) },
+    options: {
+      maxDepth: request.maxDepth,
+      sameOrigin: request.sameOrigin,
+      maxPages,
+      ...(request.include ? { include: request.include } : {}),
+      ...(request.exclude ? { exclude: request.exclude } : {}),
+      robotsTxt: request.robotsTxt,
+      sitemap: request.sitemap,
+      hostDelayMs: request.hostDelayMs ?? defaults.hostDelayMs,
+    },
     source,
   };
   // Every seed is counted and durably recorded before any message is sent: if this invocation dies from here on,
@@ -69,8 +95,9 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
     return { crawlId: crawl.crawlId, accepted: accepted.length, rejected, unqueued: 0, duplicate: true };
   }
 
-  // Each message carries the crawl's options, so the consumer can follow links without reading the crawl.
-  const messages: PageMessage[] = accepted.map((url) => ({ crawlId: crawl.crawlId, url, depth: 0, ...crawl.options }));
+  // Each message carries what following links needs; the rest of the options (patterns, politeness) stay on the crawl.
+  const { maxDepth, sameOrigin } = crawl.options;
+  const messages: PageMessage[] = accepted.map((url) => ({ crawlId: crawl.crawlId, url, depth: 0, maxDepth, sameOrigin, maxPages }));
   const unsent = await deps.queue.send(messages);
   // The queue adapter has retried already. A URL that still could not be queued ends in a terminal state now, so the
   // crawl cannot stay `running` forever; only then, with the crawl consistent, may the caller get an error.

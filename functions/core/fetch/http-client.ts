@@ -11,6 +11,7 @@ import {
   type NetworkAccess,
 } from './address-guard.js';
 import { DEFAULT_FETCH_LIMITS, type FetchLimits } from './fetch-limits.js';
+import { DEFAULT_USER_AGENT } from './user-agent.js';
 
 export interface FetchedDocument {
   finalUrl: string;
@@ -42,7 +43,6 @@ export class FetchError extends Error {
   }
 }
 
-const USER_AGENT = 'serverless-crawler/0.1 (+https://github.com/serverless-crawler/serverless-crawler)';
 const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
@@ -129,7 +129,7 @@ function get(target: URL, limits: FetchLimits, pair: Agents, signal: AbortSignal
 }
 
 const REQUEST_HEADERS = {
-  'user-agent': USER_AGENT,
+  'user-agent': DEFAULT_USER_AGENT,
   accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.1',
   'accept-encoding': 'gzip, deflate, br',
 };

@@ -9,11 +9,26 @@ z.config(en());
  * The body of POST /crawls (and the `crawl` of a schedule). URLs are checked one by one later, so that one bad URL
  * lands in `rejected` instead of failing the request; here they only have to be strings.
  */
+/** include/exclude: at most this many patterns, each at most this long (the contract's limits). */
+export const MAX_PATTERNS = 100;
+export const MAX_PATTERN_LENGTH = 500;
+const patterns = z.optional(
+  z.array(z.string().check(z.minLength(1), z.maxLength(MAX_PATTERN_LENGTH))).check(z.maxLength(MAX_PATTERNS)),
+);
+
 export const crawlRequestSchema = z.strictObject({
   urls: z.array(z.string()).check(z.minLength(1, 'urls must hold at least one URL')),
   maxDepth: z._default(z.int().check(z.minimum(0), z.maximum(10)), 0),
+  /** Default and upper bound: the deployment's limits.maxPagesPerCrawl, applied by submitCrawl. */
   maxPages: z.optional(z.int().check(z.minimum(1), z.maximum(1_000_000))),
   sameOrigin: z._default(z.boolean(), true),
+  /** URL patterns for discovered URLs (links, sitemap entries); seeds are never filtered. */
+  include: patterns,
+  exclude: patterns,
+  robotsTxt: z._default(z.enum(['obey', 'ignore']), 'obey'),
+  sitemap: z._default(z.enum(['skip', 'include', 'only']), 'skip'),
+  /** Default: the deployment's politeness.hostDelayMs, applied by submitCrawl. */
+  hostDelayMs: z.optional(z.int().check(z.minimum(0), z.maximum(60_000))),
 });
 
 export type CrawlRequestInput = z.input<typeof crawlRequestSchema>;

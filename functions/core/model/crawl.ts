@@ -1,7 +1,17 @@
+/**
+ * A crawl's options as recorded when it started, every default resolved. Crawls recorded before a field existed lack
+ * it: readers take the field's default then (robotsTxt "obey", sitemap "skip", the deployment's hostDelayMs).
+ */
 export interface CrawlOptions {
   maxDepth: number;
   maxPages?: number;
   sameOrigin: boolean;
+  include?: string[];
+  exclude?: string[];
+  robotsTxt?: 'obey' | 'ignore';
+  sitemap?: 'skip' | 'include' | 'only';
+  /** Least time between two request starts to one host, for this crawl. */
+  hostDelayMs?: number;
 }
 
 export type CrawlSource = { kind: 'api' } | { kind: 'schedule'; name: string };

@@ -8,5 +8,10 @@ export const pageMessageSchema = z.object({
   maxDepth: z.int().check(z.minimum(0)),
   sameOrigin: z.boolean(),
   maxPages: z.optional(z.int().check(z.minimum(1))),
+  /**
+   * Attempts this URL used in earlier messages: a URL that waited for its host's turn is sent again as a new message
+   * (its receive count starts over), and its attempts travel with it. Absent means none.
+   */
+  attempts: z.optional(z.int().check(z.minimum(0))),
 });
 export type PageMessage = z.infer<typeof pageMessageSchema>;
