@@ -7,6 +7,7 @@ import type { FetchLimits } from '../core/fetch/fetch-limits.js';
 import { pageMessageSchema } from '../core/model/page-message.js';
 import { isParseWorker, ParsePool } from '../core/parse/parse-pool.js';
 import { endUnfinished, processPage } from '../core/crawl/process-page.js';
+import { CrawlCache } from '../core/crawl/crawl-cache.js';
 import { RecordBatcher } from '../core/crawl/record-batcher.js';
 import { RetryLater, type RetryPolicy } from '../core/crawl/retry-policy.js';
 import type { Summary } from '../core/model/summary.js';
@@ -23,6 +24,8 @@ const limits: FetchLimits = settings.fetch;
 const retry: RetryPolicy = settings.retry;
 /** Pages in flight at once in one invocation: a batch can hold up to 10,000 records with a batching window. */
 const limit = pLimit(settings.pageConcurrency);
+/** The crawls' options and status, shared by the pages of every invocation in this container. */
+const crawls = new CrawlCache(store);
 /** Pages of one crawl finishing together share one DynamoDB transaction (and one write of the crawl's counters). */
 const batcher = new RecordBatcher(store);
 /**
@@ -47,7 +50,7 @@ async function handleRecord(record: SQSRecord, leaseUntil: number): Promise<void
     try {
       outcome = await processPage(
         message,
-        { store, queue, limits, retry, recordPage: batcher.recordPage, observe: recordPageMetrics, leaseUntil, ...(analyze ? { analyze } : {}) },
+        { store, crawls, queue, limits, retry, recordPage: batcher.recordPage, observe: recordPageMetrics, leaseUntil, ...(analyze ? { analyze } : {}) },
         attempt,
       );
     } catch (err) {

@@ -4,6 +4,7 @@ import { summarizeUrl } from '../summarize/summarize-url.js';
 import type { FetchLimits } from '../fetch/fetch-limits.js';
 import type { PageMessage } from '../model/page-message.js';
 import type { RecordOutcome } from '../model/crawl.js';
+import type { CrawlCache } from './crawl-cache.js';
 import type { CrawlStore, PageSender } from '../model/ports.js';
 import { DEFAULT_RETRY_POLICY, RetryLater, retryDelaySeconds, type RetryPolicy } from './retry-policy.js';
 import { enqueueFailed, failedSummary, type Summary } from '../model/summary.js';
@@ -12,6 +13,8 @@ import { normalizeUrl } from '../model/url.js';
 
 export interface ProcessDeps {
   store: CrawlStore;
+  /** The crawl's options and status, at most seconds old; read through the store when not given. */
+  crawls?: CrawlCache;
   queue: PageSender;
   limits: FetchLimits;
   retry?: RetryPolicy;
