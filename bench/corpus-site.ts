@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadCorpus } from '../test/support/corpus.js';
+import { loadCorpus } from '../harness/corpus.js';
 
 const latencyMs = Number(process.argv[2] ?? 50);
 // `small`: every page is the same 1 KB document, so the network, not parsing, is the limit.

@@ -1,6 +1,6 @@
+import { allPages, call } from '../harness/api.js';
 import { readCrawlerConfig } from '../lib/config.js';
 import { defaultMaxContainers, startLocalStack } from '../local/stack.js';
-import { allPages, call } from '../test/support/api.js';
 import { printTable } from './table.js';
 import { startCorpusSite } from './throughput.js';
 

@@ -5,8 +5,8 @@ import { summarizeUrl } from '../functions/core/summarize/summarize-url.js';
 import { fetchDocument } from '../functions/core/fetch/http-client.js';
 import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch/fetch-limits.js';
 import { parsePage } from '../functions/core/parse/parse-page.js';
-import { loadCorpus, type CorpusPage } from '../test/support/corpus.js';
-import { startTestServer } from '../test/support/http-server.js';
+import { loadCorpus, type CorpusPage } from '../harness/corpus.js';
+import { startLoopbackServer } from '../harness/loopback-server.js';
 import { cheerioDefaultSummary } from './baseline.js';
 import { printTable } from './table.js';
 
@@ -67,7 +67,7 @@ async function benchEventLoop(pages: CorpusPage[]): Promise<void> {
   const bigPage = Buffer.from(big.slice(0, 5_000_000));
   const small = pages.slice(0, 32).map((page) => page.bytes);
 
-  const site = await startTestServer((req, res) => {
+  const site = await startLoopbackServer((req, res) => {
     const path = req.url!;
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(path === '/big' ? bigPage : small[Number(path.slice(1)) % small.length]);
   });

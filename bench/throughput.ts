@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Parser } from 'htmlparser2';
-import { loadCorpus } from '../test/support/corpus.js';
+import { loadCorpus } from '../harness/corpus.js';
 import { printTable } from './table.js';
 
 const LATENCY_MS = 50;

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summarizeUrl } from '../../functions/core/summarize/summarize-url.js';
 import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
 import type { Summary } from '../../functions/core/model/summary.js';
-import { contentTypeOf, expected, loadCorpus } from '../support/corpus.js';
-import { startTestServer, type TestServer } from '../support/http-server.js';
+import { contentTypeOf, expected, loadCorpus } from '../../harness/corpus.js';
+import { startLoopbackServer, type LoopbackServer } from '../../harness/loopback-server.js';
 
 /**
  * The corpus: 178 real pages and what headless Chromium 156 (scripting off) reported for each (a copy of
@@ -21,11 +21,11 @@ const COMPARED = ['charset', 'title', 'lang', 'links', 'images', 'h1', 'descript
 const ALLOWED_DIFFERENCES: Record<string, string> = {};
 
 const bodies = new Map(loadCorpus().map((page) => [page.name, page.bytes]));
-let site: TestServer;
+let site: LoopbackServer;
 const results = new Map<string, Summary>();
 
 beforeAll(async () => {
-  site = await startTestServer((req, res) => {
+  site = await startLoopbackServer((req, res) => {
     const page = decodeURIComponent(new URL(req.url!, 'http://x').pathname.slice(1));
     const body = bodies.get(page);
     if (!body) return void res.writeHead(404).end();

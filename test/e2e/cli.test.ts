@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUMMARY_KEYS } from '../../functions/core/model/summary.js';
-import { startTestServer, type TestServer } from '../support/http-server.js';
+import { startLoopbackServer, type LoopbackServer } from '../../harness/loopback-server.js';
 import { runCrawler, startCrawler, type Run } from '../support/processes.js';
 import { expectedPage, startSite } from '../support/site.js';
 
@@ -17,14 +17,14 @@ const PAGES_SERVED = 50;
  * A stand-in for the API with one completed crawl of PAGE_SIZE × PAGES_SERVED pages, for what does not need the
  * real stack: how the CLI behaves when its reader goes away.
  */
-function startStubApi(): Promise<TestServer> {
+function startStubApi(): Promise<LoopbackServer> {
   const summary = (n: number) => ({
     url: `https://example.com/p/${n}`, finalUrl: `https://example.com/p/${n}`, status: 200, ok: true, contentType: 'text/html', charset: 'utf-8',
     title: `Page ${n}`, lang: 'en', description: null, canonical: null, h1: 1, links: 3, images: 0, bytes: 1000, durationMs: 5,
     fetchedAt: '2026-11-25T00:00:00.000Z', contentHash: 'h',
   });
   const status = { crawlId: CRAWL_ID, status: 'completed', total: PAGE_SIZE * PAGES_SERVED, succeeded: PAGE_SIZE * PAGES_SERVED, failed: 0, createdAt: '2026-11-25T00:00:00.000Z' };
-  return startTestServer((req, res) => {
+  return startLoopbackServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
     const json = (code: number, body: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.method === 'POST' && url.pathname === '/crawls') return json(202, { crawlId: CRAWL_ID, accepted: 1, rejected: [], statusUrl: `/crawls/${CRAWL_ID}` });
@@ -42,13 +42,13 @@ function startStubApi(): Promise<TestServer> {
 const LARGE_PAGE = `<!doctype html><title>Large</title>${'<p>padding</p>'.repeat(140)}`;
 
 let site: Awaited<ReturnType<typeof startSite>>;
-let stub: TestServer;
-let large: TestServer;
+let stub: LoopbackServer;
+let large: LoopbackServer;
 beforeAll(async () => {
   [site, stub, large] = await Promise.all([
     startSite(),
     startStubApi(),
-    startTestServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(LARGE_PAGE)),
+    startLoopbackServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(LARGE_PAGE)),
   ]);
 });
 afterAll(async () => {

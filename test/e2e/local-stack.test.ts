@@ -1,10 +1,10 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { allPages, call, waitForCompletion } from '../../harness/api.js';
 import { parseCrawlerConfig } from '../../lib/config.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { allPages, call, waitForCompletion } from '../support/api.js';
 import { expectedPage, startSite } from '../support/site.js';
 
 let stack: LocalStack;

@@ -1,9 +1,9 @@
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed, vi } from 'vitest';
+import { allPages, call, waitForCompletion } from '../../harness/api.js';
 import { parseCrawlerConfig } from '../../lib/config.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { allPages, call, waitForCompletion } from '../support/api.js';
 import { startFaultServer } from '../support/fault-server.js';
 import { startSite } from '../support/site.js';
 

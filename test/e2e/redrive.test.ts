@@ -1,9 +1,9 @@
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { call, waitForCompletion } from '../../harness/api.js';
 import { parseCrawlerConfig } from '../../lib/config.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { call, waitForCompletion } from '../support/api.js';
 import { startSite } from '../support/site.js';
 
 // A 3 s function timeout gives an 18 s visibility timeout, so redelivery and redrive happen within the test.

@@ -1,9 +1,9 @@
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { allPages, call, waitForCompletion } from '../../harness/api.js';
 import { parseCrawlerConfig } from '../../lib/config.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { allPages, call, waitForCompletion } from '../support/api.js';
 import { startFaultServer } from '../support/fault-server.js';
 
 // Three attempts, retried at once (Retry-After capped at 1 s), with short fetch deadlines: the whole retry ladder

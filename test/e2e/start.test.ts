@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { call, waitForCompletion } from '../support/api.js';
+import { call, waitForCompletion } from '../../harness/api.js';
 import { startProcess, type Started } from '../support/processes.js';
 import { startSite } from '../support/site.js';
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPublicAddress, PUBLIC_INTERNET, type NetworkAccess } from '../../functions/core/fetch/address-guard.js';
 import { summarizeUrl } from '../../functions/core/summarize/summarize-url.js';
 import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../../functions/core/fetch/fetch-limits.js';
-import { startTestServer, type TestServer } from '../support/http-server.js';
+import { startLoopbackServer, type LoopbackServer } from '../../harness/loopback-server.js';
 
 /**
  * The SSRF guard on real sockets. `target` listens on 127.0.0.1 and `sentinel` on 127.0.0.2; both count every TCP
@@ -13,15 +13,15 @@ import { startTestServer, type TestServer } from '../support/http-server.js';
 const guarded: FetchLimits = { ...DEFAULT_FETCH_LIMITS, timeoutMs: 2_000 };
 const open: FetchLimits = { ...guarded, allowPrivateNetwork: true };
 
-let target: TestServer;
-let sentinel: TestServer;
+let target: LoopbackServer;
+let sentinel: LoopbackServer;
 let connections = { target: 0, sentinel: 0 };
 let port: number;
 let sentinelPort: number;
 
 beforeAll(async () => {
-  target = await startTestServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<title>reached</title>'));
-  sentinel = await startTestServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<title>sentinel</title>'));
+  target = await startLoopbackServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<title>reached</title>'));
+  sentinel = await startLoopbackServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<title>sentinel</title>'));
   await new Promise<void>((resolve) => sentinel.server.close(() => sentinel.server.listen(0, '127.0.0.2', resolve)));
   target.server.on('connection', () => connections.target++);
   sentinel.server.on('connection', () => connections.sentinel++);
@@ -160,6 +160,6 @@ describe('every hop is checked on the address it connects to', () => {
 
 /** A one-off server on 127.0.0.1 that redirects every request to `location`. */
 async function startRedirector(location: string): Promise<{ port: number; close(): Promise<void> }> {
-  const server = await startTestServer((_req, res) => res.writeHead(302, { location }).end());
+  const server = await startLoopbackServer((_req, res) => res.writeHead(302, { location }).end());
   return { port: (server.server.address() as AddressInfo).port, close: () => server.close() };
 }

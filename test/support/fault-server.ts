@@ -1,5 +1,5 @@
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import { startTestServer, type TestServer } from './http-server.js';
+import { startLoopbackServer, type LoopbackServer } from '../../harness/loopback-server.js';
 
 /**
  * A loopback server that misbehaves in every way a real site can, one path each. `hits` counts requests per path (and
@@ -18,12 +18,12 @@ function compressedBombs() {
   return bombs;
 }
 
-export async function startFaultServer(): Promise<TestServer & { hits: Map<string, number>; timers: Set<NodeJS.Timeout> }> {
+export async function startFaultServer(): Promise<LoopbackServer & { hits: Map<string, number>; timers: Set<NodeJS.Timeout> }> {
   // Made before listening: compressing takes a moment, which must not stall requests in flight.
   compressedBombs();
   const hits = new Map<string, number>();
   const timers = new Set<NodeJS.Timeout>();
-  const server = await startTestServer((req, res) => {
+  const server = await startLoopbackServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
     const key = `${url.pathname}${url.searchParams.has('key') ? `?key=${url.searchParams.get('key')}` : ''}`;
     const hit = (hits.get(key) ?? 0) + 1;

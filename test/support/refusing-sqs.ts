@@ -1,15 +1,15 @@
 import { request } from 'node:http';
+import { startLoopbackServer, type LoopbackServer } from '../../harness/loopback-server.js';
 import type { LocalFunction } from '../../local/lambda-runtime.js';
-import { startTestServer, type TestServer } from './http-server.js';
 
 /**
  * A proxy in front of the local SQS server that refuses, on every try, the SendMessageBatch entries whose body contains
  * `marker`, as SQS reports entries it could not take (in `Failed`, the rest sent): a real SQS cannot be made to fail
  * on cue. Everything else passes through untouched. sendThrough() points a local function at it.
  */
-export async function startRefusingSqs(target: string, marker: string): Promise<TestServer & { refused: number }> {
+export async function startRefusingSqs(target: string, marker: string): Promise<LoopbackServer & { refused: number }> {
   let refused = 0;
-  const server = await startTestServer(async (req, res) => {
+  const server = await startLoopbackServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     let body = Buffer.concat(chunks);
@@ -40,7 +40,7 @@ export async function startRefusingSqs(target: string, marker: string): Promise<
     upstream.on('error', (err) => res.destroy(err));
     upstream.end(body);
   });
-  return Object.defineProperty(server as TestServer & { refused: number }, 'refused', { get: () => refused });
+  return Object.defineProperty(server as LoopbackServer & { refused: number }, 'refused', { get: () => refused });
 }
 
 /**

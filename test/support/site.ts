@@ -1,5 +1,5 @@
 import type { PageFields } from '../../functions/core/model/summary.js';
-import { startTestServer, type TestServer } from './http-server.js';
+import { startLoopbackServer, type LoopbackServer } from '../../harness/loopback-server.js';
 
 /**
  * A generated loopback site. /page/N are HTML pages whose fields vary with N (so a mixed-up summary is caught);
@@ -40,9 +40,9 @@ function pageHtml(n: number): string {
   return `<!DOCTYPE html><html${e.lang !== null ? ` lang="${e.lang}"` : ''}><head><meta charset="utf-8">${head}</head><body>${body}</body></html>`;
 }
 
-export async function startSite(): Promise<TestServer & { hits: Map<string, number> }> {
+export async function startSite(): Promise<LoopbackServer & { hits: Map<string, number> }> {
   const hits = new Map<string, number>();
-  const server = await startTestServer((req, res) => {
+  const server = await startLoopbackServer((req, res) => {
     const path = new URL(req.url!, 'http://x').pathname;
     hits.set(path, (hits.get(path) ?? 0) + 1);
     const [, kind, num] = path.split('/');

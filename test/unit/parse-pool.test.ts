@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ESBUILD_OPTIONS } from '../../lib/bundling.js';
 import { analyzeHere } from '../../functions/core/parse/analyze-body.js';
 import { ParsePool } from '../../functions/core/parse/parse-pool.js';
-import { loadCorpus } from '../support/corpus.js';
+import { loadCorpus } from '../../harness/corpus.js';
 
 const pages = loadCorpus().filter((_, i) => i % 20 === 0);
 const dir = mkdtempSync(join(tmpdir(), 'parse-pool-'));

@@ -3,14 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_TEXT_FIELD_CHARS } from '../../functions/core/model/limits.js';
 import { summarizeUrl } from '../../functions/core/summarize/summarize-url.js';
 import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../../functions/core/fetch/fetch-limits.js';
-import { startTestServer, type TestServer } from '../support/http-server.js';
+import { startLoopbackServer, type LoopbackServer } from '../../harness/loopback-server.js';
 
 const open: FetchLimits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true, timeoutMs: 2_000 };
 const PAGE = '<!doctype html><html lang="en"><head><title>Hello</title></head><body><h1>x</h1><a href="/next">n</a><img src=a></body></html>';
 
-let site: TestServer;
+let site: LoopbackServer;
 beforeAll(async () => {
-  site = await startTestServer((req, res) => {
+  site = await startLoopbackServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
     const hop = Number(url.searchParams.get('n') ?? 0);
     switch (url.pathname) {
@@ -123,7 +123,7 @@ describe('summarizeUrl (fetch → decode → parse → summary) against a loopba
 
   it('refuses loopback addresses by default, without connecting', async () => {
     let hits = 0;
-    const counter = await startTestServer((_req, res) => {
+    const counter = await startLoopbackServer((_req, res) => {
       hits++;
       res.end('<title>x</title>');
     });
@@ -140,7 +140,7 @@ describe('summarizeUrl (fetch → decode → parse → summary) against a loopba
   });
 
   it('reports refused connections', async () => {
-    const closed = await startTestServer(() => undefined);
+    const closed = await startLoopbackServer(() => undefined);
     const url = closed.url;
     await closed.close();
     expect((await summarizeUrl(`${url}/`, open)).summary).toMatchObject({ ok: false, error: { code: 'CONNECTION_REFUSED' } });

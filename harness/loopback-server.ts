@@ -1,14 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface TestServer {
+export interface LoopbackServer {
   url: string;
   server: Server;
   close(): Promise<void>;
 }
 
-/** A loopback HTTP server for tests; every socket is destroyed on close so nothing lingers. */
-export async function startTestServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestServer> {
+/** An HTTP server on 127.0.0.1 (a free port) for tests and the bench; every socket is destroyed on close so nothing lingers. */
+export async function startLoopbackServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<LoopbackServer> {
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
