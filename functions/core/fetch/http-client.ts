@@ -90,7 +90,7 @@ class DeadlineError extends Error {
  * the total deadline is the signal. A request that fails on a reused keep-alive socket before any response (the server
  * closed it as we sent) is tried once more on a fresh one: a GET is safe to repeat.
  */
-function get(target: URL, limits: FetchLimits, pair: Agents, signal: AbortSignal, retriedStale = false): Promise<IncomingMessage> {
+function get(target: URL, limits: FetchLimits, pair: Agents, signal: AbortSignal, headers: Record<string, string>, retriedStale = false): Promise<IncomingMessage> {
   const https = target.protocol === 'https:';
   return new Promise<IncomingMessage>((resolve, reject) => {
     const timers: NodeJS.Timeout[] = [];
@@ -99,7 +99,7 @@ function get(target: URL, limits: FetchLimits, pair: Agents, signal: AbortSignal
       method: 'GET',
       agent: https ? pair.https : pair.http,
       signal,
-      headers: REQUEST_HEADERS,
+      headers,
     });
     const fail = (err: Error) => {
       clear();
@@ -121,7 +121,7 @@ function get(target: URL, limits: FetchLimits, pair: Agents, signal: AbortSignal
     req.on('error', (err: NodeJS.ErrnoException) => {
       clear();
       if (req.reusedSocket && err.code === 'ECONNRESET' && !retriedStale && !signal.aborted) {
-        resolve(get(target, limits, pair, signal, true));
+        resolve(get(target, limits, pair, signal, headers, true));
       } else reject(err);
     });
     req.end();
@@ -168,6 +168,88 @@ export async function fetchDocument(
   network: NetworkAccess = PUBLIC_INTERNET,
 ): Promise<FetchedDocument> {
   const deadline = AbortSignal.timeout(limits.timeoutMs);
+  const { finalUrl: current, status: statusCode, response: body } = await openResponse(url, limits, network, deadline, REQUEST_HEADERS);
+  const { headers } = body;
+  const contentType = headerValue(headers['content-type']);
+  const mediaType = mediaTypeOf(contentType);
+  const retryAfter = headerValue(headers['retry-after']);
+  const wanted = statusCode >= 200 && statusCode < 300 && (mediaType === null || HTML_TYPES.has(mediaType));
+  if (!wanted) {
+    body.resume();
+    return { finalUrl: current, status: statusCode, contentType, mediaType, body: null, retryAfter };
+  }
+  try {
+    const declared = Number(headerValue(headers['content-length']) ?? NaN);
+    const encoding = (headerValue(headers['content-encoding']) ?? 'identity').trim().toLowerCase();
+    if (encoding === 'identity' && declared > limits.maxBodyBytes) {
+      body.destroy();
+      throw new FetchError('TOO_LARGE', `body of ${declared} bytes is over the ${limits.maxBodyBytes}-byte cap`, current, statusCode);
+    }
+    const bytes = await readCapped(body, encoding, limits.maxBodyBytes, current, statusCode);
+    return { finalUrl: current, status: statusCode, contentType, mediaType, body: bytes, retryAfter };
+  } catch (err) {
+    // The deadline destroys the socket, which the body reports as a reset: name the real cause.
+    throw toFetchError(deadline.aborted && !(err instanceof FetchError) ? deadline.reason : err, current, limits, statusCode);
+  }
+}
+
+/** A response whose body is read as it arrives (a sitemap): the caller reads `body` to its end or stops early. */
+export interface StreamedResponse {
+  finalUrl: string;
+  status: number;
+  contentType: string | null;
+  /** The body after content decoding (gzip, deflate, br), in chunks; empty when the status is not 2xx. */
+  body: AsyncIterable<Uint8Array>;
+  /** Stops reading (closes the connection); harmless after the end. */
+  close(): void;
+  retryAfter: string | null;
+}
+
+/**
+ * One GET through the same guard, limits, redirects and User-Agent as pages, with the body left to the caller to read
+ * as a stream: for documents too large to hold (a 50 MB sitemap). `limits.timeoutMs` is the deadline for the whole
+ * fetch, body included; errors while reading are FetchErrors too. The body is not capped here: the reader caps it.
+ */
+export async function fetchStream(
+  url: string,
+  limits: FetchLimits = DEFAULT_FETCH_LIMITS,
+  network: NetworkAccess = PUBLIC_INTERNET,
+  accept = '*/*',
+): Promise<StreamedResponse> {
+  const deadline = AbortSignal.timeout(limits.timeoutMs);
+  const { finalUrl, status, response } = await openResponse(url, limits, network, deadline, { ...REQUEST_HEADERS, accept });
+  const contentType = headerValue(response.headers['content-type']);
+  const retryAfter = headerValue(response.headers['retry-after']);
+  const close = () => response.destroy();
+  if (status < 200 || status >= 300) {
+    response.resume();
+    return { finalUrl, status, contentType, retryAfter, close, body: (async function* () {})() };
+  }
+  const encoding = (headerValue(response.headers['content-encoding']) ?? 'identity').trim().toLowerCase();
+  const inflate = decompressor(encoding);
+  const source: Readable = inflate ? response.pipe(inflate) : response;
+  if (inflate) response.on('error', (err) => inflate.destroy(err));
+  const body = (async function* () {
+    try {
+      for await (const chunk of source) yield chunk as Buffer;
+    } catch (err) {
+      throw toFetchError(deadline.aborted && !(err instanceof FetchError) ? deadline.reason : err, finalUrl, limits, status);
+    } finally {
+      if (!response.readableEnded) response.destroy();
+      inflate?.destroy();
+    }
+  })();
+  return { finalUrl, status, contentType, retryAfter, close, body };
+}
+
+/** Follows redirects (each hop checked by the guard) until a response that is not one; its body is still unread. */
+async function openResponse(
+  url: string,
+  limits: FetchLimits,
+  network: NetworkAccess,
+  deadline: AbortSignal,
+  headers: Record<string, string>,
+): Promise<{ finalUrl: string; status: number; response: IncomingMessage }> {
   const pair = agentsFor(network, limits);
   const visited = new Set<string>();
   let current = url;
@@ -177,17 +259,15 @@ export async function fetchDocument(
     checkHop(target, limits, network);
     let response: IncomingMessage;
     try {
-      response = await get(target, limits, pair, deadline);
+      response = await get(target, limits, pair, deadline, headers);
     } catch (err) {
       throw toFetchError(deadline.aborted ? deadline.reason : err, current, limits);
     }
 
     const statusCode = response.statusCode ?? 0;
-    const { headers } = response;
-    const body = response;
-    const location = headerValue(headers['location']);
+    const location = headerValue(response.headers['location']);
     if (REDIRECT_STATUSES.has(statusCode) && location !== null) {
-      body.resume();
+      response.resume();
       const next = URL.parse(location, current);
       if (next === null) throw new FetchError('BAD_REDIRECT', `redirect to an invalid URL`, current, statusCode);
       next.hash = '';
@@ -198,28 +278,7 @@ export async function fetchDocument(
       current = next.href;
       continue;
     }
-
-    const contentType = headerValue(headers['content-type']);
-    const mediaType = mediaTypeOf(contentType);
-    const retryAfter = headerValue(headers['retry-after']);
-    const wanted = statusCode >= 200 && statusCode < 300 && (mediaType === null || HTML_TYPES.has(mediaType));
-    if (!wanted) {
-      body.resume();
-      return { finalUrl: current, status: statusCode, contentType, mediaType, body: null, retryAfter };
-    }
-    try {
-      const declared = Number(headerValue(headers['content-length']) ?? NaN);
-      const encoding = (headerValue(headers['content-encoding']) ?? 'identity').trim().toLowerCase();
-      if (encoding === 'identity' && declared > limits.maxBodyBytes) {
-        body.destroy();
-        throw new FetchError('TOO_LARGE', `body of ${declared} bytes is over the ${limits.maxBodyBytes}-byte cap`, current, statusCode);
-      }
-      const bytes = await readCapped(body, encoding, limits.maxBodyBytes, current, statusCode);
-      return { finalUrl: current, status: statusCode, contentType, mediaType, body: bytes, retryAfter };
-    } catch (err) {
-      // The deadline destroys the socket, which the body reports as a reset: name the real cause.
-      throw toFetchError(deadline.aborted && !(err instanceof FetchError) ? deadline.reason : err, current, limits, statusCode);
-    }
+    return { finalUrl: current, status: statusCode, response };
   }
 }
 
