@@ -1,5 +1,6 @@
 import en from 'zod/v4/locales/en.js';
 import * as z from 'zod/mini';
+import { patternProblem } from '../crawl/scope.js';
 
 // zod/mini keeps the Lambda bundles small (the classic API and its locales are ~440 KB minified); the English
 // messages are configured once, here, so errors read as they did.
@@ -13,7 +14,20 @@ z.config(en());
 export const MAX_PATTERNS = 100;
 export const MAX_PATTERN_LENGTH = 500;
 const patterns = z.optional(
-  z.array(z.string().check(z.minLength(1), z.maxLength(MAX_PATTERN_LENGTH))).check(z.maxLength(MAX_PATTERNS)),
+  z
+    .array(
+      z.string().check(
+        z.minLength(1),
+        z.maxLength(MAX_PATTERN_LENGTH),
+        // Every string is a pattern (only `*` is special), but one with a character no normalized URL holds would
+        // silently match nothing: it is refused, named, instead.
+        z.superRefine((pattern, ctx) => {
+          const problem = patternProblem(pattern);
+          if (problem) ctx.addIssue({ code: 'custom', input: pattern, message: `${JSON.stringify(pattern)} ${problem}` });
+        }),
+      ),
+    )
+    .check(z.maxLength(MAX_PATTERNS)),
 );
 
 export const crawlRequestSchema = z.strictObject({
