@@ -27,8 +27,8 @@ describe('parsePage: the Summary fields as Chromium computes them', () => {
     // Both parsing paths must agree with the browser on their own: the streaming pass wherever it does not hand
     // the page over, and the tree builder everywhere but where parse5 itself differs from Chromium.
     const scanned = await scanHtml(rule.html);
-    if (!('needsTreeBuilder' in scanned)) expect(scanned).toEqual({ ...fields, hrefs, baseHref: null });
-    if (!rule.treeBuilderDiffers) expect(await scanTree(rule.html)).toEqual({ ...fields, hrefs, baseHref: null });
+    if (!('needsTreeBuilder' in scanned)) expect(scanned).toEqual({ ...fields, hrefs, baseHref: null, nofollow: false });
+    if (!rule.treeBuilderDiffers) expect(await scanTree(rule.html)).toEqual({ ...fields, hrefs, baseHref: null, nofollow: false });
   });
 
   it('hands misnested <a> elements to the tree builder, and keeps well-formed pages on the fast path', async () => {

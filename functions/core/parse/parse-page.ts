@@ -18,6 +18,6 @@ export async function parsePage(html: string, documentUrl: string): Promise<Pars
   const scanned = await scanHtml(html);
   const parser = 'needsTreeBuilder' in scanned ? 'tree' : 'stream';
   const page = 'needsTreeBuilder' in scanned ? await scanTree(html) : scanned;
-  const { hrefs, baseHref, ...fields } = page;
-  return { fields, pageLinks: { hrefs, baseHref }, parser };
+  const { hrefs, baseHref, nofollow, ...fields } = page;
+  return { fields, pageLinks: { hrefs, baseHref, nofollow }, parser };
 }

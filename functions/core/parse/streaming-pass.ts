@@ -8,6 +8,8 @@ export interface PageScan extends PageFields {
   hrefs: string[];
   /** `href` of the first `<base href>`, as written. */
   baseHref: string | null;
+  /** Some `<meta name=robots>` says `nofollow` or `none`: the page's links are not to be followed. */
+  nofollow: boolean;
 }
 
 /**
@@ -104,6 +106,12 @@ export const normalizeText = (text: string) => text.replace(/\r\n?/g, '\n').repl
 export const collapseWhitespace = (text: string) => text.replace(/[\t\n\f\r ]+/g, ' ').replace(/^ | $/g, '');
 /** `rel` is a set of space-separated tokens, compared ASCII case-insensitively. */
 export const relHasCanonical = (rel: string) => rel.toLowerCase().split(/[\t\n\f\r ]+/).includes('canonical');
+/** A `<meta name=robots>` `content`: comma-separated directives, compared case-insensitively; `none` includes nofollow. */
+export const robotsSayNofollow = (content: string) =>
+  content.split(',').some((directive) => {
+    const d = directive.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '').toLowerCase();
+    return d === 'nofollow' || d === 'none';
+  });
 
 class Scan implements Partial<Handler> {
   private readonly names: string[] = [];
@@ -123,6 +131,7 @@ class Scan implements Partial<Handler> {
   private description: string | null = null;
   private canonical: string | null = null;
   private baseHref: string | null = null;
+  private nofollow = false;
   private h1 = 0;
   private images = 0;
   private readonly hrefs: string[] = [];
@@ -138,6 +147,7 @@ class Scan implements Partial<Handler> {
       images: this.images,
       hrefs: this.hrefs,
       baseHref: this.baseHref,
+      nofollow: this.nofollow,
     };
   }
 
@@ -191,8 +201,10 @@ class Scan implements Partial<Handler> {
     // Selectors match these in any namespace (an SVG <a href> is an `a[href]`), and <meta> always leaves SVG.
     if (name === 'a') {
       if (attribs.href !== undefined) this.hrefs.push(attribs.href);
-    } else if (name === 'meta') {
-      if (this.description === null && attribs.name?.toLowerCase() === 'description') this.description = attribs.content ?? '';
+    } else if (name === 'meta' && attribs.name !== undefined) {
+      const metaName = attribs.name.toLowerCase();
+      if (metaName === 'description') this.description ??= attribs.content ?? '';
+      else if (metaName === 'robots' && attribs.content !== undefined && robotsSayNofollow(attribs.content)) this.nofollow = true;
     } else if (name === 'link') {
       if (this.canonical === null && attribs.rel !== undefined && relHasCanonical(attribs.rel)) this.canonical = attribs.href ?? '';
     } else if (name === 'base') {

@@ -1,7 +1,7 @@
 import type { ChildNode, Element, ParentNode } from 'domhandler';
 import { Parser } from 'parse5';
 import { adapter } from 'parse5-htmlparser2-tree-adapter';
-import { collapseWhitespace, inSlices, relHasCanonical, type PageScan } from './streaming-pass.js';
+import { collapseWhitespace, inSlices, relHasCanonical, robotsSayNofollow, type PageScan } from './streaming-pass.js';
 
 const HTML_NS = 'http://www.w3.org/1999/xhtml';
 
@@ -43,6 +43,7 @@ export async function scanTree(html: string): Promise<PageScan> {
   let description: Element | undefined;
   let canonical: Element | undefined;
   let baseHref: string | null = null;
+  let nofollow = false;
   let h1 = 0;
   let images = 0;
   const hrefs: string[] = [];
@@ -54,7 +55,9 @@ export async function scanTree(html: string): Promise<PageScan> {
         if (html) title ??= el;
         break;
       case 'meta':
-        if (attribs.name !== undefined && attribs.name.toLowerCase() === 'description') description ??= el;
+        if (attribs.name === undefined) break;
+        if (attribs.name.toLowerCase() === 'description') description ??= el;
+        else if (attribs.name.toLowerCase() === 'robots' && attribs.content !== undefined && robotsSayNofollow(attribs.content)) nofollow = true;
         break;
       case 'link':
         if (attribs.rel !== undefined && relHasCanonical(attribs.rel)) canonical ??= el;
@@ -85,5 +88,6 @@ export async function scanTree(html: string): Promise<PageScan> {
     images,
     hrefs,
     baseHref,
+    nofollow,
   };
 }
