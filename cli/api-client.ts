@@ -102,6 +102,11 @@ export class ApiClient {
     return this.request('GET', `/crawls/${encodeURIComponent(crawlId)}`, undefined, signal);
   }
 
+  /** DELETE /crawls/{id}: the crawl, cancelled. */
+  cancel(crawlId: string): Promise<CrawlStatusView> {
+    return this.request('DELETE', `/crawls/${encodeURIComponent(crawlId)}`);
+  }
+
   /** The crawl's pages, one API page at a time, so nothing more than one page of results is held. */
   async *pages(crawlId: string, limit = 200): AsyncGenerator<Summary[]> {
     let cursor: string | null = null;

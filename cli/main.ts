@@ -8,6 +8,8 @@ import type { FetchLimits } from '../functions/core/fetch/fetch-limits.js';
 import type { CrawlStatusView } from '../functions/core/crawl/read-crawls.js';
 import type { Summary } from '../functions/core/model/summary.js';
 import { normalizeUrl } from '../functions/core/model/url.js';
+import { patternProblem } from '../functions/core/crawl/scope.js';
+import type { CrawlRequestInput } from '../functions/core/model/crawl-request.js';
 import { ConfigFileError, readCrawlerConfig } from '../lib/config.js';
 import { ApiClient, sigv4Signer, type SubmitResponse } from './api-client.js';
 import { LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from './endpoint.js';
@@ -26,12 +28,15 @@ const USAGE = `Usage: crawler <command> [options]
 Commands:
   fetch [--json] [--concurrency N] [--allow-private-network] [--config FILE] [--file F] URL...
       Fetch and summarize pages in this process, with the engine and fetch limits the consumer Lambda uses.
-  submit [--wait [--timeout S] | --json] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] URL...
+  submit [--wait [--timeout S] | --json] [--max-depth N] [--max-pages N] [--same-origin=false]
+         [--include P]... [--exclude P]... [--sitemap MODE] [--ignore-robots] [--host-delay MS] [--file F] URL...
       Start a crawl through the API (POST /crawls); --wait shows its progress, then prints the results.
   status [--wait [--timeout S]] CRAWL_ID
       Show a crawl's progress (--wait: follow it to the end).
   pages [--format table|json|csv] CRAWL_ID
       Print a crawl's page summaries.
+  cancel [--json] CRAWL_ID
+      Cancel a running crawl (DELETE /crawls/{id}): no request for it starts after a few seconds.
   help [COMMAND]
       This text, or a command's details (as \`crawler COMMAND --help\`).
 
@@ -67,7 +72,9 @@ Fetches and summarizes each URL here, with no queue and no table, within the dep
   --file F                  read URLs from F ("-" for standard input)
 
 Exits 0 when every page was tried, even if some failed (their error says why); 2 on bad usage.`,
-  submit: `Usage: crawler submit [--wait [--timeout S] | --json] [--max-depth N] [--max-pages N] [--same-origin=false] [--file F] [ENDPOINT OPTIONS] URL...
+  submit: `Usage: crawler submit [--wait [--timeout S] | --json] [--max-depth N] [--max-pages N] [--same-origin=false]
+                      [--include P]... [--exclude P]... [--sitemap MODE] [--ignore-robots] [--host-delay MS]
+                      [--file F] [ENDPOINT OPTIONS] URL...
 
 Starts a crawl (POST /crawls) and prints its id on stdout; with --wait, prints its pages once it completes. On
 stderr it says how many URLs were accepted and rejected (and why), and how many the API could not put on the queue
@@ -78,6 +85,13 @@ ${WAIT_HELP}
   --max-depth N     follow links N levels deep (default 0)
   --max-pages N     stop adding links once the crawl counts N URLs
   --same-origin=false  follow links to other origins too
+  --include P       follow only discovered URLs matching pattern P (repeatable: any of them); seeds are always crawled
+  --exclude P       do not follow discovered URLs matching P (repeatable). A pattern is matched against the whole
+                    normalized URL: ** is any run of characters, * any run without /, everything else is literal
+                    (quote patterns from the shell: --exclude '**?*')
+  --sitemap MODE    skip (default), include (add the seed origins' sitemap URLs) or only (crawl those alone)
+  --ignore-robots   do not fetch or obey robots.txt (robotsTxt: "ignore")
+  --host-delay MS   least time between two requests to one host, 0 to 60000 ms (default: the deployment's, 1000)
   --format F        with --wait: how to print the pages (table, json, csv)
   --file F          read URLs from F, one a line ("-" for standard input)
 ${ENDPOINT_HELP}`,
@@ -94,6 +108,15 @@ Streams every page summary of the crawl, one API page at a time.
   --format table   aligned columns for a terminal (default)
   --format json    one Summary per line (JSON lines)
   --format csv     a header and one row per page
+${ENDPOINT_HELP}`,
+  cancel: `Usage: crawler cancel [--json] [ENDPOINT OPTIONS] CRAWL_ID
+
+Cancels a running crawl (DELETE /crawls/{id}). No request for it starts more than 5 s after the answer; its URLs not
+fetched yet end as failed (CANCELLED), and it gets its completedAt once every URL has ended. Its status stays
+"cancelled". Cancelling it again is harmless (the same answer); a crawl that had completed cannot be cancelled
+(CRAWL_COMPLETED, exit 1), nor can an unknown one (CRAWL_NOT_FOUND, exit 1).
+
+  --json            print the crawl as the API answered it (JSON) instead of a sentence
 ${ENDPOINT_HELP}`,
 };
 
@@ -225,6 +248,11 @@ async function submitCommand(argv: string[]): Promise<number> {
     'max-depth': { type: 'string' },
     'max-pages': { type: 'string' },
     'same-origin': { type: 'string' },
+    include: { type: 'string', multiple: true },
+    exclude: { type: 'string', multiple: true },
+    sitemap: { type: 'string' },
+    'ignore-robots': { type: 'boolean' },
+    'host-delay': { type: 'string' },
     format: { type: 'string' },
     json: { type: 'boolean' },
     file: { type: 'string' },
@@ -239,6 +267,7 @@ async function submitCommand(argv: string[]): Promise<number> {
   if (sameOrigin !== undefined && sameOrigin !== 'true' && sameOrigin !== 'false') {
     throw new UsageError(`--same-origin is true or false (--same-origin=false), not "${sameOrigin}"`);
   }
+  const scope = scopeOptions(values);
   const urls = await readUrls(positionals, values.file);
   const pagesFormat = format(values.format);
   const timeoutMs = waitTimeoutMs(values);
@@ -248,6 +277,7 @@ async function submitCommand(argv: string[]): Promise<number> {
     ...(maxDepth !== undefined ? { maxDepth } : {}),
     ...(maxPages !== undefined ? { maxPages } : {}),
     ...(sameOrigin !== undefined ? { sameOrigin: sameOrigin === 'true' } : {}),
+    ...scope,
   });
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -262,6 +292,39 @@ async function submitCommand(argv: string[]): Promise<number> {
   if (watched.end !== 'completed') return watched.exitCode;
   await printPages(client, result.crawlId, pagesFormat);
   return EXIT.ok;
+}
+
+/** The crawl request's scope and politeness fields from submit's options, each checked with a message naming it. */
+function scopeOptions(values: {
+  include?: string[] | undefined;
+  exclude?: string[] | undefined;
+  sitemap?: string | undefined;
+  'ignore-robots'?: boolean | undefined;
+  'host-delay'?: string | undefined;
+}): Partial<CrawlRequestInput> {
+  const request: Partial<CrawlRequestInput> = {};
+  for (const option of ['include', 'exclude'] as const) {
+    const patterns = values[option];
+    if (patterns === undefined) continue;
+    for (const pattern of patterns) {
+      if (pattern === '') throw new UsageError(`--${option} needs a pattern, such as '**/blog/**'`);
+      const problem = patternProblem(pattern);
+      if (problem) throw new UsageError(`--${option} ${JSON.stringify(pattern)} ${problem}`);
+    }
+    request[option] = patterns;
+  }
+  const sitemap = values.sitemap;
+  if (sitemap !== undefined) {
+    if (sitemap !== 'skip' && sitemap !== 'include' && sitemap !== 'only') throw new UsageError(`--sitemap is skip, include or only, not "${sitemap}"`);
+    request.sitemap = sitemap;
+  }
+  if (values['ignore-robots']) request.robotsTxt = 'ignore';
+  const delay = values['host-delay'];
+  if (delay !== undefined) {
+    if (!/^\d+$/.test(delay) || Number(delay) > 60_000) throw new UsageError(`--host-delay is a whole number of milliseconds from 0 to 60000, not "${delay}"`);
+    request.hostDelayMs = Number(delay);
+  }
+  return request;
 }
 
 /** What the API did with the request, for a person: the counts, each refused URL and why, and any it could not queue. */
@@ -307,7 +370,8 @@ async function watch(client: ApiClient, crawlId: string, timeoutMs?: number): Pr
       if (!status) break;
       last = status;
       progress.update(status);
-      if (status.status === 'completed') return { end: 'completed', status };
+      // A cancelled crawl is done too once every URL has ended (its status stays cancelled).
+      if (status.status === 'completed' || status.completedAt) return { end: 'completed', status };
       await sleep(interactive ? 500 : 1_000, undefined, { signal: abort.signal }).catch(() => undefined);
     }
     progress.end();
@@ -367,6 +431,18 @@ async function printPages(client: ApiClient, crawlId: string, format: Format): P
   }
 }
 
+async function cancelCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('cancel', argv, { ...ENDPOINT_OPTIONS, json: { type: 'boolean' } });
+  if (values.help) return help('cancel');
+  if (positionals.length !== 1) throw new UsageError(`give exactly one CRAWL_ID\n\n${HELP['cancel']}`);
+  const crawl = await (await clientFor(values)).cancel(positionals[0]!);
+  if (values.json) return printStatus(crawl, EXIT.ok);
+  const done = `${crawl.succeeded + crawl.failed} of ${crawl.total} ended (${crawl.succeeded} succeeded, ${crawl.failed} failed)`;
+  const end = crawl.completedAt ? 'every URL has ended' : 'the URLs not fetched yet end as failed (CANCELLED); crawler status --wait follows it';
+  process.stdout.write(`crawl ${crawl.crawlId} cancelled at ${crawl.cancelledAt ?? '?'}: ${done}; ${end}\n`);
+  return EXIT.ok;
+}
+
 function help(command?: string): number {
   process.stdout.write(`${command ? HELP[command] : USAGE}\n`);
   return EXIT.ok;
@@ -377,6 +453,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   submit: submitCommand,
   status: statusCommand,
   pages: pagesCommand,
+  cancel: cancelCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

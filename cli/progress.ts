@@ -29,7 +29,7 @@ export class Progress {
     const first = this.samples[0]!;
     const rate = at > first.at ? ((done - first.done) * 1000) / (at - first.at) : 0;
     const left = status.total - done;
-    const eta = status.status === 'completed' ? 'done' : rate > 0 ? `ETA ${clock(left / rate)}` : 'ETA —';
+    const eta = status.status === 'completed' || status.completedAt ? 'done' : rate > 0 ? `ETA ${clock(left / rate)}` : 'ETA —';
     const percent = status.total > 0 ? Math.floor((100 * done) / status.total) : 0;
     const facts = `${done.toLocaleString('en-US')}/${status.total.toLocaleString('en-US')} ${String(percent).padStart(3)}% · ${status.failed} failed · ${rate.toFixed(1)} pages/s · ${eta}`;
     if (this.interactive) {
@@ -37,7 +37,7 @@ export class Progress {
       const filled = status.total > 0 ? Math.round((width * done) / status.total) : 0;
       this.out.write(`\r\u001b[2K[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${facts}`);
       this.drawn = true;
-    } else if (status.status === 'completed' || at - this.lastLine >= this.lineEveryMs || this.lastLine === 0) {
+    } else if (status.status === 'completed' || status.completedAt || at - this.lastLine >= this.lineEveryMs || this.lastLine === 0) {
       this.out.write(`${status.status}: ${facts}\n`);
       this.lastLine = at;
     }

@@ -15,7 +15,10 @@ import { runningCrawlsIndex } from './resources.js';
 
 export type CrawlerFunctionName = 'submit' | 'read' | 'consume' | 'reconcile';
 
-/** What each function may do to the table: only the actions its code calls (TransactWriteItems needs Put/Update). */
+/**
+ * What each function may do to the table: only the actions its code calls (TransactWriteItems needs Put/Update).
+ * submit also serves DELETE /crawls/{crawlId}, a write the read function may not do: an UpdateItem and a GetItem.
+ */
 export const TABLE_ACCESS = {
   submit: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem'],
   consume: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
@@ -71,7 +74,7 @@ export function functionDefinitions(config: CrawlerConfig): Record<CrawlerFuncti
   return {
     submit: {
       handlerFile: 'submit',
-      description: 'Validates a crawl request, records the crawl and queues one message per URL',
+      description: 'Validates a crawl request, records the crawl and queues one message per URL; cancels crawls',
       memorySize: 512,
       // API Gateway's integration timeout.
       timeoutSeconds: 29,

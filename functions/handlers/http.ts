@@ -22,7 +22,7 @@ export class HttpError extends Error {
 }
 
 /** Each kind of domain error's status: the only place the core's errors meet HTTP. */
-const STATUS_OF: Record<DomainErrorKind, number> = { invalid: 400, 'not-found': 404, 'too-large': 413, unavailable: 503 };
+const STATUS_OF: Record<DomainErrorKind, number> = { invalid: 400, 'not-found': 404, 'too-large': 413, conflict: 409, unavailable: 503 };
 
 /**
  * The one place errors become responses: a domain error gets its kind's status, an HttpError its own, both with their

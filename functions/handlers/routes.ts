@@ -6,7 +6,7 @@
 export type FunctionName = 'submit' | 'read';
 
 export interface Route {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   readonly resource: string;
   readonly function: FunctionName;
 }
@@ -14,6 +14,8 @@ export interface Route {
 export const ROUTES: readonly Route[] = [
   { method: 'POST', resource: '/crawls', function: 'submit' },
   { method: 'GET', resource: '/crawls/{crawlId}', function: 'read' },
+  // A write, so not the read function (read grants only): the submit function, which already writes crawl items.
+  { method: 'DELETE', resource: '/crawls/{crawlId}', function: 'submit' },
   { method: 'GET', resource: '/crawls/{crawlId}/pages', function: 'read' },
   { method: 'GET', resource: '/pages', function: 'read' },
 ];

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { crawlIdForEvent, submitCrawl } from '../core/crawl/submit-crawl.js';
+import { cancelCrawl } from '../core/crawl/cancel-crawl.js';
 import { crawlStore, pageQueue } from '../adapters/from-settings.js';
 import { loadSettings } from '../settings/setting.js';
 import { SUBMIT_SETTINGS } from '../settings/submit.js';
@@ -26,7 +27,7 @@ export type ScheduledCrawlEvent = z.infer<typeof scheduledCrawlSchema>;
 
 async function onHttp(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   return respond(logger, async () => {
-    const result = await submitCrawl(parseJsonBody(event), { kind: 'api' }, { store, queue, policy: settings.policy });
+    const result = await submitCrawl(parseJsonBody(event), { kind: 'api' }, { store, queue, sitemapQueue: queue, policy: settings.policy });
     logger.info('crawl submitted', { crawlId: result.crawlId, accepted: result.accepted, rejected: result.rejected.length, unqueued: result.unqueued });
     countSubmission(result);
     const statusPath = `/crawls/${result.crawlId}`;
@@ -44,7 +45,7 @@ async function onHttp(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResul
 
 async function onSchedule(event: ScheduledCrawlEvent): Promise<{ crawlId: string; accepted: number }> {
   const crawlId = event.eventId ? crawlIdForEvent(`${event.schedule}/${event.eventId}`, event.time ? new Date(event.time) : new Date()) : undefined;
-  const result = await submitCrawl(event.crawl, { kind: 'schedule', name: event.schedule }, { store, queue, policy: settings.policy }, crawlId ? { crawlId } : {});
+  const result = await submitCrawl(event.crawl, { kind: 'schedule', name: event.schedule }, { store, queue, sitemapQueue: queue, policy: settings.policy }, crawlId ? { crawlId } : {});
   if (result.duplicate) {
     logger.info('scheduled crawl already submitted by an earlier try of this event', { schedule: event.schedule, crawlId: result.crawlId });
     return { crawlId: result.crawlId, accepted: result.accepted };
@@ -63,8 +64,24 @@ function countSubmission(result: { accepted: number; rejected: unknown[]; unqueu
   metrics.publishStoredMetrics();
 }
 
+/**
+ * DELETE /crawls/{crawlId}: a write, so not the read function's (read grants only). This function writes crawl items
+ * already, and a cancel is one conditional UpdateItem and a GetItem it is granted: no grant is added anywhere
+ * (TABLE_ACCESS in lib/function-definitions.ts), where a function of its own would add a Lambda, a role and a log
+ * group for one route.
+ */
+async function onCancel(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  return respond(logger, async () => {
+    const crawl = await cancelCrawl(event.pathParameters?.['crawlId'] ?? '', { store });
+    logger.info('crawl cancelled', { crawlId: crawl.crawlId, cancelledAt: crawl.cancelledAt, completed: crawl.completedAt !== undefined });
+    metrics.addMetric('CrawlsCancelled', MetricUnit.Count, 1);
+    metrics.publishStoredMetrics();
+    return json(202, crawl);
+  });
+}
+
 export const handler = async (event: APIGatewayProxyEvent | ScheduledCrawlEvent) => {
-  if ('httpMethod' in event) return onHttp(event);
+  if ('httpMethod' in event) return event.httpMethod === 'DELETE' ? onCancel(event) : onHttp(event);
   const scheduled = scheduledCrawlSchema.safeParse(event);
   if (!scheduled.success) {
     // Neither API Gateway nor our schedule: a misconfigured trigger. Fail loudly so it shows in the function's errors.

@@ -151,7 +151,7 @@ describe('crawler fetch (a real process)', () => {
     [['status', '--wait', '--timeout=-5', CRAWL_ID], /--timeout is a positive number of seconds \(e\.g\. 600\), not "-5"/],
     [['status', '--timeout', '10', CRAWL_ID], /--timeout limits how long --wait watches; give it with --wait/],
     [['submit', '--timeout', '10', 'https://a.example/'], /--timeout limits how long --wait watches/],
-    [['help', 'nonsense'], /usage: crawler help \[fetch\|submit\|status\|pages\]/],
+    [['help', 'nonsense'], /usage: crawler help \[fetch\|submit\|status\|pages\|cancel\]/],
     [['toString'], /unknown command "toString"/],
     [['submit', '--same-origin', 'https://a.example/'], /--same-origin is true or false \(--same-origin=false\), not "https:\/\/a\.example\/"/],
     [['submit', '--max-depth=-1', 'https://a.example/'], /--max-depth must be a whole number ≥ 0, not "-1"/],

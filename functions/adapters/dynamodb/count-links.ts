@@ -1,6 +1,7 @@
 // Invariant (maxPages accounting): a discovered URL is counted once per crawl, by the put of its SEEN item (only if
-// absent) in the same transaction that adds it to total and pending, and only while total stays ≤ maxPages; the
-// delivery holding a counted link's lease is the one that queues it.
+// absent) in the same transaction that adds it to total and pending, and only while total stays ≤ maxPages and the
+// crawl is running (a cancelled crawl counts no more links); the delivery holding a counted link's lease is the one
+// that queues it.
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { URLS_PER_COUNTED_WRITE } from '../../core/model/limits.js';
 import { getCrawl } from './crawl-lifecycle.js';
@@ -113,10 +114,10 @@ async function addLinks(
           TableName: t.name,
           Key: crawlKey(crawlId),
           UpdateExpression: 'ADD #total :n, pending :n SET progressAt = :now',
-          // total + n ≤ maxPages, written without arithmetic: total ≤ maxPages − n.
-          ConditionExpression: maxPages ? '#total <= :room' : 'attribute_exists(PK)',
-          ExpressionAttributeNames: { '#total': 'total' },
-          ExpressionAttributeValues: { ':n': n, ':now': new Date().toISOString(), ...(maxPages ? { ':room': maxPages - n } : {}) },
+          // total + n ≤ maxPages, written without arithmetic: total ≤ maxPages − n. Only while the crawl runs.
+          ConditionExpression: maxPages ? '#status = :running AND #total <= :room' : '#status = :running',
+          ExpressionAttributeNames: { '#total': 'total', '#status': 'status' },
+          ExpressionAttributeValues: { ':n': n, ':now': new Date().toISOString(), ':running': 'running', ...(maxPages ? { ':room': maxPages - n } : {}) },
         },
       },
     ]);
@@ -129,6 +130,8 @@ async function addLinks(
     if (codes[n] === 'ConditionalCheckFailed') {
       const crawl = await getCrawl(t, crawlId);
       if (!crawl) throw new Error(`crawl ${crawlId} does not exist`);
+      // Cancelled (or, impossibly, completed while a page still finds links): no room for any.
+      if (crawl.status !== 'running') return { kind: 'full', room: 0 };
       return { kind: 'full', room: (maxPages ?? 0) - crawl.total };
     }
     throw err;

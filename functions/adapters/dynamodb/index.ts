@@ -4,21 +4,25 @@
 //   requests.ts         DynamoDB calls retried until done; a failed condition is an answer
 //   record-once.ts      a URL's outcome recorded exactly once, with the counters, in one transaction
 //   count-links.ts      discovered links counted once, within maxPages; leases on who queues them
-//   crawl-lifecycle.ts  a crawl created once after its seeds are counted, completed once when nothing is pending
+//   crawl-lifecycle.ts  a crawl created once after its seeds are counted, cancelled once, completed once when nothing is pending
 //   summaries.ts        reads of pages and of a URL's newest summary
 //   reconcile.ts        the reconciler's reads and marks (ReconcileStore)
+//   sitemap-work.ts     a crawl's sitemap work counted once and ended once; no completion while any is pending
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Crawl, RecordOutcome } from '../../core/model/crawl.js';
 import type { CrawlStore, PageList } from '../../core/model/ports.js';
 import type { Summary } from '../../core/model/summary.js';
+import type { SitemapTask } from '../../core/sitemap/sitemap-message.js';
 import { registerLinks, releaseLinks, noteRetry, type RegisterLinksOptions } from './count-links.js';
-import { completeIfDone, createCrawl, getCrawl } from './crawl-lifecycle.js';
+import { cancelCrawl, completeIfDone, createCrawl, getCrawl } from './crawl-lifecycle.js';
 import { hasPage, recordPages, type Outcome } from './record-once.js';
 import { createDocumentClient, type StoreTable } from './requests.js';
+import { DynamoSitemapStore } from './sitemap-work.js';
 import { getLatest, listPages, putLatest } from './summaries.js';
 
 export { createDocumentClient };
 export { DynamoReconcileStore } from './reconcile.js';
+export { DynamoSitemapStore } from './sitemap-work.js';
 export type { RegisterLinksOptions } from './count-links.js';
 
 export interface DynamoStoreOptions {
@@ -39,12 +43,16 @@ export class DynamoCrawlStore implements CrawlStore {
     };
   }
 
-  createCrawl(crawl: Crawl, seeds: readonly string[]): Promise<'created' | 'exists'> {
-    return createCrawl(this.t, crawl, seeds);
+  createCrawl(crawl: Crawl, seeds: readonly string[], sitemaps?: readonly SitemapTask[]): Promise<'created' | 'exists'> {
+    return createCrawl(this.t, crawl, seeds, sitemaps);
   }
 
   completeIfDone(crawlId: string, completedAt: string): Promise<boolean> {
     return completeIfDone(this.t, crawlId, completedAt);
+  }
+
+  cancelCrawl(crawlId: string, cancelledAt: string): Promise<Crawl | null> {
+    return cancelCrawl(this.t, crawlId, cancelledAt);
   }
 
   getCrawl(crawlId: string): Promise<Crawl | null> {
@@ -89,5 +97,10 @@ export class DynamoCrawlStore implements CrawlStore {
 
   getLatest(url: string): Promise<Summary | null> {
     return getLatest(this.t, url);
+  }
+
+  /** The same table's sitemap work (sitemap-work.ts): the sitemap use case's store and the reconciler's view of it. */
+  sitemapStore(): DynamoSitemapStore {
+    return new DynamoSitemapStore(this.t);
   }
 }

@@ -27,9 +27,11 @@ export class DynamoReconcileStore implements ReconcileStore {
     const crawls: RunningCrawl[] = [];
     const read = { ProjectionExpression: 'crawlId, progressAt, createdAt, pending, #o, #s', ExpressionAttributeNames: { '#o': 'options', '#s': 'status' } };
     await batchGetEach(this.t, ids.map(crawlKey), read, (item) => {
-      if (item['status'] !== 'running') return;
+      // A cancelled crawl stays in the index until its URLs have ended: the reconciler ends the lost ones.
+      if (item['status'] !== 'running' && item['status'] !== 'cancelled') return;
       crawls.push({
         crawlId: item['crawlId'] as string,
+        ...(item['status'] === 'cancelled' ? { cancelled: true } : {}),
         progressAt: (item['progressAt'] ?? item['createdAt']) as string,
         pending: Number(item['pending'] ?? 0),
         options: item['options'] as RunningCrawl['options'],

@@ -5,11 +5,15 @@ import type { FetchLimits } from '../fetch/fetch-limits.js';
 import type { PageMessage } from '../model/page-message.js';
 import type { RecordOutcome } from '../model/crawl.js';
 import type { CrawlCache } from './crawl-cache.js';
+import { scopeFor, type Scope } from './scope.js';
+import { cancelledSummary } from './cancel-crawl.js';
 import type { CrawlStore, PageSender } from '../model/ports.js';
 import { DEFAULT_RETRY_POLICY, RetryLater, retryDelaySeconds, type RetryPolicy } from './retry-policy.js';
 import { enqueueFailed, failedSummary, type Summary } from '../model/summary.js';
 import { MAX_LINKS_PER_PAGE } from '../model/limits.js';
 import { normalizeUrl } from '../model/url.js';
+import { admit, reportResponse, type Admission, type PoliteDeps } from '../polite/admission.js';
+import { delaySecondsUntil } from '../polite/pacing-policy.js';
 
 export interface ProcessDeps {
   store: CrawlStore;
@@ -31,7 +35,15 @@ export interface ProcessDeps {
    * leased to it until then, so a concurrent delivery of the same parent does not queue them too.
    */
   leaseUntil?: number;
+  /**
+   * Politeness (core/polite/): robots.txt and the host's turn before the fetch, AutoThrottle after it. The consumer
+   * always gives it; without it pages are fetched as they come (tests of the accounting alone).
+   */
+  polite?: PoliteDeps;
 }
+
+/** What one delivery came to: the URL's outcome recorded (now or before), or the URL sent again to wait for its host's turn. */
+export type PageOutcome = RecordOutcome | 'deferred';
 
 /** The lease when the caller gives no deadline: a consumer's default timeout. */
 const DEFAULT_LEASE_MS = 60_000;
@@ -47,7 +59,7 @@ const DEFAULT_LEASE_MS = 60_000;
  *   there the URL is recorded as failed with its reason, so the crawl completes. Only if even that write fails does
  *   the error escape, and SQS moves the message to the DLQ.
  */
-export async function processPage(message: PageMessage, deps: ProcessDeps, attempt = 1): Promise<RecordOutcome> {
+export async function processPage(message: PageMessage, deps: ProcessDeps, attempt = 1): Promise<PageOutcome> {
   const policy = deps.retry ?? DEFAULT_RETRY_POLICY;
   const isLast = attempt >= policy.maxAttempts;
   try {
@@ -111,19 +123,36 @@ async function recordTerminal(message: PageMessage, summary: Summary, deps: Proc
   return outcome;
 }
 
-async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPolicy, attempt: number, isLast: boolean): Promise<RecordOutcome> {
+async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPolicy, attempt: number, isLast: boolean): Promise<PageOutcome> {
   if (await deps.store.hasPage(message.crawlId, message.url)) {
     await deps.store.completeIfDone(message.crawlId, now(deps));
     return 'duplicate';
   }
+  // Cancelled: the URL ends as CANCELLED, recorded as any outcome is, and nothing is fetched.
+  if (await crawlCancelled(message.crawlId, deps)) return endCancelled(message, deps);
+  if (deps.polite) {
+    const admission = await admitPage(message, deps, deps.polite);
+    if (admission.kind === 'wait') return waitForTurn(message, admission, deps, attempt, isLast);
+    if (admission.kind === 'fail') {
+      // Never fetched (robots.txt): failed now, or, while robots.txt is unreachable, retried until the last attempt.
+      if (admission.transient && !isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), `${admission.error.code}: ${admission.error.message}`);
+      const error = admission.transient && attempt > 1 ? { ...admission.error, message: `${admission.error.message} (${attempt} attempts)` } : admission.error;
+      const failed = failedSummary({ url: message.url, fetchedAt: now(deps), error });
+      return recordTerminal(message, failed, deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
+    }
+  }
+  // Admission may have taken a while (robots.txt): the cancel is checked again right before the fetch starts.
+  if (deps.polite && (await crawlCancelled(message.crawlId, deps))) return endCancelled(message, deps);
   const { summary, outlinks, retry } = await summarizeUrl(message.url, deps.limits, deps.network ?? PUBLIC_INTERNET, deps.analyze);
+  if (deps.polite) await reportResponse(message.url, { status: summary.status, errorCode: summary.error?.code }, deps.polite);
   if (retry && summary.error) {
     if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt, retry.afterMs), `${summary.error.code}: ${summary.error.message}`);
     if (attempt > 1) summary.error = { ...summary.error, message: `${summary.error.message} (${attempt} attempts)` };
   }
 
   if (summary.ok && message.depth < message.maxDepth) {
-    const candidates = linksToFollow(outlinks(), message);
+    const scope = await scopeFor(message.crawlId, async () => (await (deps.crawls ? deps.crawls.get(message.crawlId) : deps.store.getCrawl(message.crawlId)))?.options);
+    const candidates = linksToFollow(outlinks(), message, scope);
     if (candidates.length > 0) {
       const toQueue = await deps.store.registerLinks(message.crawlId, message.url, candidates, {
         maxPages: message.maxPages,
@@ -149,14 +178,60 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
   return recordTerminal(message, summary, deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
 }
 
-/** The page's links this crawl follows, each once, at most MAX_LINKS_PER_PAGE of them. */
-function linksToFollow(outlinks: readonly string[], message: PageMessage): string[] {
+/** Admission for the page (robots.txt, the host's turn) with its crawl's options: the crawl cache's, else the store's. */
+async function admitPage(message: PageMessage, deps: ProcessDeps, polite: PoliteDeps): Promise<Admission> {
+  const crawl = await (deps.crawls ? deps.crawls.get(message.crawlId) : deps.store.getCrawl(message.crawlId));
+  return admit(message.url, crawl?.options ?? {}, polite, { reservation: message.reservation });
+}
+
+/**
+ * The host's turn is later: the URL goes back on the queue as a new message delayed until then, carrying its
+ * reservation and the attempts it used (this delivery, a wait, is not one of them), and this delivery ends as done.
+ * So a wait holds no Lambda and uses up no attempt, and its message never nears the DLQ. The URL is noted alive until
+ * it comes back, so the reconciler does not take it for lost. If it cannot be sent, the delivery is retried as any
+ * failure (on the last attempt the URL ends as failed rather than reach the DLQ).
+ */
+async function waitForTurn(message: PageMessage, wait: Extract<Admission, { kind: 'wait' }>, deps: ProcessDeps, attempt: number, isLast: boolean): Promise<PageOutcome> {
+  const at = Date.now();
+  const delaySeconds = delaySecondsUntil(wait.until, at);
+  const { reservation: _spent, ...rest } = message;
+  const next: PageMessage = { ...rest, attempts: attempt - 1, ...(wait.reservation !== undefined ? { reservation: wait.reservation } : {}) };
+  const unsent = await deps.queue.send([next], { delaySeconds });
+  if (unsent.length > 0) {
+    if (!isLast) throw new RetryLater(Math.max(1, delaySeconds), "the URL could not be sent again to wait for its host's turn");
+    throw new Error("the URL could not be sent again to wait for its host's turn");
+  }
+  await deps.store.noteRetry(message.crawlId, message.url, new Date(at + delaySeconds * 1000).toISOString()).catch(() => undefined);
+  return 'deferred';
+}
+
+/** Ends the URL of a cancelled crawl as CANCELLED, through the same recording path as any outcome (counts stay exact). */
+function endCancelled(message: PageMessage, deps: ProcessDeps): Promise<RecordOutcome> {
+  return recordTerminal(message, cancelledSummary(message.url, now(deps)), deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
+}
+
+/**
+ * Whether the page's crawl was cancelled, as the crawl cache saw it at most 2 s ago (a store read when no cache is
+ * given). Checked right before a fetch starts: a request starts at most that long after a DELETE was answered, plus
+ * whatever runs between this check and the fetch, so a wait added there must check again after it.
+ */
+export async function crawlCancelled(crawlId: string, deps: Pick<ProcessDeps, 'crawls' | 'store'>): Promise<boolean> {
+  const crawl = await (deps.crawls ? deps.crawls.get(crawlId) : deps.store.getCrawl(crawlId));
+  return crawl?.status === 'cancelled';
+}
+
+/**
+ * The page's links this crawl follows, each once, at most MAX_LINKS_PER_PAGE of them: on the page's origin when the
+ * crawl says sameOrigin, and within its include/exclude patterns (scope.ts).
+ */
+function linksToFollow(outlinks: readonly string[], message: PageMessage, scope: Scope): string[] {
   const origin = new URL(message.url).origin;
   const out = new Set<string>();
   for (const link of outlinks) {
     const check = normalizeUrl(link);
     if (!check.ok) continue;
     if (message.sameOrigin && new URL(check.url).origin !== origin) continue;
+    if (!scope.allows(check.url)) continue;
     if (check.url !== message.url) out.add(check.url);
     if (out.size === MAX_LINKS_PER_PAGE) break;
   }

@@ -9,25 +9,33 @@ import { normalizeUrl } from '../model/url.js';
 
 /** Crawl ids are ULIDs; anything else cannot name a crawl, so it is a 404 without a read. */
 const CRAWL_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+export const isCrawlId = (text: string) => CRAWL_ID.test(text);
 
-/** What GET /crawls/{crawlId} shows of a crawl: its progress, not its internals. */
-export type CrawlStatusView = Pick<Crawl, 'crawlId' | 'status' | 'total' | 'succeeded' | 'failed' | 'createdAt' | 'completedAt'>;
+/** What GET /crawls/{crawlId} (and DELETE) shows of a crawl: its progress, not its internals. */
+export type CrawlStatusView = Pick<Crawl, 'crawlId' | 'status' | 'total' | 'succeeded' | 'failed' | 'createdAt' | 'completedAt' | 'cancelledAt'>;
 
 /** What a client sent, echoed back at most 64 characters long. */
 const shown = (text: string) => (text.length > 64 ? `${text.slice(0, 64)}…` : text);
 
+/** The contract's 404 for a crawl id that names no crawl. */
+export const crawlNotFound = (crawlId: string) => notFound('CRAWL_NOT_FOUND', `no crawl with id ${shown(crawlId)}`);
+
 async function requireCrawl(store: CrawlStore, crawlId: string): Promise<Crawl> {
-  const crawl = CRAWL_ID.test(crawlId) ? await store.getCrawl(crawlId) : null;
-  if (!crawl) throw notFound('CRAWL_NOT_FOUND', `no crawl with id ${shown(crawlId)}`);
+  const crawl = isCrawlId(crawlId) ? await store.getCrawl(crawlId) : null;
+  if (!crawl) throw crawlNotFound(crawlId);
   return crawl;
 }
 
-export async function getCrawlStatus(store: CrawlStore, crawlId: string): Promise<CrawlStatusView> {
-  const c = await requireCrawl(store, crawlId);
+export function crawlStatusView(c: Crawl): CrawlStatusView {
   return {
     crawlId: c.crawlId, status: c.status, total: c.total, succeeded: c.succeeded, failed: c.failed, createdAt: c.createdAt,
     ...(c.completedAt ? { completedAt: c.completedAt } : {}),
+    ...(c.cancelledAt ? { cancelledAt: c.cancelledAt } : {}),
   };
+}
+
+export async function getCrawlStatus(store: CrawlStore, crawlId: string): Promise<CrawlStatusView> {
+  return crawlStatusView(await requireCrawl(store, crawlId));
 }
 
 export async function listCrawlPages(

@@ -2,6 +2,8 @@ import type { RunningCrawl, UnfinishedUrl } from '../model/crawl.js';
 import type { PageMessage } from '../model/page-message.js';
 import type { CrawlStore, PageSender, ReconcileStore } from '../model/ports.js';
 import { failedSummary } from '../model/summary.js';
+import { endCancelledUrls } from './cancel-crawl.js';
+import { reconcileSitemaps, type SitemapReconcileDeps } from '../sitemap/reconcile-sitemaps.js';
 
 /**
  * The table is the truth, the queue a hint. Every URL counted in a crawl's `total` has a record before its message
@@ -25,6 +27,8 @@ export interface ReconcileDeps {
   /** Messages waiting on the page queue to be received (not those in flight or delayed). */
   backlog: () => Promise<number>;
   now?: () => Date;
+  /** The crawls' sitemap work (core/sitemap/), reconciled with their URLs; none when not given. */
+  sitemaps?: SitemapReconcileDeps;
   /** Told of a crawl this pass could not reconcile; the pass goes on with the others. */
   onError?: (crawlId: string, err: unknown) => void;
 }
@@ -40,6 +44,11 @@ export interface ReconcileReport {
   failed: number;
   /** Crawls this pass completed. */
   completed: number;
+  /** Lost sitemap work queued again, and sitemap work ended unread (too many requeues, or a cancelled crawl). */
+  sitemapsRequeued?: number;
+  sitemapsEnded?: number;
+  /** URLs of cancelled crawls this pass ended as CANCELLED. */
+  cancelled: number;
   /** Stalled crawls whose counts say URLs are pending that have no record to queue again (should never happen). */
   inconsistent: string[];
   /** Messages waiting on the queue when the pass started; while there are any, nothing is requeued or ended. */
@@ -55,8 +64,22 @@ export async function reconcile(deps: ReconcileDeps, settings: ReconcileSettings
   const at = now.toISOString();
   const cutoff = new Date(now.getTime() - settings.afterSeconds * 1000).toISOString();
   const running = await deps.reconcileStore.runningCrawls();
-  const stalled = running.filter((crawl) => crawl.progressAt <= cutoff);
-  const report: ReconcileReport = { running: running.length, stalled: stalled.length, requeued: 0, failed: 0, completed: 0, inconsistent: [], backlog: 0, errors: 0 };
+  const stalled = running.filter((crawl) => !crawl.cancelled && crawl.progressAt <= cutoff);
+  const report: ReconcileReport = { running: running.length, stalled: stalled.length, requeued: 0, failed: 0, completed: 0, cancelled: 0, inconsistent: [], backlog: 0, errors: 0 };
+  // A cancelled crawl's unfinished URLs end now, on every pass: nothing is queued for them, so neither a quiet period
+  // nor a backlog is worth waiting for (a message still on the queue finds its URL ended and counts nothing).
+  for (const crawl of running.filter((c) => c.cancelled)) {
+    try {
+      // Its pending sitemap work ends first, so the crawl can complete with its URLs.
+      if (deps.sitemaps) noteSitemaps(report, await reconcileSitemaps(crawl, deps.sitemaps, settings, at));
+      const { ended, completed } = await endCancelledUrls(crawl.crawlId, deps);
+      report.cancelled += ended;
+      if (completed) report.completed++;
+    } catch (err) {
+      report.errors++;
+      deps.onError?.(crawl.crawlId, err);
+    }
+  }
   if (stalled.length === 0) return report;
   // Messages still waiting to be received: a crawl that recorded nothing may only be waiting its turn behind them
   // (a backlog, a consumer outage). Its messages are not lost, and queueing more would only lengthen the wait.
@@ -119,8 +142,14 @@ async function reconcileCrawl(
     const unsent = await deps.queue.send(messages);
     report.requeued += messages.length - unsent.length;
   }
+  if (deps.sitemaps) noteSitemaps(report, await reconcileSitemaps(crawl, deps.sitemaps, settings, cutoff));
   if (unfinished.length === 0 && crawl.pending > 0) report.inconsistent.push(crawl.crawlId);
   if (await deps.store.completeIfDone(crawl.crawlId, at)) report.completed++;
+}
+
+function noteSitemaps(report: ReconcileReport, sitemaps: { requeued: number; ended: number }): void {
+  report.sitemapsRequeued = (report.sitemapsRequeued ?? 0) + sitemaps.requeued;
+  report.sitemapsEnded = (report.sitemapsEnded ?? 0) + sitemaps.ended;
 }
 
 function unprocessed(url: UnfinishedUrl, at: string) {

@@ -16,22 +16,32 @@ export interface CrawlOptions {
 
 export type CrawlSource = { kind: 'api' } | { kind: 'schedule'; name: string };
 
+export type CrawlStatus = 'running' | 'completed' | 'cancelled';
+
 /** A crawl as the store holds it: the job a request or a schedule started. */
 export interface Crawl {
   crawlId: string;
-  status: 'running' | 'completed';
+  /**
+   * `cancelled` once a DELETE was accepted, and for good: its URLs not yet fetched end as failed (CANCELLED), and
+   * `completedAt` is set once every URL has ended, as for a completed crawl.
+   */
+  status: CrawlStatus;
   total: number;
   succeeded: number;
   failed: number;
   createdAt: string;
   completedAt?: string;
+  /** When the cancel was accepted: set once, by the first DELETE. */
+  cancelledAt?: string;
   options: CrawlOptions;
   source: CrawlSource;
 }
 
-/** A running crawl as the reconciler sees it. */
+/** A running crawl as the reconciler sees it: one not completed yet (a cancelled one until its URLs have ended). */
 export interface RunningCrawl {
   crawlId: string;
+  /** A cancelled crawl's lost URLs end as CANCELLED instead of being queued again. */
+  cancelled?: boolean;
   /** When the crawl last counted or recorded a URL (or was last reconciled). */
   progressAt: string;
   pending: number;

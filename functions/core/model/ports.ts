@@ -1,6 +1,7 @@
 import type { Crawl, CrawlOptions, RecordOutcome, RunningCrawl, UnfinishedUrl } from './crawl.js';
 import type { PageMessage } from './page-message.js';
 import type { Summary } from './summary.js';
+import type { SitemapTask } from '../sitemap/sitemap-message.js';
 
 // The core's ports: what it needs from the outside world. functions/adapters/ implements them on DynamoDB and SQS.
 
@@ -13,9 +14,10 @@ export interface PageList {
 export interface CrawlStore {
   /**
    * Records a new crawl with `total` = seeds, each seed durably counted before the crawl exists (and before any
-   * message is sent). 'exists' when a crawl with this id was recorded before (a retried scheduled submit).
+   * message is sent), and so is its first sitemap work, if any (one task per seed origin: the crawl does not complete
+   * while sitemap work is pending). 'exists' when a crawl with this id was recorded before (a retried scheduled submit).
    */
-  createCrawl(crawl: Crawl, seeds: readonly string[]): Promise<'created' | 'exists'>;
+  createCrawl(crawl: Crawl, seeds: readonly string[], sitemaps?: readonly SitemapTask[]): Promise<'created' | 'exists'>;
   /** Whether this URL's outcome is already recorded in the crawl (a redelivered message). */
   hasPage(crawlId: string, url: string): Promise<boolean>;
   /** Stores a URL's summary and counts it as succeeded or failed, atomically and exactly once. */
@@ -24,8 +26,17 @@ export interface CrawlStore {
   recordPages(crawlId: string, entries: readonly { summary: Summary; depth: number }[]): Promise<(RecordOutcome)[]>;
   /** Records many failed URLs (e.g. ones that could not be queued), each exactly once, in few writes. */
   recordFailures(crawlId: string, summaries: readonly Summary[], depth: number): Promise<void>;
-  /** Marks the crawl completed when every counted URL has an outcome. True when this call completed it. */
+  /**
+   * Marks the crawl completed when every counted URL has an outcome (a cancelled crawl keeps its status and gets its
+   * completedAt). True when this call completed it.
+   */
   completeIfDone(crawlId: string, completedAt: string): Promise<boolean>;
+  /**
+   * Cancels a running crawl at `cancelledAt` (one conditional write: running → cancelled; from then on no link is
+   * counted for it). The crawl as it stands after: one cancelled earlier keeps its first cancelledAt, one that had
+   * completed is returned unchanged; null when there is no such crawl.
+   */
+  cancelCrawl(crawlId: string, cancelledAt: string): Promise<Crawl | null>;
   /**
    * Adds newly discovered URLs to the crawl (each counted once across all consumers, `total` kept ≤ maxPages) and
    * returns those this delivery must enqueue: the ones it added now, and the ones this parent added on an earlier,
@@ -59,6 +70,9 @@ export interface ReconcileStore {
 
 /** Puts page messages on the page queue. */
 export interface PageSender {
-  /** Sends the messages; returns those that could not be sent after retries. Never throws. */
-  send(messages: readonly PageMessage[]): Promise<PageMessage[]>;
+  /**
+   * Sends the messages, each delivered no sooner than `delaySeconds` from now (0 to 900; a URL waiting for its host's
+   * turn); returns those that could not be sent after retries. Never throws.
+   */
+  send(messages: readonly PageMessage[], options?: { delaySeconds?: number }): Promise<PageMessage[]>;
 }
