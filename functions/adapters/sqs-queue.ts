@@ -3,9 +3,16 @@ import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, SendMessageB
 import pLimit from 'p-limit';
 import type { PageMessage } from '../core/model/page-message.js';
 import type { PageSender } from '../core/model/ports.js';
+import type { SitemapMessage } from '../core/sitemap/sitemap-message.js';
+import type { SitemapSender } from '../core/sitemap/ports.js';
+
+/** What goes on the page queue: pages, and the crawls' sitemap work (`kind: 'sitemap'`). */
+type QueueMessage = PageMessage | SitemapMessage;
 
 /** SQS takes at most 10 messages per SendMessageBatch. */
 const BATCH = 10;
+/** SQS's longest message delay. */
+const MAX_DELAY_SECONDS = 900;
 
 export interface SqsQueueOptions {
   queueUrl: string;
@@ -16,7 +23,7 @@ export interface SqsQueueOptions {
   retries?: number;
 }
 
-export class SqsPageQueue implements PageSender {
+export class SqsPageQueue implements PageSender, SitemapSender {
   private readonly client: SQSClient;
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly retries: number;
@@ -27,10 +34,11 @@ export class SqsPageQueue implements PageSender {
     this.retries = options.retries ?? 3;
   }
 
-  async send(messages: readonly PageMessage[]): Promise<PageMessage[]> {
-    const batches: PageMessage[][] = [];
+  async send<M extends QueueMessage>(messages: readonly M[], options: { delaySeconds?: number } = {}): Promise<M[]> {
+    const batches: M[][] = [];
     for (let i = 0; i < messages.length; i += BATCH) batches.push(messages.slice(i, i + BATCH));
-    const failed = await Promise.all(batches.map((batch) => this.limit(() => this.sendBatch(batch))));
+    const delaySeconds = Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.round(options.delaySeconds ?? 0)));
+    const failed = await Promise.all(batches.map((batch) => this.limit(() => this.sendBatch(batch, delaySeconds))));
     return failed.flat();
   }
 
@@ -50,7 +58,7 @@ export class SqsPageQueue implements PageSender {
     return Number(out.Attributes?.['ApproximateNumberOfMessages'] ?? 0);
   }
 
-  private async sendBatch(batch: PageMessage[]): Promise<PageMessage[]> {
+  private async sendBatch<M extends QueueMessage>(batch: M[], delaySeconds: number): Promise<M[]> {
     let pending = batch;
     for (let attempt = 0; attempt <= this.retries && pending.length > 0; attempt++) {
       if (attempt > 0) await sleep(Math.random() * 100 * 2 ** attempt);
@@ -58,7 +66,7 @@ export class SqsPageQueue implements PageSender {
         const out = await this.client.send(
           new SendMessageBatchCommand({
             QueueUrl: this.options.queueUrl,
-            Entries: pending.map((message, i) => ({ Id: String(i), MessageBody: JSON.stringify(message) })),
+            Entries: pending.map((message, i) => ({ Id: String(i), MessageBody: JSON.stringify(message), ...(delaySeconds > 0 ? { DelaySeconds: delaySeconds } : {}) })),
           }),
         );
         const failedIds = new Set((out.Failed ?? []).map((f) => f.Id));

@@ -2,9 +2,13 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import pLimit from 'p-limit';
-import { crawlStore, pageQueue } from '../adapters/from-settings.js';
+import { crawlStore, hostPacer, pageQueue, robotsStore } from '../adapters/from-settings.js';
 import type { FetchLimits } from '../core/fetch/fetch-limits.js';
-import { pageMessageSchema } from '../core/model/page-message.js';
+import { fetchRobotsTxt } from '../core/fetch/robots-fetch.js';
+import { productTokenOf } from '../core/fetch/robots-rules.js';
+import type { PoliteDeps } from '../core/polite/admission.js';
+import { RobotsSource } from '../core/polite/robots-source.js';
+import { pageMessageSchema, type PageMessage } from '../core/model/page-message.js';
 import { isParseWorker, ParsePool } from '../core/parse/parse-pool.js';
 import { endUnfinished, processPage } from '../core/crawl/process-page.js';
 import { CrawlCache } from '../core/crawl/crawl-cache.js';
@@ -12,6 +16,9 @@ import { RecordBatcher } from '../core/crawl/record-batcher.js';
 import { RetryLater, type RetryPolicy } from '../core/crawl/retry-policy.js';
 import type { Summary } from '../core/model/summary.js';
 import { redactUrl } from '../core/model/url.js';
+import { processSitemap } from '../core/sitemap/process-sitemap.js';
+import { guardedSitemapFetch } from '../core/sitemap/sitemap-fetch.js';
+import { isSitemapBody, sitemapMessageSchema } from '../core/sitemap/sitemap-message.js';
 import { CONSUME_SETTINGS } from '../settings/consume.js';
 import { loadSettings } from '../settings/setting.js';
 import { logger, metrics } from './observability.js';
@@ -20,14 +27,31 @@ import { logger, metrics } from './observability.js';
 const settings = loadSettings(CONSUME_SETTINGS);
 const store = crawlStore(settings.table);
 const queue = pageQueue(settings.queue);
-const limits: FetchLimits = settings.fetch;
+const limits: FetchLimits = { ...settings.fetch, userAgent: settings.politeness.userAgent };
 const retry: RetryPolicy = settings.retry;
 /** Pages in flight at once in one invocation: a batch can hold up to 10,000 records with a batching window. */
 const limit = pLimit(settings.pageConcurrency);
 /** The crawls' options and status, shared by the pages of every invocation in this container. */
 const crawls = new CrawlCache(store);
+/**
+ * Politeness: robots.txt (fetched once per origin for every consumer, kept in the table up to 24 h, a minute here) and
+ * each host's turns, in the table; both remembered per container.
+ */
+const polite: PoliteDeps = {
+  settings: settings.politeness,
+  pacer: hostPacer(settings.table),
+  robots: new RobotsSource({
+    store: robotsStore(settings.table),
+    fetch: (origin) => fetchRobotsTxt(origin, limits),
+    userAgentToken: productTokenOf(settings.politeness.userAgent),
+    leaseMs: limits.timeoutMs + 5_000,
+  }),
+};
 /** Pages of one crawl finishing together share one DynamoDB transaction (and one write of the crawl's counters). */
 const batcher = new RecordBatcher(store);
+/** The crawls' sitemap work (`kind: 'sitemap'` messages on the same queue), and how sitemaps are fetched. */
+const sitemaps = store.sitemapStore();
+const fetchSitemap = guardedSitemapFetch(limits);
 /**
  * Parse threads, started once per container and reused by every invocation. A parse worker loads this same bundle, so
  * a parse worker must not start more (the container itself may be a worker thread, as in the local stack).
@@ -36,13 +60,9 @@ const parseThreads = settings.parseThreads;
 const analyze = parseThreads > 0 && !isParseWorker ? new ParsePool(parseThreads).analyze : undefined;
 
 async function handleRecord(record: SQSRecord, leaseUntil: number): Promise<void> {
-  const parsed = pageMessageSchema.safeParse(safeJson(record.body));
-  if (!parsed.success) {
-    // Not ours or corrupted: failing it lets SQS move it to the DLQ after maxReceiveCount, where it can be inspected.
-    logger.error('malformed message', { messageId: record.messageId });
-    throw new Error(`message ${record.messageId} is not a page message`);
-  }
-  const message = parsed.data;
+  const body = safeJson(record.body);
+  if (isSitemapBody(body)) return handleSitemapRecord(record, body, leaseUntil);
+  const message = messageOf(record, pageMessageSchema.safeParse(body), 'page');
   const attempt = receiveCount(record);
   const context = { crawlId: message.crawlId, url: redactUrl(message.url), attempt };
   await limit(async () => {
@@ -54,20 +74,48 @@ async function handleRecord(record: SQSRecord, leaseUntil: number): Promise<void
         attempt,
       );
     } catch (err) {
-      if (err instanceof RetryLater) {
-        // The delay is the message's visibility: if setting it fails, SQS still redelivers after the queue's default.
-        await queue.postpone(record.receiptHandle, err.delaySeconds).catch((e: unknown) => logger.warn('could not set the retry delay', { ...context, error: e as Error }));
-        // The reason names the underlying error (the fetch's code and message, or what was thrown), on every attempt.
-        logger.warn('page will be retried', { ...context, reason: err.reason, delaySeconds: err.delaySeconds, ...(err.cause ? { error: err.cause as Error } : {}) });
-        metrics.addMetric('PageRetries', MetricUnit.Count, 1);
-      } else {
-        logger.error('page could not be recorded; SQS will move it to the dead-letter queue', { ...context, error: err as Error });
-      }
-      throw err;
+      await onFailure(err, record, context, 'page');
     }
     logger.debug('page processed', { ...context, outcome });
     metrics.addMetric(outcome === 'recorded' ? 'PagesRecorded' : 'DuplicateDeliveries', MetricUnit.Count, 1);
   });
+}
+
+/** The record's message; one that is not ours or corrupted fails, and SQS moves it to the DLQ, where it can be inspected. */
+function messageOf<T>(record: SQSRecord, parsed: { success: true; data: T } | { success: false }, kind: 'page' | 'sitemap'): T {
+  if (parsed.success) return parsed.data;
+  logger.error('malformed message', { messageId: record.messageId, kind });
+  throw new Error(`message ${record.messageId} is not a ${kind} message`);
+}
+
+/** A crawl's sitemap work (core/sitemap/): read one sitemap, or find an origin's, with the pages' retries and DLQ. */
+async function handleSitemapRecord(record: SQSRecord, body: unknown, leaseUntil: number): Promise<void> {
+  const message = messageOf(record, sitemapMessageSchema.safeParse(body), 'sitemap');
+  const attempt = receiveCount(record);
+  const context = { crawlId: message.crawlId, sitemap: redactUrl(message.url), level: message.level, attempt };
+  await limit(async () => {
+    let outcome;
+    try {
+      outcome = await processSitemap(message, { store, sitemaps, crawl: (id) => crawls.get(id), queue, sitemapQueue: queue, fetch: fetchSitemap, retry, leaseUntil }, attempt);
+    } catch (err) {
+      await onFailure(err, record, context, 'sitemap');
+    }
+    logger.info('sitemap processed', { ...context, outcome });
+  });
+}
+
+/** A delivery that did not finish: hidden for its retry's delay (RetryLater), or left for SQS to dead-letter. Always throws. */
+async function onFailure(err: unknown, record: SQSRecord, context: Record<string, unknown>, what: 'page' | 'sitemap'): Promise<never> {
+  if (err instanceof RetryLater) {
+    // The delay is the message's visibility: if setting it fails, SQS still redelivers after the queue's default.
+    await queue.postpone(record.receiptHandle, err.delaySeconds).catch((e: unknown) => logger.warn('could not set the retry delay', { ...context, error: e as Error }));
+    // The reason names the underlying error (the fetch's code and message, or what was thrown), on every attempt.
+    logger.warn(`${what} will be retried`, { ...context, reason: err.reason, delaySeconds: err.delaySeconds, ...(err.cause ? { error: err.cause as Error } : {}) });
+    metrics.addMetric(what === 'page' ? 'PageRetries' : 'SitemapRetries', MetricUnit.Count, 1);
+  } else {
+    logger.error(`${what} could not be recorded; SQS will move it to the dead-letter queue`, { ...context, error: err as Error });
+  }
+  throw err;
 }
 
 /**
@@ -77,7 +125,7 @@ async function handleRecord(record: SQSRecord, leaseUntil: number): Promise<void
  */
 async function endOnLastAttempt(records: SQSRecord[], withinMs: number): Promise<boolean[]> {
   const parsed = records.map((record) => ({ record, message: pageMessageSchema.safeParse(safeJson(record.body)) }));
-  const entries = parsed.flatMap(({ record, message }) => (message.success ? [{ record, message: message.data, attempt: receiveCount(record) }] : []));
+  const entries = parsed.flatMap(({ record, message }) => (message.success ? [{ record, message: message.data, attempt: attemptOf(message.data, record) }] : []));
   let timer: NodeJS.Timeout | undefined;
   try {
     const ended = await Promise.race([
@@ -95,6 +143,12 @@ async function endOnLastAttempt(records: SQSRecord[], withinMs: number): Promise
 }
 
 const receiveCount = (record: SQSRecord) => Math.max(1, Number(record.attributes.ApproximateReceiveCount) || 1);
+
+/**
+ * The delivery's attempt at its URL: the attempts earlier messages of the URL used (a URL that waited for its host's
+ * turn came back as a new message, its receive count started over) and this message's receive count.
+ */
+const attemptOf = (message: PageMessage, record: SQSRecord) => (message.attempts ?? 0) + receiveCount(record);
 
 /**
  * Per page: fetched or failed (failures also by error code, as their own metric with an ErrorCode dimension, which the

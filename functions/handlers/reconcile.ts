@@ -19,6 +19,7 @@ export const handler = async (): Promise<ReconcileReport> => {
       store,
       queue,
       backlog: () => queue.backlog(),
+      sitemaps: { store: store.sitemapStore(), queue },
       onError: (crawlId, err) => logger.error('could not reconcile a crawl; the next pass tries again', { crawlId, error: err as Error }),
     },
     { afterSeconds: settings.afterSeconds, maxRequeues: settings.maxRequeues },

@@ -7,6 +7,8 @@ import { invalid, tooLarge, unavailable } from '../model/errors.js';
 import type { Crawl, CrawlSource } from '../model/crawl.js';
 import type { PageMessage } from '../model/page-message.js';
 import type { CrawlStore, PageSender } from '../model/ports.js';
+import type { SitemapSender } from '../sitemap/ports.js';
+import { originTasks, toMessage } from '../sitemap/sitemap-message.js';
 import { enqueueFailed } from '../model/summary.js';
 import { partitionUrls } from '../model/url.js';
 
@@ -23,6 +25,8 @@ export interface SubmitResult {
 export interface SubmitDeps {
   store: CrawlStore;
   queue: PageSender;
+  /** Where sitemap work is queued (the same queue); without it, the reconciler queues it once the crawl stalls. */
+  sitemapQueue?: SitemapSender;
   /** The deployment's defaults for what a request leaves out (functions/settings/submit.ts); else the core's. */
   policy?: SubmitPolicy;
   now?: () => Date;
@@ -70,15 +74,19 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
   }
 
   const now = deps.now ?? (() => new Date());
+  // sitemap "only": the seeds name the sites whose sitemaps make the crawl; a seed is crawled only if a sitemap lists
+  // it, and no links are followed (maxDepth 0, so the reconciler requeues as it was).
+  const only = request.sitemap === 'only';
+  const seeds = only ? [] : accepted;
   const crawl: Crawl = {
     crawlId: options.crawlId ?? ulid(),
     status: 'running',
-    total: accepted.length,
+    total: seeds.length,
     succeeded: 0,
     failed: 0,
     createdAt: now().toISOString(),
     options: {
-      maxDepth: request.maxDepth,
+      maxDepth: only ? 0 : request.maxDepth,
       sameOrigin: request.sameOrigin,
       maxPages,
       ...(request.include ? { include: request.include } : {}),
@@ -91,13 +99,18 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
   };
   // Every seed is counted and durably recorded before any message is sent: if this invocation dies from here on,
   // the reconciler finds the seeds that have no outcome and queues them.
-  if ((await deps.store.createCrawl(crawl, accepted)) === 'exists') {
+  // Sitemap work (include, only): one task per seed origin, counted with the seeds, so the crawl cannot complete before
+  // its sitemaps are read (core/sitemap/).
+  const sitemapTasks = request.sitemap === 'skip' ? [] : originTasks(accepted);
+  if ((await deps.store.createCrawl(crawl, seeds, sitemapTasks)) === 'exists') {
     return { crawlId: crawl.crawlId, accepted: accepted.length, rejected, unqueued: 0, duplicate: true };
   }
 
   // Each message carries what following links needs; the rest of the options (patterns, politeness) stay on the crawl.
   const { maxDepth, sameOrigin } = crawl.options;
-  const messages: PageMessage[] = accepted.map((url) => ({ crawlId: crawl.crawlId, url, depth: 0, maxDepth, sameOrigin, maxPages }));
+  const messages: PageMessage[] = seeds.map((url) => ({ crawlId: crawl.crawlId, url, depth: 0, maxDepth, sameOrigin, maxPages }));
+  // Sitemap work that cannot be queued now stays pending on the table, where the reconciler finds it and queues it.
+  if (sitemapTasks.length > 0) await deps.sitemapQueue?.send(sitemapTasks.map((task) => toMessage(crawl.crawlId, task)));
   const unsent = await deps.queue.send(messages);
   // The queue adapter has retried already. A URL that still could not be queued ends in a terminal state now, so the
   // crawl cannot stay `running` forever; only then, with the crawl consistent, may the caller get an error.
@@ -106,7 +119,7 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
     await deps.store.recordFailures(crawl.crawlId, unsent.map((m) => enqueueFailed(m.url, at)), 0);
     await deps.store.completeIfDone(crawl.crawlId, at);
   }
-  if (unsent.length === accepted.length) {
+  if (seeds.length > 0 && unsent.length === seeds.length) {
     throw unavailable('QUEUE_UNAVAILABLE', 'the crawl was recorded but none of its URLs could be queued; it is completed with every URL failed. Try again later', {
       crawlId: crawl.crawlId,
     });
