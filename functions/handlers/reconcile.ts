@@ -26,11 +26,13 @@ export const handler = async (): Promise<ReconcileReport> => {
   );
   if (report.requeued > 0 || report.failed > 0 || report.completed > 0) logger.warn('reconciled stalled crawls', { ...report });
   if (report.backlog > 0 && report.stalled > 0) logger.info('stalled crawls left alone while the queue has a backlog', { ...report });
+  if (report.cancelled > 0) logger.info('ended the unfinished URLs of cancelled crawls as CANCELLED', { cancelled: report.cancelled, completed: report.completed });
   if (report.inconsistent.length > 0) logger.error('crawls whose counts have no unfinished URL to requeue', { crawls: report.inconsistent });
   metrics.addMetric('CrawlsInconsistent', MetricUnit.Count, report.inconsistent.length);
   metrics.addMetric('ReconcileErrors', MetricUnit.Count, report.errors);
   metrics.addMetric('UrlsRequeued', MetricUnit.Count, report.requeued);
   metrics.addMetric('UrlsUnprocessed', MetricUnit.Count, report.failed);
+  metrics.addMetric('UrlsCancelled', MetricUnit.Count, report.cancelled);
   metrics.publishStoredMetrics();
   return report;
 };
