@@ -1,0 +1,157 @@
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDocumentClient, DynamoReconcileStore, type DynamoCrawlStore, type DynamoSitemapStore } from '../../functions/adapters/dynamodb/index.js';
+import { reconcile } from '../../functions/core/crawl/reconcile.js';
+import { RetryLater } from '../../functions/core/crawl/retry-policy.js';
+import { submitCrawl } from '../../functions/core/crawl/submit-crawl.js';
+import { FetchError } from '../../functions/core/fetch/http-client.js';
+import type { PageMessage } from '../../functions/core/model/page-message.js';
+import { enqueueFailed } from '../../functions/core/model/summary.js';
+import { processSitemap, type SitemapDeps } from '../../functions/core/sitemap/process-sitemap.js';
+import type { SitemapResponse } from '../../functions/core/sitemap/sitemap-fetch.js';
+import type { SitemapMessage } from '../../functions/core/sitemap/sitemap-message.js';
+import { startEngines, type Engines } from '../support/engines.js';
+
+/**
+ * Sitemap work on DynamoDB Local, its fetches answered by a table of bodies (no network): each piece counted once and
+ * ended once however often its message comes, the crawl completing only after it, and whatever fails (a 5xx to the
+ * last attempt, a lost message, a bomb of an index) still ending it.
+ */
+let engines: Engines;
+let store: DynamoCrawlStore;
+let sitemaps: DynamoSitemapStore;
+beforeAll(async () => {
+  engines = await startEngines();
+  store = engines.store;
+  sitemaps = store.sitemapStore();
+});
+afterAll(() => engines?.stop());
+
+type Body = { status: number; body?: string | (() => Iterable<Buffer>) } | 'reset';
+const ORIGIN = 'https://site.example';
+
+/** A queue that keeps what it was given, by kind. */
+function memoryQueue() {
+  const pages: PageMessage[] = [];
+  const maps: SitemapMessage[] = [];
+  return {
+    pages,
+    maps,
+    send: async <M extends PageMessage | SitemapMessage>(messages: readonly M[]) => {
+      for (const m of messages) ('kind' in m ? maps.push(m as SitemapMessage) : pages.push(m as PageMessage));
+      return [] as M[];
+    },
+  };
+}
+
+function deps(site: Record<string, Body>, queue = memoryQueue(), fetched: string[] = []): SitemapDeps & { queue: ReturnType<typeof memoryQueue>; fetched: string[] } {
+  return {
+    store,
+    sitemaps,
+    queue,
+    sitemapQueue: queue,
+    fetched,
+    retry: { maxAttempts: 3, baseDelaySeconds: 0, maxDelaySeconds: 0 },
+    fetch: async (url): Promise<SitemapResponse> => {
+      fetched.push(url);
+      const answer = site[new URL(url).pathname] ?? { status: 404 };
+      if (answer === 'reset') throw new FetchError('CONNECTION_RESET', 'reset', url, null, true);
+      const body = typeof answer.body === 'function' ? Readable.from(answer.body()) : Readable.from(answer.body ? [Buffer.from(answer.body)] : []);
+      return { kind: 'response', status: answer.status, finalUrl: url, body, close: () => body.destroy() };
+    },
+  };
+}
+
+const urlset = (paths: string[]) => ({ status: 200, body: `<urlset>${paths.map((p) => `<url><loc>${ORIGIN}${p}</loc></url>`).join('')}</urlset>` });
+const index = (paths: string[]) => ({ status: 200, body: `<sitemapindex>${paths.map((p) => `<sitemap><loc>${ORIGIN}${p}</loc></sitemap>`).join('')}</sitemapindex>` });
+
+/** Runs every sitemap message until none is left (each at its first attempt unless `attempt` says); the pages queued. */
+async function drain(d: ReturnType<typeof deps>, attempt = 1): Promise<PageMessage[]> {
+  for (let m = d.queue.maps.shift(); m; m = d.queue.maps.shift()) await processSitemap(m, d, attempt);
+  return d.queue.pages;
+}
+
+async function start(request: Record<string, unknown>, d: ReturnType<typeof deps>) {
+  const result = await submitCrawl({ urls: [`${ORIGIN}/`], ...request }, { kind: 'api' }, { store, queue: d.queue, sitemapQueue: d.queue });
+  return result.crawlId;
+}
+
+describe('sitemap work on the real table', () => {
+  it('counts each piece once and each URL once, however often a message comes, and blocks completion until it ends', async () => {
+    const d = deps({ '/robots.txt': { status: 200, body: `Sitemap: ${ORIGIN}/i.xml\nSitemap: ${ORIGIN}/i.xml\n` }, '/i.xml': index(['/a.xml', '/b.xml']), '/a.xml': urlset(['/1', '/2', '/']), '/b.xml': urlset(['/2', '/3']) });
+    const crawlId = await start({ sitemap: 'only' }, d);
+    expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'running', total: 0 });
+    // Nothing pending but the sitemaps: the crawl may not complete.
+    expect(await store.completeIfDone(crawlId, new Date().toISOString())).toBe(false);
+    // Every message delivered twice.
+    const seen: SitemapMessage[] = [];
+    for (let m = d.queue.maps.shift(); m; m = d.queue.maps.shift()) {
+      seen.push(m);
+      await processSitemap(m, d);
+      expect(await processSitemap(m, d)).toBe('duplicate');
+    }
+    expect(seen.map((m) => `${m.level} ${new URL(m.url).pathname}`)).toEqual(['0 /robots.txt', '1 /i.xml', '2 /a.xml', '2 /b.xml']);
+    expect(d.queue.pages.map((p) => new URL(p.url).pathname).sort()).toEqual(['/', '/1', '/2', '/3']);
+    expect(d.queue.pages.every((p) => p.depth === 0 && p.maxDepth === 0)).toBe(true);
+    expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'running', total: 4 });
+    // The pages end: now the crawl completes, once.
+    for (const p of d.queue.pages) await store.recordPage(crawlId, failed(p.url), 0);
+    expect(await store.completeIfDone(crawlId, new Date().toISOString())).toBe(true);
+    expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'completed', total: 4, failed: 4 });
+  });
+
+  it('ends a sitemap that keeps failing on its last attempt, and a 404 at once, so the crawl completes', async () => {
+    const d = deps({ '/robots.txt': { status: 200, body: `Sitemap: ${ORIGIN}/down.xml\nSitemap: ${ORIGIN}/gone.xml\nSitemap: ${ORIGIN}/reset.xml` }, '/down.xml': { status: 503 }, '/reset.xml': 'reset' });
+    const crawlId = await start({ sitemap: 'only' }, d);
+    await processSitemap(d.queue.maps.shift()!, d);
+    const [down, gone, reset] = d.queue.maps.splice(0);
+    await expect(processSitemap(down!, d, 1)).rejects.toBeInstanceOf(RetryLater);
+    await expect(processSitemap(reset!, d, 2)).rejects.toBeInstanceOf(RetryLater);
+    expect(await processSitemap(gone!, d, 1)).toBe('ended');
+    expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'running' });
+    expect(await processSitemap(down!, d, 3)).toBe('ended');
+    expect(await processSitemap(reset!, d, 3)).toBe('ended');
+    expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'completed', total: 0 });
+  });
+
+  it('reads at most 50 sitemaps of an origin (an index of 50,000), and indexes 3 levels deep', async () => {
+    const many = Array.from({ length: 50_000 }, (_, i) => `/s/${i}.xml`);
+    const bomb = deps({ '/sitemap.xml': index(many) });
+    const bombed = await start({ sitemap: 'include' }, bomb);
+    await drain(bomb);
+    // robots.txt (level 0), then /sitemap.xml and 49 of its entries: 50 in all past level 0.
+    expect(bomb.fetched.filter((u) => !u.endsWith('/robots.txt'))).toHaveLength(50);
+
+    const deep = deps({ '/sitemap.xml': index(['/deep2.xml']), '/deep2.xml': index(['/deep3.xml']), '/deep3.xml': index(['/deep4.xml']), '/deep4.xml': urlset(['/never']) });
+    const deepened = await start({ sitemap: 'include' }, deep);
+    await drain(deep);
+    expect(deep.fetched.map((u) => new URL(u).pathname)).toEqual(['/robots.txt', '/sitemap.xml', '/deep2.xml', '/deep3.xml']);
+    for (const crawlId of [bombed, deepened]) {
+      expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'running', total: 1 });
+      await store.recordPage(crawlId, failed(`${ORIGIN}/`), 0);
+      expect(await store.completeIfDone(crawlId, new Date().toISOString())).toBe(true);
+    }
+  });
+
+  it('the reconciler queues lost sitemap work again, and ends it after maxRequeues', async () => {
+    const d = deps({ '/sitemap.xml': urlset(['/x']) });
+    const crawlId = await start({ sitemap: 'only' }, d);
+    d.queue.maps.splice(0); // the submit's message is lost
+    const rs = new DynamoReconcileStore(createDocumentClient(engines.dynamodb), engines.resources.tableName);
+    const pass = (n: number) =>
+      reconcile(
+        { reconcileStore: rs, store, queue: d.queue, backlog: async () => 0, sitemaps: { store: sitemaps, queue: d.queue }, now: () => new Date(Date.now() + n * 700_000) },
+        { afterSeconds: 600, maxRequeues: 1 },
+      );
+    const first = await pass(1);
+    expect(first.sitemapsRequeued).toBe(1);
+    expect(d.queue.maps).toHaveLength(1);
+    d.queue.maps.splice(0); // lost again
+    const second = await pass(2);
+    expect(second.sitemapsEnded).toBeGreaterThanOrEqual(1);
+    expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'completed', total: 0 });
+  });
+});
+
+/** A terminal outcome for a page the test does not fetch. */
+const failed = (url: string) => enqueueFailed(url, new Date().toISOString());
