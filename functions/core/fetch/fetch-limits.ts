@@ -10,6 +10,11 @@ export interface FetchLimits {
   maxBodyBytes: number;
   maxRedirects: number;
   allowPrivateNetwork: boolean;
+  /**
+   * The User-Agent every request sends (pages, robots.txt, sitemaps): the deployment's crawler.userAgent; its product
+   * token is the name robots.txt groups are matched against. DEFAULT_USER_AGENT when not given.
+   */
+  userAgent?: string;
 }
 
 export const DEFAULT_FETCH_LIMITS: FetchLimits = {

@@ -99,7 +99,7 @@ function get(target: URL, limits: FetchLimits, pair: Agents, signal: AbortSignal
       method: 'GET',
       agent: https ? pair.https : pair.http,
       signal,
-      headers,
+      headers: { ...headers, 'user-agent': limits.userAgent ?? DEFAULT_USER_AGENT },
     });
     const fail = (err: Error) => {
       clear();
@@ -128,8 +128,8 @@ function get(target: URL, limits: FetchLimits, pair: Agents, signal: AbortSignal
   });
 }
 
+/** Every request's headers but the User-Agent, which is the deployment's (limits.userAgent, set in get()). */
 const REQUEST_HEADERS = {
-  'user-agent': DEFAULT_USER_AGENT,
   accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.1',
   'accept-encoding': 'gzip, deflate, br',
 };

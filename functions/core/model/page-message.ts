@@ -13,5 +13,10 @@ export const pageMessageSchema = z.object({
    * (its receive count starts over), and its attempts travel with it. Absent means none.
    */
   attempts: z.optional(z.int().check(z.minimum(0))),
+  /**
+   * The start this URL reserved on its host (epoch ms), when it was sent again to come back for its turn
+   * (core/polite/pacing-policy.ts). Absent means none.
+   */
+  reservation: z.optional(z.int().check(z.minimum(0))),
 });
 export type PageMessage = z.infer<typeof pageMessageSchema>;

@@ -1,0 +1,179 @@
+// Invariant (host pacing): requests to one host start in the order their turns were committed, each at least the
+// larger of its own interval and the previous start's after the previous one, across every consumer and crawl. A
+// turn (core/polite/pacing-policy.ts: planTurn) is committed only against the state it was planned from — the
+// item's version, on a conflict the current item comes back with the failure (no extra read) and the turn is planned
+// again — or, for a reservation at the tail of a busy host, by one atomic addition to the tail whose condition
+// guarantees the slot planTurn would have given, so the many URLs that queue on a busy host do not conflict.
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  afterResponse,
+  NEW_HOST,
+  pacedInterval,
+  planTurn,
+  WAIT_IN_PROCESS_MS,
+  type PaceState,
+  type ThrottleSignal,
+  type TurnRequest,
+} from '../../core/polite/pacing-policy.js';
+import type { HostPacer, Turn } from '../../core/polite/ports.js';
+import { hostPaceKey } from './keys.js';
+import type { TableRef } from './requests.js';
+
+/** A host's item lives a day past its last turn: its state means nothing after a quiet day. */
+const HOST_TTL_SECONDS = 24 * 3600;
+/** Conflicting claims in a row before a claim gives up (the page is retried): only a pathological host gets there. */
+const MAX_CONFLICTS = 25;
+/** Hosts whose state this process remembers. */
+const MEMO_HOSTS = 10_000;
+
+const PACE_FIELDS = ['lastStart', 'nextStart', 'startInterval', 'tail', 'tailInterval', 'penaltyMs', 'version'] as const;
+
+export class DynamoHostPacer implements HostPacer {
+  /** The host's state as this process last saw it: the version a claim is planned on (a stale one costs a conflict). */
+  private readonly seen = new Map<string, PaceState>();
+  /** A claim's round trip (moving average): turns are planned as of when the write lands, so a start is not late by it. */
+  private roundTripMs = 10;
+
+  constructor(private readonly t: TableRef) {}
+
+  async claim(host: string, request: TurnRequest): Promise<Turn> {
+    const started = Date.now();
+    let state = this.seen.get(host);
+    let appendFailed = false;
+    for (let conflicts = 0; conflicts < MAX_CONFLICTS; conflicts++) {
+      if (conflicts >= 3) await sleep(Math.random() * 10 * conflicts);
+      const now = request.now + (Date.now() - started) + Math.round(this.roundTripMs);
+      const plan = planTurn(state ?? NEW_HOST, { ...request, now });
+      if (plan.kind === 'early') return { kind: 'later', at: plan.at };
+      const interval = pacedInterval(request.intervalMs, (state ?? NEW_HOST).penaltyMs);
+      const sent = Date.now();
+      // A new URL on a busy host appends to the tail; once that failed (the host's state was not as planned), the
+      // claim commits on the version like any other.
+      const append = plan.kind === 'reserve' && request.reservation === undefined && !appendFailed && state !== undefined && plan.at === state.tail;
+      const result = append ? await this.appendToTail(host, state!, interval, now) : await this.commit(host, state, plan.next);
+      if (append && !result.committed) appendFailed = true;
+      this.roundTripMs = this.roundTripMs * 0.8 + (Date.now() - sent) * 0.2;
+      this.remember(host, result.state);
+      if (result.committed) {
+        const at = plan.kind === 'reserve' ? result.state.tail - result.state.tailInterval : plan.at;
+        return { kind: plan.kind === 'start' ? 'start' : 'later', at };
+      }
+      state = result.state;
+    }
+    throw new Error(`the pace of ${host} changed under ${MAX_CONFLICTS} claims in a row`);
+  }
+
+  /**
+   * afterResponse, from the penalty this process saw (reports of one burst of 429s raise it once, not once each):
+   * with the next start pushed back when the state allows it (checked in the condition), else the penalty alone.
+   */
+  async report(host: string, signal: ThrottleSignal): Promise<void> {
+    const seen = this.seen.get(host) ?? NEW_HOST;
+    const now = Date.now();
+    const next = afterResponse(seen, signal, now);
+    if (next.penaltyMs === seen.penaltyMs && next.version === seen.version) return;
+    const penaltyHeld = seen.penaltyMs === 0 ? '(attribute_not_exists(penaltyMs) OR penaltyMs = :seen)' : 'penaltyMs = :seen';
+    const values = { ':penalty': next.penaltyMs, ':seen': seen.penaltyMs, ':expires': expiresAt() };
+    let result: { committed: boolean; state: PaceState } | null = null;
+    if (next.version !== seen.version) {
+      result = await this.write(host, {
+        UpdateExpression:
+          'SET penaltyMs = :penalty, lastStart = :now, nextStart = :nextStart, startInterval = :interval, ' +
+          'version = if_not_exists(version, :zero) + :one, expiresAt = :expires',
+        ConditionExpression: `${penaltyHeld} AND (attribute_not_exists(lastStart) OR lastStart <= :now) AND (attribute_not_exists(nextStart) OR nextStart <= :nextStart)`,
+        ExpressionAttributeValues: { ...values, ':now': now, ':nextStart': next.nextStart, ':interval': next.startInterval, ':zero': 0, ':one': 1 },
+      });
+    }
+    if (!result?.committed && (result === null || result.state.penaltyMs === seen.penaltyMs)) {
+      result = await this.write(host, { UpdateExpression: 'SET penaltyMs = :penalty, expiresAt = :expires', ConditionExpression: penaltyHeld, ExpressionAttributeValues: values });
+    }
+    this.remember(host, result.state);
+  }
+
+  knownPenaltyMs(host: string): number {
+    return this.seen.get(host)?.penaltyMs ?? 0;
+  }
+
+  /** planTurn's state, if the item is still the one it was planned from (its version; none yet: no version). */
+  private commit(host: string, from: PaceState | undefined, next: PaceState) {
+    return this.write(host, {
+      UpdateExpression:
+        'SET lastStart = :lastStart, nextStart = :nextStart, startInterval = :startInterval, tail = :tail, tailInterval = :tailInterval, ' +
+        'version = :version, expiresAt = :expires',
+      ConditionExpression: from && from.version > 0 ? 'version = :from' : 'attribute_not_exists(version)',
+      ExpressionAttributeValues: {
+        ':lastStart': next.lastStart,
+        ':nextStart': next.nextStart,
+        ':startInterval': next.startInterval,
+        ':tail': next.tail,
+        ':tailInterval': next.tailInterval,
+        ':version': next.version,
+        ':expires': expiresAt(),
+        ...(from && from.version > 0 ? { ':from': from.version } : {}),
+      },
+    });
+  }
+
+  /**
+   * A reservation on a busy host in one addition: the slot is the tail as it is when the write lands, which the
+   * condition keeps where planTurn would put it: more than WAIT_IN_PROCESS_MS away; after the last reservation by the
+   * larger of its interval and ours (tailInterval ≥ ours); after the last start by the larger of its interval and ours
+   * (nextStart ≤ tail, and startInterval ≥ ours so lastStart + ours ≤ nextStart); with no larger penalty than planned.
+   */
+  private appendToTail(host: string, seen: PaceState, interval: number, now: number) {
+    return this.write(host, {
+      UpdateExpression: 'SET tail = tail + :interval, tailInterval = :interval, version = version + :one, expiresAt = :expires',
+      ConditionExpression:
+        'tail >= :floor AND tailInterval >= :interval AND nextStart <= tail AND startInterval >= :interval ' +
+        'AND (attribute_not_exists(penaltyMs) OR penaltyMs <= :penalty)',
+      ExpressionAttributeValues: {
+        ':interval': interval,
+        ':one': 1,
+        ':floor': now + WAIT_IN_PROCESS_MS + 1,
+        ':penalty': seen.penaltyMs,
+        ':expires': expiresAt(),
+      },
+    });
+  }
+
+  /** One conditional update: the item after it, or the item that failed the condition (it comes back with the failure). */
+  private async write(host: string, update: Pick<ConstructorParameters<typeof UpdateCommand>[0], 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'>): Promise<{ committed: boolean; state: PaceState }> {
+    try {
+      const out = await this.t.db.send(
+        new UpdateCommand({ TableName: this.t.name, Key: hostPaceKey(host), ...update, ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+      );
+      return { committed: true, state: paceState(out.Attributes ?? {}) };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      return { committed: false, state: paceState(unmarshalledNumbers(err.Item ?? {})) };
+    }
+  }
+
+  private remember(host: string, state: PaceState): void {
+    if (this.seen.size >= MEMO_HOSTS && !this.seen.has(host)) this.seen.delete(this.seen.keys().next().value!);
+    this.seen.set(host, state);
+  }
+}
+
+const expiresAt = () => Math.floor(Date.now() / 1000) + HOST_TTL_SECONDS;
+
+function paceState(item: Record<string, unknown>): PaceState {
+  const state = { ...NEW_HOST };
+  for (const field of PACE_FIELDS) {
+    const value = item[field];
+    if (typeof value === 'number' && Number.isFinite(value)) state[field] = value;
+  }
+  return state;
+}
+
+/** The number attributes of an item as DynamoDB sends it ({"N": "12"}): a condition failure's item is not unmarshalled. */
+function unmarshalledNumbers(item: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, value] of Object.entries(item)) {
+    const n = (value as { N?: unknown } | null)?.N;
+    if (typeof n === 'string') out[name] = Number(n);
+  }
+  return out;
+}

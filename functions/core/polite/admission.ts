@@ -1,0 +1,143 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FetchError } from '../fetch/http-client.js';
+import type { RobotsFetchOutcome } from '../fetch/robots-fetch.js';
+import type { CrawlOptions } from '../model/crawl.js';
+import { hostKeyOf, LATE_START_MS, needsTurn, throttleSignalOf, WAIT_IN_PROCESS_MS } from './pacing-policy.js';
+import type { HostPacer } from './ports.js';
+import { originOf, robotsDecision } from './robots-gate.js';
+import type { RobotsSource, RobotsTurn } from './robots-source.js';
+
+// Admission: may a request for this URL start now? robots.txt first (no request is spent on a URL it disallows),
+// then the host's turn. The one entry point for every request a crawl makes (pages, and sitemaps: fetchPolitely).
+
+/** The deployment's politeness settings (functions/settings/politeness.ts). */
+export interface PoliteSettings {
+  userAgent: string;
+  /** For a crawl recorded before it had its own hostDelayMs. */
+  hostDelayMs: number;
+  maxCrawlDelaySeconds: number;
+}
+
+export interface PoliteDeps {
+  settings: PoliteSettings;
+  pacer: HostPacer;
+  robots: RobotsSource;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<unknown>;
+}
+
+/** What admission reads of a crawl: its robotsTxt and hostDelayMs (the deployment's when the crawl has none). */
+export type CrawlPoliteness = Pick<CrawlOptions, 'robotsTxt' | 'hostDelayMs'>;
+
+export type Admission =
+  /** Start the request now: robots.txt allows it and the host's turn has come (any wait in the process is over). */
+  | { kind: 'go' }
+  /**
+   * Not now: come back at `until` (epoch ms) with `reservation` if there is one (the host's slot this URL holds).
+   * A consumer sends the URL's message again with that delay; one process sleeps (admitHere).
+   */
+  | { kind: 'wait'; until: number; reservation?: number }
+  /** Never fetch it, or not now: fail the URL with `error`; `transient`: retry it as any transient failure. */
+  | { kind: 'fail'; error: { code: string; message: string }; transient: boolean };
+
+/**
+ * Whether a request for `url` may start now, for a crawl with these options: robots.txt (unless the crawl ignores it)
+ * — ROBOTS_DISALLOWED, ROBOTS_UNREACHABLE (transient until the last attempt), CRAWL_DELAY_TOO_LONG, or the origin's
+ * own failure (DNS…) — then one claim on the host's pace with interval max(hostDelayMs, Crawl-delay, the host's
+ * penalty); a crawl with hostDelayMs 0 on a host with neither claims nothing. `reservation` is the slot the URL
+ * reserved earlier (the `wait` it came back from).
+ */
+export async function admit(url: string, crawl: CrawlPoliteness, deps: PoliteDeps, options: { reservation?: number | undefined } = {}): Promise<Admission> {
+  const host = hostKeyOf(url);
+  const hostDelayMs = crawl.hostDelayMs ?? deps.settings.hostDelayMs;
+  let reservation = options.reservation;
+  let crawlDelayMs = 0;
+  if ((crawl.robotsTxt ?? 'obey') === 'obey') {
+    const lookup = await deps.robots.lookup(
+      originOf(url),
+      // Claimed even at hostDelayMs 0: the host's state then knows when robots.txt was fetched, and the page after it
+      // keeps the Crawl-delay the file asks for from that request too.
+      () => takeTurn(host, hostDelayMs, reservation, deps, true),
+      (outcome) => void reportRobotsResponse(host, outcome, deps),
+    );
+    if (lookup.kind === 'wait') return lookup;
+    if (lookup.tookTurn) reservation = undefined;
+    const decision = robotsDecision(lookup.known, url, deps.settings.maxCrawlDelaySeconds);
+    if (decision.kind === 'fail') return decision;
+    crawlDelayMs = decision.crawlDelayMs;
+  }
+  const turn = await takeTurn(host, Math.max(hostDelayMs, crawlDelayMs), reservation, deps);
+  return turn.kind === 'go' ? { kind: 'go' } : turn;
+}
+
+/** admit, in one process that may wait as long as it takes (`crawler fetch`): every `wait` is slept out here. */
+export async function admitHere(url: string, crawl: CrawlPoliteness, deps: PoliteDeps): Promise<Exclude<Admission, { kind: 'wait' }>> {
+  const now = deps.now ?? Date.now;
+  let reservation: number | undefined;
+  for (;;) {
+    const admission = await admit(url, crawl, deps, { reservation });
+    if (admission.kind !== 'wait') return admission;
+    await (deps.sleep ?? sleep)(Math.max(0, admission.until - now()));
+    reservation = admission.reservation;
+  }
+}
+
+/** AutoThrottle: tells the host's pace how a request went (429, 503 or a timeout slow the host down). Never throws. */
+export async function reportResponse(url: string, response: { status: number | null; errorCode?: string | undefined }, deps: PoliteDeps): Promise<void> {
+  await report(hostKeyOf(url), response.status, response.errorCode, deps);
+}
+
+/**
+ * A paced, robots-checked fetch for requests other than pages (a sitemap): admit, then `fetch` in the host's turn,
+ * and its response told to AutoThrottle. Anything but `go` is handed back as admit gives it: the caller waits (a
+ * consumer re-sends its message with the delay and the reservation) or fails. A FetchError `fetch` throws is reported
+ * and thrown on.
+ */
+export async function fetchPolitely<T extends { status: number }>(
+  url: string,
+  crawl: CrawlPoliteness,
+  deps: PoliteDeps,
+  fetch: () => Promise<T>,
+  options: { reservation?: number | undefined } = {},
+): Promise<{ kind: 'fetched'; response: T } | Exclude<Admission, { kind: 'go' }>> {
+  const admission = await admit(url, crawl, deps, options);
+  if (admission.kind !== 'go') return admission;
+  try {
+    const response = await fetch();
+    await reportResponse(url, { status: response.status }, deps);
+    return { kind: 'fetched', response };
+  } catch (err) {
+    if (err instanceof FetchError) await reportResponse(url, { status: err.status, errorCode: err.code }, deps);
+    throw err;
+  }
+}
+
+/**
+ * The host's turn for one request: one claim, then the wait in the process when the turn is close. A turn that
+ * could not start within LATE_START_MS of its time is given up and another claimed, since the next request may start
+ * one interval after the turn's time.
+ */
+async function takeTurn(host: string, intervalMs: number, reservation: number | undefined, deps: PoliteDeps, always = false): Promise<RobotsTurn> {
+  if (!always && reservation === undefined && !needsTurn(intervalMs, deps.pacer.knownPenaltyMs(host))) return { kind: 'go' };
+  const now = deps.now ?? Date.now;
+  let held = reservation;
+  for (let tries = 0; tries < 3; tries++) {
+    const turn = await deps.pacer.claim(host, { now: now(), intervalMs, reservation: held });
+    if (turn.kind === 'later') return { kind: 'wait', until: turn.at, reservation: turn.at };
+    const wait = turn.at - now();
+    if (wait > 0) await (deps.sleep ?? sleep)(wait);
+    if (now() - turn.at <= LATE_START_MS) return { kind: 'go' };
+    held = undefined;
+  }
+  return { kind: 'wait', until: now() + WAIT_IN_PROCESS_MS };
+}
+
+async function report(host: string, status: number | null, errorCode: string | undefined, deps: PoliteDeps): Promise<void> {
+  const signal = throttleSignalOf(status, errorCode);
+  if (signal === null || (signal === 'ok' && deps.pacer.knownPenaltyMs(host) === 0)) return;
+  await deps.pacer.report(host, signal).catch(() => undefined);
+}
+
+function reportRobotsResponse(host: string, outcome: RobotsFetchOutcome, deps: PoliteDeps): Promise<void> {
+  return outcome.kind === 'response' ? report(host, outcome.status, undefined, deps) : report(host, null, outcome.code, deps);
+}

@@ -1,0 +1,52 @@
+import { afterResponse, NEW_HOST, planTurn, type PaceState, type ThrottleSignal, type TurnRequest } from './pacing-policy.js';
+import type { HostPacer, RobotsStore, StoredRobots, Turn } from './ports.js';
+import type { RobotsRecord } from './robots-gate.js';
+
+// The politeness ports in one process's memory: `crawler fetch` paces its hosts and keeps its robots.txt here, with
+// the same policy the consumers commit to DynamoDB.
+
+export class MemoryHostPacer implements HostPacer {
+  private readonly hosts = new Map<string, PaceState>();
+
+  async claim(host: string, request: TurnRequest): Promise<Turn> {
+    const plan = planTurn(this.hosts.get(host) ?? NEW_HOST, request);
+    if (plan.kind !== 'early') this.hosts.set(host, plan.next);
+    return { kind: plan.kind === 'start' ? 'start' : 'later', at: plan.at };
+  }
+
+  async report(host: string, signal: ThrottleSignal): Promise<void> {
+    this.hosts.set(host, afterResponse(this.hosts.get(host) ?? NEW_HOST, signal, Date.now()));
+  }
+
+  knownPenaltyMs(host: string): number {
+    return this.hosts.get(host)?.penaltyMs ?? 0;
+  }
+}
+
+export class MemoryRobotsStore implements RobotsStore {
+  private readonly records = new Map<string, RobotsRecord>();
+  private readonly leases = new Map<string, { owner: string; until: number }>();
+
+  async get(origin: string, now: number): Promise<StoredRobots> {
+    const record = this.records.get(origin);
+    const lease = this.leases.get(origin);
+    return { record: record && record.validUntil > now ? record : null, leasedUntil: lease && lease.until > now ? lease.until : 0, unsharedUntil: 0 };
+  }
+
+  async lease(origin: string, owner: string, until: number, now: number): Promise<{ taken: true } | ({ taken: false } & StoredRobots)> {
+    const stored = await this.get(origin, now);
+    if (stored.record || stored.leasedUntil > now) return { taken: false, ...stored };
+    this.leases.set(origin, { owner, until });
+    return { taken: true };
+  }
+
+  async put(record: RobotsRecord): Promise<'shared'> {
+    this.records.set(record.origin, record);
+    this.leases.delete(record.origin);
+    return 'shared';
+  }
+
+  async release(origin: string, owner: string): Promise<void> {
+    if (this.leases.get(origin)?.owner === owner) this.leases.delete(origin);
+  }
+}

@@ -1,0 +1,156 @@
+// Host pacing as a pure policy: when may the next request to a host start, given what the host's item says. No I/O:
+// the stores (DynamoDB for the consumers, memory for `crawler fetch`) keep a PaceState per host and commit what
+// planTurn decides, conditionally on the state it was planned from.
+//
+// The state is two timelines of one host:
+// - starts (lastStart, nextStart): the latest start anyone committed to, and the earliest the next one may be. Every
+//   start is committed against them, so starts happen in commit order, each at least the larger of its own interval
+//   and the previous start's after it.
+// - reservations (tail, tailInterval): URLs whose turn is too far off to wait for in a Lambda take a slot at the
+//   tail and come back then (an SQS delay); the tail grows by the interval with each one, so the returns are spread
+//   out as the starts will be, and a new URL queues behind the URLs already waiting.
+// A returning URL starts at its slot (or as soon after it as the starts allow, if that is within WAIT_IN_PROCESS_MS),
+// else it takes a new slot at the tail. A start is never before its slot, nor before nextStart: SQS's lateness can
+// only push a start later, never two starts closer.
+
+/**
+ * A turn this close is waited for in the process; a later one is a reservation and an SQS delay. Waiting costs a
+ * sixteenth of a consumer's time (16 pages in flight), a re-send three SQS requests: the two cost about the same near
+ * a second and a half, and the default interval (1 s + the margin) then never needs a re-send between two pages.
+ */
+export const WAIT_IN_PROCESS_MS = 1_500;
+
+/**
+ * Added to every non-zero interval: a request reaches the site a little after its turn's time (a timer fires late, a
+ * socket is opened, the event loop is busy with other pages: 1 to 16 ms measured with two consumers in one process),
+ * and the gap the site sees between two starts must still be the whole interval. Its cost is 4% of a host's rate at
+ * the default 1 s.
+ */
+export const PACE_MARGIN_MS = 40;
+
+/**
+ * A turn whose request could not start within this of its time (a claim's write took longer than expected, a busy
+ * process) is given up and another claimed: the next request may start one interval after the turn's time, and the
+ * margin must still cover the way to the site.
+ */
+export const LATE_START_MS = 10;
+
+/** AutoThrottle: a host that answers 429 or 503, or times out, gets at least this interval, doubling each time. */
+export const MIN_PENALTY_MS = 1_000;
+/** …up to this. */
+export const MAX_PENALTY_MS = 60_000;
+
+/** SQS's longest message delay: a URL whose turn is later is sent again when it comes back. */
+export const MAX_DELAY_SECONDS = 900;
+
+export interface PaceState {
+  /** Epoch ms of the latest start committed (it may be up to WAIT_IN_PROCESS_MS ahead of now). */
+  lastStart: number;
+  /** No start before this: lastStart + that start's interval. */
+  nextStart: number;
+  /** That start's interval (a URL asking a longer one waits longer after it). */
+  startInterval: number;
+  /** No new reservation before this: the last slot reserved + its interval. */
+  tail: number;
+  /** The interval of the last slot reserved (a URL asking a longer one leaves a longer gap after it). */
+  tailInterval: number;
+  /** The host's AutoThrottle penalty: a least interval while it is slowed down (0: none). */
+  penaltyMs: number;
+  /** Bumped by every committed turn; 0 when the host has no state yet. */
+  version: number;
+}
+
+export const NEW_HOST: PaceState = { lastStart: 0, nextStart: 0, startInterval: 0, tail: 0, tailInterval: 0, penaltyMs: 0, version: 0 };
+
+export interface TurnRequest {
+  /** Epoch ms. */
+  now: number;
+  /** The crawl's interval for this host before the penalty: max(hostDelayMs, Crawl-delay). */
+  intervalMs: number;
+  /** The slot this URL reserved earlier (it is coming back for its turn), epoch ms. */
+  reservation?: number | undefined;
+}
+
+export type TurnPlan =
+  /** Commit `next`, wait until `at` (within WAIT_IN_PROCESS_MS) and start. */
+  | { kind: 'start'; at: number; next: PaceState }
+  /** Commit `next`, and come back at `at` with it as the reservation. */
+  | { kind: 'reserve'; at: number; next: PaceState }
+  /** A reservation not due yet (SQS delays are at most 900 s): come back at `at`, nothing to commit. */
+  | { kind: 'early'; at: number };
+
+/** The interval a turn keeps: the crawl's, raised by the host's penalty, plus the margin; 0 when neither asks for one. */
+export function pacedInterval(intervalMs: number, penaltyMs: number): number {
+  const interval = Math.max(intervalMs, penaltyMs);
+  return interval > 0 ? interval + PACE_MARGIN_MS : 0;
+}
+
+/** Whether a request needs a turn at all: a crawl with hostDelayMs 0 on a host that is not slowed down does not. */
+export function needsTurn(intervalMs: number, penaltyMs: number): boolean {
+  return pacedInterval(intervalMs, penaltyMs) > 0;
+}
+
+/** What one request to the host should do, and the state to commit for it. */
+export function planTurn(state: PaceState, request: TurnRequest): TurnPlan {
+  const { now, reservation } = request;
+  if (reservation !== undefined && reservation - now > WAIT_IN_PROCESS_MS) return { kind: 'early', at: reservation };
+  const interval = pacedInterval(request.intervalMs, state.penaltyMs);
+  const version = state.version + 1;
+  const afterStarts = Math.max(state.nextStart, state.lastStart + interval);
+  const afterTail = Math.max(state.tail, state.tail - state.tailInterval + interval);
+  // A returning URL holds its place in the tail already; a new one queues behind every reservation.
+  const startAt = reservation !== undefined ? Math.max(now, reservation, afterStarts) : Math.max(now, afterStarts, afterTail);
+  if (startAt - now <= WAIT_IN_PROCESS_MS) {
+    const end = startAt + interval;
+    const tail = end > state.tail ? { tail: end, tailInterval: interval } : {};
+    return { kind: 'start', at: startAt, next: { ...state, lastStart: startAt, nextStart: end, startInterval: interval, ...tail, version } };
+  }
+  const slot = Math.max(now, afterStarts, afterTail);
+  return { kind: 'reserve', at: slot, next: { ...state, tail: slot + interval, tailInterval: interval, version } };
+}
+
+/** How a response bears on the host's pace: 'slow' for 429, 503 and timeouts, 'ok' for any other answer. */
+export type ThrottleSignal = 'slow' | 'ok';
+
+export function throttleSignalOf(status: number | null, errorCode?: string): ThrottleSignal | null {
+  if (status === 429 || status === 503 || errorCode === 'TIMEOUT') return 'slow';
+  return status === null ? null : 'ok';
+}
+
+/**
+ * AutoThrottle: a slow answer doubles the penalty (from MIN_PENALTY_MS, up to MAX_PENALTY_MS); a good one takes a
+ * quarter off, to none below a quarter of the minimum. So a host recovers over a few good answers (5 from 1 s, 20
+ * from the cap), not at the first one, and one 429 among many good answers costs little.
+ */
+export function penaltyAfter(signal: ThrottleSignal, penaltyMs: number): number {
+  if (signal === 'slow') return Math.min(MAX_PENALTY_MS, Math.max(MIN_PENALTY_MS, penaltyMs * 2));
+  const eased = Math.floor((penaltyMs * 3) / 4);
+  return eased < MIN_PENALTY_MS / 4 ? 0 : eased;
+}
+
+/**
+ * The host's state after a response: its penalty as penaltyAfter says; and after a slow one, the next start no sooner
+ * than the new penalty from now — the slow request may not have had a turn (a crawl with hostDelayMs 0), and the
+ * next must not follow it at once — unless starts are already committed later than that.
+ */
+export function afterResponse(state: PaceState, signal: ThrottleSignal, now: number): PaceState {
+  const penaltyMs = penaltyAfter(signal, state.penaltyMs);
+  const interval = pacedInterval(0, penaltyMs);
+  if (signal === 'ok' || state.lastStart > now || state.nextStart > now + interval) return { ...state, penaltyMs };
+  return { ...state, penaltyMs, lastStart: now, nextStart: now + interval, startInterval: interval, version: state.version + 1 };
+}
+
+/** The host a URL's requests are paced by: its hostname and port, the default port spelled out ("example.com:443"). */
+export function hostKeyOf(url: string | URL): string {
+  const u = typeof url === 'string' ? new URL(url) : url;
+  const port = u.port !== '' ? u.port : u.protocol === 'https:' ? '443' : u.protocol === 'http:' ? '80' : '';
+  return `${u.hostname}:${port}`;
+}
+
+/**
+ * The SQS delay that brings a URL back for a turn at `until`: whole seconds, rounded down (it comes back up to a
+ * second early, and waits the rest in the process), at most MAX_DELAY_SECONDS (it is sent again if that is not enough).
+ */
+export function delaySecondsUntil(until: number, now: number): number {
+  return Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.floor((until - now) / 1000)));
+}

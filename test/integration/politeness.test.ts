@@ -1,0 +1,174 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { ulid } from 'ulid';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDocumentClient } from '../../functions/adapters/dynamodb/index.js';
+import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
+import { processPage } from '../../functions/core/crawl/process-page.js';
+import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
+import { DEFAULT_USER_AGENT } from '../../functions/core/fetch/user-agent.js';
+import type { CrawlOptions } from '../../functions/core/model/crawl.js';
+import type { PageMessage } from '../../functions/core/model/page-message.js';
+import type { Summary } from '../../functions/core/model/summary.js';
+import { hostKeyOf } from '../../functions/core/polite/pacing-policy.js';
+import { startPoliteSite, type PoliteSite } from '../../harness/polite-site.js';
+import { startEngines, type Engines } from '../support/engines.js';
+import { deadLetters, purgeQueues, startPoliteConsumer, type PoliteConsumer } from '../support/polite-consumers.js';
+
+let engines: Engines;
+const consumers: PoliteConsumer[] = [];
+const sites: PoliteSite[] = [];
+
+beforeAll(async () => {
+  // Two receives before the DLQ: a URL whose waits counted as attempts would land there.
+  engines = await startEngines({ queue: { maxReceiveCount: 2 }, retry: { baseDelaySeconds: 0, maxDelaySeconds: 1 }, reconcile: { afterSeconds: 900 } });
+});
+afterEach(async () => {
+  await Promise.all(consumers.splice(0).map((c) => c.source.stop()));
+  await Promise.all(sites.splice(0).map((s) => s.close()));
+  await purgeQueues(engines);
+});
+afterAll(async () => {
+  await engines?.stop();
+});
+
+async function site(options: Parameters<typeof startPoliteSite>[0]): Promise<PoliteSite> {
+  const s = await startPoliteSite(options);
+  sites.push(s);
+  return s;
+}
+
+function consumer(options: Parameters<typeof startPoliteConsumer>[1] = {}): PoliteConsumer {
+  const c = startPoliteConsumer(engines, { retry: { maxAttempts: 2, baseDelaySeconds: 0, maxDelaySeconds: 1 }, ...options });
+  consumers.push(c);
+  return c;
+}
+
+/** Records a crawl with these options and queues its seeds, as submit does. */
+async function crawl(urls: string[], options: Partial<CrawlOptions>): Promise<string> {
+  const crawlId = ulid();
+  const opts: CrawlOptions = { maxDepth: 0, sameOrigin: true, robotsTxt: 'obey', hostDelayMs: 1_000, ...options };
+  await engines.store.createCrawl(
+    { crawlId, status: 'running', total: urls.length, succeeded: 0, failed: 0, createdAt: new Date().toISOString(), options: opts, source: { kind: 'api' } },
+    urls,
+  );
+  const queue = new SqsPageQueue({ queueUrl: engines.resources.queueUrl, client: engines.sqs });
+  const unsent = await queue.send(urls.map((url) => ({ crawlId, url, depth: 0, maxDepth: opts.maxDepth, sameOrigin: true })));
+  expect(unsent).toEqual([]);
+  return crawlId;
+}
+
+async function completed(crawlId: string, timeoutMs = 60_000): Promise<Summary[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = await engines.store.getCrawl(crawlId);
+    if (c?.status === 'completed') break;
+    if (Date.now() > deadline) throw new Error(`crawl ${crawlId} not completed: ${JSON.stringify(c)}`);
+    await sleep(100);
+  }
+  return (await engines.store.listPages(crawlId, 1000)).items;
+}
+
+const ROBOTS = 'User-agent: *\nDisallow: /private/\nCrawl-delay: 1\n';
+
+describe('politeness across consumers, on the real engines', () => {
+  it('obeys robots.txt, fetches it once per origin for two consumers and two crawls, and keeps Crawl-delay between every start', async () => {
+    const s = await site({ robots: ROBOTS });
+    consumer();
+    consumer();
+    const a = await crawl([...[0, 1, 2, 3, 4].map((n) => `${s.url}/page/${n}`), `${s.url}/private/1`, `${s.url}/private/2`], { hostDelayMs: 0 });
+    const b = await crawl([...[5, 6, 7].map((n) => `${s.url}/page/${n}`), `${s.url}/private/3`], { hostDelayMs: 0 });
+    const [pagesA, pagesB] = await Promise.all([completed(a), completed(b)]);
+
+    expect(s.of((p) => p.startsWith('/private/'))).toEqual([]);
+    const disallowed = [...pagesA, ...pagesB].filter((p) => p.url.includes('/private/'));
+    expect(disallowed.map((p) => p.error?.code)).toEqual(['ROBOTS_DISALLOWED', 'ROBOTS_DISALLOWED', 'ROBOTS_DISALLOWED']);
+    expect(disallowed.every((p) => p.status === null && p.ok === false)).toBe(true);
+    expect([...pagesA, ...pagesB].filter((p) => p.ok)).toHaveLength(8);
+    expect(s.of((p) => p === '/robots.txt')).toHaveLength(1);
+    // Crawl-delay: 1 for every request to the host, robots.txt included, measured where the site sees them.
+    expect(s.requests).toHaveLength(9);
+    expect(Math.min(...s.gaps())).toBeGreaterThanOrEqual(1_000);
+    expect(s.requests.every((r) => r.userAgent === DEFAULT_USER_AGENT && r.inFlight === 1)).toBe(true);
+    expect(await deadLetters(engines)).toBe(0);
+  });
+
+  it('never starts two requests to one host closer than hostDelayMs, across two consumers; waiting URLs keep their attempts and never reach the DLQ', async () => {
+    const s = await site({});
+    const one = consumer({ pageConcurrency: 6 });
+    const two = consumer({ pageConcurrency: 6 });
+    const urls = Array.from({ length: 10 }, (_, n) => `${s.url}/p/${n}`);
+    const id = await crawl(urls, { hostDelayMs: 700, robotsTxt: 'ignore' });
+    const pages = await completed(id);
+    expect(pages.filter((p) => p.ok)).toHaveLength(10);
+    expect(s.requests).toHaveLength(10);
+    const gaps = s.gaps();
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(700);
+    // And busy: about one interval apart, not much more (the reservations come back in time).
+    expect(gaps.reduce((x, y) => x + y, 0) / gaps.length).toBeLessThan(1_200);
+    const deliveries = [...one.deliveries, ...two.deliveries];
+    const deferred = deliveries.filter((d) => d.outcome === 'deferred');
+    expect(deferred.length).toBeGreaterThan(0);
+    // maxReceiveCount is 2: the URLs waited more often than that, each wait a new message, and none was dead-lettered.
+    expect(deliveries.filter((d) => d.message.reservation !== undefined).every((d) => d.attempt === 1)).toBe(true);
+    expect(Math.max(...urls.map((u) => deliveries.filter((d) => d.message.url === u).length))).toBeGreaterThanOrEqual(2);
+    expect(await deadLetters(engines)).toBe(0);
+  });
+
+  it('keeps the attempts a URL used in the message it sends to wait for its turn', async () => {
+    const s = await site({});
+    const c = startPoliteConsumer(engines, {});
+    await c.source.stop();
+    const id = ulid();
+    const queue = new SqsPageQueue({ queueUrl: engines.resources.queueUrl, client: engines.sqs });
+    await engines.store.createCrawl(
+      { crawlId: id, status: 'running', total: 2, succeeded: 0, failed: 0, createdAt: new Date().toISOString(), options: { maxDepth: 0, sameOrigin: true, hostDelayMs: 5_000, robotsTxt: 'ignore' }, source: { kind: 'api' } },
+      [`${s.url}/a`, `${s.url}/b`],
+    );
+    const deps = { store: engines.store, queue, limits: { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true }, polite: c.polite, retry: { maxAttempts: 5, baseDelaySeconds: 0, maxDelaySeconds: 1 } };
+    expect(await processPage({ crawlId: id, url: `${s.url}/a`, depth: 0, maxDepth: 0, sameOrigin: true }, deps, 1)).toBe('recorded');
+    const message: PageMessage = { crawlId: id, url: `${s.url}/b`, depth: 0, maxDepth: 0, sameOrigin: true, attempts: 2 };
+    // Its 4th attempt (2 earlier + this 2nd receive) finds the host's turn 5 s away: sent again, attempts 3.
+    expect(await processPage(message, deps, 4)).toBe('deferred');
+    await sleep(4_200);
+    const out = await engines.sqs.send(new ReceiveMessageCommand({ QueueUrl: engines.resources.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }));
+    const back = (out.Messages ?? []).map((m) => JSON.parse(m.Body!) as PageMessage);
+    expect(back).toHaveLength(1);
+    expect(back[0]).toMatchObject({ url: `${s.url}/b`, attempts: 3 });
+    expect(back[0]!.reservation).toBeGreaterThan(Date.now() - 2_000);
+    expect(s.of((p) => p === '/b')).toEqual([]);
+  });
+
+  it('retries while robots.txt answers 5xx and fails the URL ROBOTS_UNREACHABLE on its last attempt, fetching nothing else', async () => {
+    const s = await site({ robots: () => ({ status: 503, body: 'down' }) });
+    consumer({ retry: { maxAttempts: 2, baseDelaySeconds: 0, maxDelaySeconds: 1 } });
+    const id = await crawl([`${s.url}/a`, `${s.url}/b`], { hostDelayMs: 0 });
+    const pages = await completed(id);
+    expect(pages.map((p) => p.error?.code)).toEqual(['ROBOTS_UNREACHABLE', 'ROBOTS_UNREACHABLE']);
+    expect(pages[0]!.error!.message).toMatch(/answered 503.*\(2 attempts\)/);
+    expect(s.requests.every((r) => r.path === '/robots.txt')).toBe(true);
+    expect(await deadLetters(engines)).toBe(0);
+  });
+
+  it('slows a host that answers 429 and speeds back up as it recovers (AutoThrottle)', async () => {
+    // The first request answers 429, every later one 200; one page at a time, so the order is the site's.
+    const s = await site({ answer: () => (s.requests.length === 1 ? { status: 429, body: 'slow down' } : undefined) });
+    const c = consumer({ retry: { maxAttempts: 2, baseDelaySeconds: 1, maxDelaySeconds: 1 }, pageConcurrency: 1 });
+    const urls = Array.from({ length: 9 }, (_, n) => `${s.url}/q/${n}`);
+    const pages = await completed(await crawl(urls, { hostDelayMs: 0, robotsTxt: 'ignore' }));
+    expect(pages.filter((p) => p.ok)).toHaveLength(9);
+    expect(s.requests).toHaveLength(10);
+    const gaps = s.gaps();
+    // Slowed: 1 s after the 429 (though the crawl asked for no delay), then less after each good answer…
+    expect(gaps[0]).toBeGreaterThanOrEqual(1_000);
+    expect(gaps[1]).toBeGreaterThanOrEqual(750);
+    expect(gaps[2]).toBeGreaterThanOrEqual(562);
+    // …and recovered: no penalty left, the last pages as fast as they come.
+    const host = hostKeyOf(s.url);
+    const item = await createDocumentClient(engines.dynamodb).send(new GetCommand({ TableName: engines.resources.tableName, Key: { PK: `HOST#${host}`, SK: '#PACE' } }));
+    expect(item.Item?.['penaltyMs']).toBe(0);
+    expect(c.polite.pacer.knownPenaltyMs(host)).toBe(0);
+    expect(Math.max(...gaps.slice(-2))).toBeLessThan(300);
+  });
+});

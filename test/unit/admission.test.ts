@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import type { RobotsFetchOutcome } from '../../functions/core/fetch/robots-fetch.js';
+import { admit, admitHere, type PoliteDeps } from '../../functions/core/polite/admission.js';
+import { MemoryHostPacer, MemoryRobotsStore } from '../../functions/core/polite/memory.js';
+import { PACE_MARGIN_MS } from '../../functions/core/polite/pacing-policy.js';
+import { knownRobots, robotsDecision, robotsRecordFor, ROBOTS_FAILURE_TTL_MS, ROBOTS_TTL_MS } from '../../functions/core/polite/robots-gate.js';
+import { RobotsSource } from '../../functions/core/polite/robots-source.js';
+
+const T0 = 1_800_000_000_000;
+const ORIGIN = 'https://site.example';
+const TOKEN = 'serverless-crawler';
+const text = (s: string) => new TextEncoder().encode(s);
+const response = (status: number, body = ''): RobotsFetchOutcome => ({ kind: 'response', status, body: text(body), finalUrl: `${ORIGIN}/robots.txt` });
+
+describe('robotsRecordFor and robotsDecision', () => {
+  const decide = (outcome: RobotsFetchOutcome, url: string, maxCrawlDelaySeconds = 30) =>
+    robotsDecision(knownRobots(robotsRecordFor(ORIGIN, outcome, TOKEN, T0)), url, maxCrawlDelaySeconds);
+
+  it('obeys a 2xx file: disallowed URLs fail ROBOTS_DISALLOWED naming the rule, others carry the Crawl-delay', () => {
+    const file = response(200, 'User-agent: *\nDisallow: /private/\nCrawl-delay: 1.5\n');
+    expect(decide(file, `${ORIGIN}/private/a`)).toEqual({
+      kind: 'fail',
+      error: { code: 'ROBOTS_DISALLOWED', message: `${ORIGIN}/robots.txt disallows this URL (User-agent: *: Disallow: /private/)` },
+      transient: false,
+    });
+    expect(decide(file, `${ORIGIN}/public`)).toEqual({ kind: 'allow', crawlDelayMs: 1_500 });
+    expect(robotsRecordFor(ORIGIN, file, TOKEN, T0).validUntil).toBe(T0 + ROBOTS_TTL_MS);
+  });
+
+  it('fails CRAWL_DELAY_TOO_LONG when the Crawl-delay is over the deployment maximum', () => {
+    expect(decide(response(200, 'User-agent: serverless-crawler\nCrawl-delay: 31\n'), `${ORIGIN}/`)).toMatchObject({
+      kind: 'fail', error: { code: 'CRAWL_DELAY_TOO_LONG' }, transient: false,
+    });
+  });
+
+  it('allows everything on a 4xx or after more than 5 redirects, and nothing on a 5xx or a transient failure (retried)', () => {
+    expect(decide(response(404), `${ORIGIN}/private/a`)).toEqual({ kind: 'allow', crawlDelayMs: 0 });
+    expect(decide({ kind: 'failed', code: 'TOO_MANY_REDIRECTS', message: 'x', transient: false, finalUrl: `${ORIGIN}/r5` }, `${ORIGIN}/a`)).toMatchObject({ kind: 'allow' });
+    expect(decide(response(503), `${ORIGIN}/a`)).toMatchObject({ kind: 'fail', error: { code: 'ROBOTS_UNREACHABLE' }, transient: true });
+    const timeout = { kind: 'failed', code: 'TIMEOUT', message: 'slow', transient: true, finalUrl: `${ORIGIN}/robots.txt` } as const;
+    expect(decide(timeout, `${ORIGIN}/a`)).toMatchObject({ kind: 'fail', error: { code: 'ROBOTS_UNREACHABLE' }, transient: true });
+    expect(robotsRecordFor(ORIGIN, timeout, TOKEN, T0).validUntil).toBe(T0 + ROBOTS_FAILURE_TTL_MS);
+  });
+
+  it("fails with the origin's own error when it cannot be reached at all, and ROBOTS_UNREACHABLE when a redirect elsewhere is refused", () => {
+    const dns = { kind: 'failed', code: 'DNS', message: 'site.example does not resolve', transient: false, finalUrl: `${ORIGIN}/robots.txt` } as const;
+    expect(decide(dns, `${ORIGIN}/a`)).toEqual({ kind: 'fail', error: { code: 'DNS', message: 'site.example does not resolve' }, transient: false });
+    const blocked = { kind: 'failed', code: 'BLOCKED_ADDRESS', message: '10.0.0.1 is private', transient: false, finalUrl: 'http://internal.example/robots.txt' } as const;
+    expect(decide(blocked, `${ORIGIN}/a`)).toMatchObject({ kind: 'fail', error: { code: 'ROBOTS_UNREACHABLE' }, transient: false });
+  });
+});
+
+/** Politeness on memory ports with a fake clock, and a robots.txt fetcher that counts. */
+function setup(robots: (origin: string) => RobotsFetchOutcome = () => response(404)) {
+  let clock = T0;
+  const fetched: string[] = [];
+  const deps: PoliteDeps = {
+    settings: { userAgent: `${TOKEN}/1.0`, hostDelayMs: 1_000, maxCrawlDelaySeconds: 30 },
+    pacer: new MemoryHostPacer(),
+    robots: new RobotsSource({
+      store: new MemoryRobotsStore(),
+      fetch: async (origin) => {
+        fetched.push(origin);
+        return robots(origin);
+      },
+      userAgentToken: TOKEN,
+      leaseMs: 10_000,
+      now: () => clock,
+      sleep: async (ms) => void (clock += ms),
+    }),
+    now: () => clock,
+    sleep: async (ms) => void (clock += ms),
+  };
+  return { deps, fetched, advance: (ms: number) => (clock += ms), now: () => clock };
+}
+
+describe('admit', () => {
+  it('fetches robots.txt once per origin in the host turn, then gives the page the next turn (waiting in the process)', async () => {
+    const { deps, fetched, now } = setup(() => response(200, 'User-agent: *\nDisallow: /private/'));
+    const [a, b] = await Promise.all([admit(`${ORIGIN}/a`, {}, deps), admit(`${ORIGIN}/private/b`, {}, deps)]);
+    expect(fetched).toEqual([ORIGIN]);
+    expect(a).toEqual({ kind: 'go' });
+    expect(b).toMatchObject({ kind: 'fail', error: { code: 'ROBOTS_DISALLOWED' } });
+    // robots.txt at T0, the page one interval later.
+    expect(now()).toBe(T0 + 1_000 + PACE_MARGIN_MS);
+  });
+
+  it('sends a URL away with a reservation when its turn is not close, and lets it start when it comes back', async () => {
+    const { deps, advance } = setup();
+    const crawl = { robotsTxt: 'ignore' as const, hostDelayMs: 5_000 };
+    expect(await admit(`${ORIGIN}/1`, crawl, deps)).toEqual({ kind: 'go' });
+    const wait = await admit(`${ORIGIN}/2`, crawl, deps);
+    const turn = T0 + 5_000 + PACE_MARGIN_MS;
+    expect(wait).toEqual({ kind: 'wait', until: turn, reservation: turn });
+    advance(4_500);
+    expect(await admit(`${ORIGIN}/2`, crawl, deps, { reservation: turn })).toEqual({ kind: 'go' });
+  });
+
+  it('claims nothing for a crawl with hostDelayMs 0 and ignores robots.txt when the crawl says so', async () => {
+    const { deps, fetched, now } = setup(() => response(200, 'User-agent: *\nDisallow: /'));
+    for (let i = 0; i < 5; i++) expect(await admit(`${ORIGIN}/${i}`, { robotsTxt: 'ignore', hostDelayMs: 0 }, deps)).toEqual({ kind: 'go' });
+    expect(now()).toBe(T0);
+    expect(fetched).toEqual([]);
+  });
+
+  it('paces by the Crawl-delay when it is longer than hostDelayMs, and by the host penalty AutoThrottle set', async () => {
+    const { deps, now } = setup(() => response(200, 'User-agent: *\nCrawl-delay: 3'));
+    await admitHere(`${ORIGIN}/a`, { hostDelayMs: 0 }, deps);
+    const start = now();
+    await admitHere(`${ORIGIN}/b`, { hostDelayMs: 0 }, deps);
+    expect(now() - start).toBe(3_000 + PACE_MARGIN_MS);
+    await deps.pacer.report('other.example:443', 'slow');
+    await deps.pacer.report('other.example:443', 'slow');
+    await admitHere('https://other.example/1', { hostDelayMs: 0, robotsTxt: 'ignore' }, deps);
+    const t = now();
+    await admitHere('https://other.example/2', { hostDelayMs: 0, robotsTxt: 'ignore' }, deps);
+    expect(now() - t).toBe(2_000 + PACE_MARGIN_MS);
+  });
+});
