@@ -7,9 +7,10 @@ import { benchBundles } from './bundles.js';
 import { benchCost } from './cost.js';
 import { benchLocalStack } from './local-stack.js';
 import { benchParsing } from './parse.js';
+import { benchScope } from './scope.js';
 import { benchThroughput } from './throughput.js';
 
-const sections: Record<string, () => Promise<void>> = { parse: benchParsing, throughput: benchThroughput, bundles: benchBundles, stack: benchLocalStack, cost: benchCost };
+const sections: Record<string, () => Promise<void>> = { parse: benchParsing, throughput: benchThroughput, bundles: benchBundles, stack: benchLocalStack, cost: benchCost, scope: benchScope };
 const wanted = process.argv.slice(2);
 for (const [name, run] of Object.entries(sections)) {
   if (wanted.length === 0 || wanted.includes(name)) await run();
