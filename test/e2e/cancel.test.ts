@@ -135,6 +135,14 @@ describe('crawler cancel against the local stack (a real process)', () => {
     const crawl = JSON.parse(json.stdout);
     expect(crawl).toMatchObject({ crawlId, status: 'cancelled', total: 300, cancelledAt: expect.any(String) });
     expect(first.stdout).toContain(`cancelled at ${crawl.cancelledAt}:`);
+
+    // status --wait follows a cancelled crawl to its completedAt (its status stays cancelled), then prints it.
+    const watched = await runCrawler(['status', '--wait', '--timeout', '120', '--endpoint', api, crawlId]);
+    expect(watched.code).toBe(0);
+    const done = JSON.parse(watched.stdout);
+    expect(done).toMatchObject({ crawlId, status: 'cancelled', total: 300, cancelledAt: crawl.cancelledAt, completedAt: expect.any(String) });
+    expect(done.succeeded + done.failed).toBe(300);
+    expect(watched.stderr).toMatch(/cancelled: 300\/300 100% · \d+ failed · [\d.]+ pages\/s · done\n/);
   });
 
   it('exits 1 with the API error for a completed or unknown crawl, and 2 without a crawl id', async () => {
