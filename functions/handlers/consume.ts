@@ -63,21 +63,21 @@ async function handleRecord(record: SQSRecord, leaseUntil: number): Promise<void
   const body = safeJson(record.body);
   if (isSitemapBody(body)) return handleSitemapRecord(record, body, leaseUntil);
   const message = messageOf(record, pageMessageSchema.safeParse(body), 'page');
-  const attempt = receiveCount(record);
+  const attempt = attemptOf(message, record);
   const context = { crawlId: message.crawlId, url: redactUrl(message.url), attempt };
   await limit(async () => {
     let outcome;
     try {
       outcome = await processPage(
         message,
-        { store, crawls, queue, limits, retry, recordPage: batcher.recordPage, observe: recordPageMetrics, leaseUntil, ...(analyze ? { analyze } : {}) },
+        { store, crawls, queue, limits, retry, polite, recordPage: batcher.recordPage, observe: recordPageMetrics, leaseUntil, ...(analyze ? { analyze } : {}) },
         attempt,
       );
     } catch (err) {
       await onFailure(err, record, context, 'page');
     }
     logger.debug('page processed', { ...context, outcome });
-    metrics.addMetric(outcome === 'recorded' ? 'PagesRecorded' : 'DuplicateDeliveries', MetricUnit.Count, 1);
+    metrics.addMetric(outcome === 'recorded' ? 'PagesRecorded' : outcome === 'deferred' ? 'PagesDeferred' : 'DuplicateDeliveries', MetricUnit.Count, 1);
   });
 }
 
