@@ -91,7 +91,8 @@ function messageOf<T>(record: SQSRecord, parsed: { success: true; data: T } | { 
 /** A crawl's sitemap work (core/sitemap/): read one sitemap, or find an origin's, with the pages' retries and DLQ. */
 async function handleSitemapRecord(record: SQSRecord, body: unknown, leaseUntil: number): Promise<void> {
   const message = messageOf(record, sitemapMessageSchema.safeParse(body), 'sitemap');
-  const attempt = receiveCount(record);
+  // Attempts of earlier messages of this work (one that waited for its host's turn) count too.
+  const attempt = receiveCount(record) + (message.attempts ?? 0);
   const context = { crawlId: message.crawlId, sitemap: redactUrl(message.url), level: message.level, attempt };
   await limit(async () => {
     let outcome;

@@ -34,11 +34,14 @@ const ORIGIN = 'https://site.example';
 function memoryQueue() {
   const pages: PageMessage[] = [];
   const maps: SitemapMessage[] = [];
+  const delays: number[] = [];
   return {
     pages,
     maps,
-    send: async <M extends PageMessage | SitemapMessage>(messages: readonly M[]) => {
+    delays,
+    send: async <M extends PageMessage | SitemapMessage>(messages: readonly M[], options: { delaySeconds?: number } = {}) => {
       for (const m of messages) ('kind' in m ? maps.push(m as SitemapMessage) : pages.push(m as PageMessage));
+      delays.push(options.delaySeconds ?? 0);
       return [] as M[];
     },
   };
@@ -131,6 +134,22 @@ describe('sitemap work on the real table', () => {
       await store.recordPage(crawlId, failed(`${ORIGIN}/`), 0);
       expect(await store.completeIfDone(crawlId, new Date().toISOString())).toBe(true);
     }
+  });
+
+  it('a sitemap whose host’s turn is later comes back as a new message with its attempts and reservation, and ends then', async () => {
+    const d = deps({ '/sitemap.xml': urlset(['/w']) });
+    const crawlId = await start({ sitemap: 'only' }, d);
+    await processSitemap(d.queue.maps.shift()!, d);
+    const map = d.queue.maps.shift()!;
+    const fetch = d.fetch;
+    d.fetch = async () => ({ kind: 'wait', delayMs: 2_500, reservation: 1234 });
+    expect(await processSitemap(map, d, 2)).toBe('deferred');
+    expect(d.queue.maps).toEqual([{ ...map, attempts: 1, reservation: 1234 }]);
+    expect(d.queue.delays.at(-1)).toBe(3);
+    d.fetch = fetch;
+    expect(await processSitemap(d.queue.maps.shift()!, d, 2)).toBe('ended');
+    expect(d.queue.pages.map((p) => p.url)).toEqual([`${ORIGIN}/w`]);
+    expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'running', total: 1 });
   });
 
   it('the reconciler queues lost sitemap work again, and ends it after maxRequeues', async () => {

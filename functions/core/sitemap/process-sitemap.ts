@@ -10,7 +10,7 @@ import { normalizeUrl } from '../model/url.js';
 import { SitemapFormatError, SitemapParser, type SitemapEntry } from './parse-sitemap.js';
 import type { SitemapOutcome, SitemapSender, SitemapStore } from './ports.js';
 import { MAX_SITEMAP_BYTES, sitemapBytes } from './sitemap-body.js';
-import { robotsSitemaps, type SitemapFetch } from './sitemap-fetch.js';
+import { robotsSitemaps, type RobotsSitemapsLookup, type SitemapFetch } from './sitemap-fetch.js';
 import { MAX_SITEMAP_LEVEL, MAX_SITEMAPS_PER_ORIGIN, toMessage, type SitemapMessage, type SitemapTask } from './sitemap-message.js';
 
 export interface SitemapDeps {
@@ -22,6 +22,8 @@ export interface SitemapDeps {
   /** Where child sitemaps are queued: the same queue. */
   sitemapQueue: SitemapSender;
   fetch: SitemapFetch;
+  /** An origin's robots.txt Sitemap lines: the politeness layer's cache where there is one, else a fetch through `fetch`. */
+  robotsSitemaps?: RobotsSitemapsLookup;
   retry?: RetryPolicy;
   /** Epoch ms until which this delivery may run: the fetch's deadline and the pages' lease. */
   leaseUntil?: number;
@@ -35,7 +37,7 @@ const DEADLINE_MARGIN_MS = 10_000;
 const DEFAULT_RUN_MS = 60_000;
 
 /** A page of the crawl's sitemap work did not end in time or had nothing to do: what it did instead. */
-export type SitemapResult = 'ended' | 'duplicate';
+export type SitemapResult = 'ended' | 'duplicate' | 'deferred';
 
 /**
  * The use case behind one delivery of a sitemap message (`attempt` is 1-based). Like a page, the task ends exactly
@@ -84,11 +86,11 @@ async function trySitemap(message: SitemapMessage, deps: SitemapDeps, policy: Re
   const timeoutMs = Math.max(1_000, leaseUntil - Date.now() - DEADLINE_MARGIN_MS);
   if (message.level === 0) return findSitemaps(message, crawl, deps, policy, attempt, isLast, timeoutMs);
 
-  const res = await deps.fetch(message.url, crawl, timeoutMs).catch((err: unknown) => {
+  const res = await deps.fetch(message.url, crawl, timeoutMs, message.reservation).catch((err: unknown) => {
     if (err instanceof FetchError && !err.transient) return { kind: 'refused' as const, code: err.code, message: err.message };
     throw err;
   });
-  if (res.kind === 'wait') throw new RetryLater(Math.ceil(res.delayMs / 1000), 'waiting for the host’s turn');
+  if (res.kind === 'wait') return comeBack(message, res, attempt, deps);
   if (res.kind === 'refused') return end(message, deps, { pages: 0, sitemaps: 0, error: { code: res.code, message: res.message } });
   if (res.status < 200 || res.status >= 300) {
     res.close();
@@ -125,8 +127,9 @@ async function trySitemap(message: SitemapMessage, deps: SitemapDeps, policy: Re
 
 /** Level 0: the origin's robots.txt `Sitemap:` lines, else /sitemap.xml, become its level-1 tasks. */
 async function findSitemaps(message: SitemapMessage, crawl: Crawl, deps: SitemapDeps, policy: RetryPolicy, attempt: number, isLast: boolean, timeoutMs: number): Promise<SitemapResult> {
-  const found = await robotsSitemaps(message.origin, crawl, deps.fetch, timeoutMs);
-  if (found.kind === 'wait') throw new RetryLater(Math.ceil(found.delayMs / 1000), 'waiting for the host’s turn');
+  const lookup = deps.robotsSitemaps ?? ((origin, c, ms, reservation) => robotsSitemaps(origin, c, deps.fetch, ms, reservation));
+  const found = await lookup(message.origin, crawl, timeoutMs, message.reservation);
+  if (found.kind === 'wait') return comeBack(message, found, attempt, deps);
   let urls: readonly string[];
   if (found.kind === 'sitemaps') urls = found.urls;
   // robots.txt out of reach: while it is obeyed, nothing of the origin may be fetched yet (RFC 9309), so wait, and in
@@ -141,6 +144,21 @@ async function findSitemaps(message: SitemapMessage, crawl: Crawl, deps: Sitemap
     .slice(0, MAX_SITEMAPS_PER_ORIGIN);
   const sitemaps = await addAndQueue(message, tasks, deps, isLast);
   return end(message, deps, { pages: 0, sitemaps });
+}
+
+/**
+ * The host's turn is later: the work comes back then as a new message (SQS delays a message at most 900 s) carrying
+ * its attempts and its reservation, so waiting neither holds the consumer nor uses up an attempt.
+ */
+async function comeBack(message: SitemapMessage, wait: { delayMs: number; reservation?: number }, attempt: number, deps: SitemapDeps): Promise<SitemapResult> {
+  const delaySeconds = Math.min(900, Math.max(0, Math.ceil(wait.delayMs / 1000)));
+  const { reservation: _old, ...rest } = message;
+  const again: SitemapMessage = { ...rest, attempts: attempt - 1, ...(wait.reservation !== undefined ? { reservation: wait.reservation } : {}) };
+  // Alive, only waiting: the reconciler leaves it alone for a while.
+  await deps.sitemaps.noteSitemapRetry(message.crawlId, message, now(deps)).catch(() => undefined);
+  const unsent = await deps.sitemapQueue.send([again], { delaySeconds });
+  if (unsent.length > 0) throw new RetryLater(delaySeconds, 'waiting for the host’s turn (the message could not be sent again)');
+  return 'deferred';
 }
 
 /** Counts child tasks and queues those this delivery must; on the last attempt, ends what could not be queued. */

@@ -14,6 +14,10 @@ export const sitemapMessageSchema = z.object({
   origin: z.string().check(z.minLength(1)),
   url: z.string().check(z.minLength(1)),
   level: z.int().check(z.minimum(0)),
+  /** Attempts used by earlier messages of this work: one that waited for its host's turn is sent again as a new message. */
+  attempts: z.optional(z.int().check(z.minimum(0))),
+  /** The start it reserved on its host (epoch ms) when it was sent again to come back for its turn. */
+  reservation: z.optional(z.int().check(z.minimum(0))),
 });
 export type SitemapMessage = z.infer<typeof sitemapMessageSchema>;
 
