@@ -120,6 +120,13 @@ describe('patterns that can never match are refused', () => {
     expect(() => compileScope({ include: ['https://example.com/**'], exclude: ['**/a b'] })).toThrow(PatternError);
     expect(() => compileScope({ exclude: ['ok', '**/café'] })).toThrow(/exclude\[1\] "\*\*\/café" can never match/);
     expect(() => compileScope({ include: ['**#top'] })).toThrow(/include\[0\].*"#"/);
+    // The URL parser lower-cases the scheme and host and drops the default port.
+    expect(() => compileScope({ include: ['https://Example.com/**'] })).toThrow(/host is lower-case \(example.com\)/);
+    expect(() => compileScope({ include: ['HTTPS://example.com/**'] })).toThrow(/scheme is lower-case/);
+    expect(() => compileScope({ include: ['https://example.com:443/**'] })).toThrow(/default port \(https:\/\/example.com\)/);
+    expect(() => compileScope({ include: ['http://example.com:80'] })).toThrow(/default port/);
+    expect(() => compileScope({ include: ['http://example.com:80*/**', 'https://example.com:8443/**', 'http://example.com:443/'] })).not.toThrow();
+    expect(() => compileScope({ include: ['https://User@example.com/**', 'https://example.com/Blog/**', '**://Example.com/**'] })).not.toThrow();
     // Every other string compiles: only * is special.
     expect(() => compileScope({ include: ['[', '{', '(', '\\', '?', '!', '***', '%'] })).not.toThrow();
   });

@@ -41,12 +41,29 @@ export class PatternError extends Error {
  */
 const NEVER_IN_URL = /[\u0000-\u0020\u007f-\uffff#"<>]/;
 
+/** A pattern's scheme and authority, when it starts with them written out (up to the first `/`, `?` or `*`). */
+const AUTHORITY = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?*]*)(.?)/;
+
 /** Why a pattern can never match a normalized URL, or null when it can. */
 export function patternProblem(pattern: string): string | null {
   const bad = NEVER_IN_URL.exec(pattern);
-  if (!bad) return null;
-  const shown = bad[0] === ' ' ? 'a space' : /[\u0000-\u001f\u007f]/.test(bad[0]) ? 'a control character' : `"${bad[0]}"`;
-  return `can never match: it holds ${shown}, which a normalized URL never does (write it percent-encoded, e.g. %20 for a space, %C3%A9 for é; a URL's #fragment is removed)`;
+  if (bad) {
+    const shown = bad[0] === ' ' ? 'a space' : /[\u0000-\u001f\u007f]/.test(bad[0]) ? 'a control character' : `"${bad[0]}"`;
+    return `can never match: it holds ${shown}, which a normalized URL never does (write it percent-encoded, e.g. %20 for a space, %C3%A9 for é; a URL's #fragment is removed)`;
+  }
+  // The URL parser lower-cases the scheme and host and drops the default port: a pattern spelling them otherwise
+  // would match nothing.
+  const authority = AUTHORITY.exec(pattern);
+  if (!authority) return null;
+  const [, scheme, rest, next] = authority as unknown as [string, string, string, string];
+  if (/[A-Z]/.test(scheme)) return `can never match: a normalized URL's scheme is lower-case (${scheme.toLowerCase()}://)`;
+  const host = rest.slice(rest.lastIndexOf('@') + 1);
+  if (/[A-Z]/.test(host)) return `can never match: a normalized URL's host is lower-case (${host.toLowerCase()})`;
+  const defaultPort = scheme === 'https' ? ':443' : scheme === 'http' ? ':80' : null;
+  if (defaultPort !== null && next !== '*' && host.endsWith(defaultPort)) {
+    return `can never match: a normalized URL leaves out the default port (${scheme}://${host.slice(0, -defaultPort.length)})`;
+  }
+  return null;
 }
 
 /** Compiles a crawl's patterns; throws PatternError naming the first pattern that can never match. */
