@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { allPages, call, waitForCompletion } from '../../harness/api.js';
 import { startLoopbackServer, type LoopbackServer } from '../../harness/loopback-server.js';
 import { parseCrawlerConfig } from '../../lib/config.js';
@@ -53,8 +53,8 @@ async function waitForEnd(crawlId: string, timeoutMs = 60_000): Promise<any> {
   }
 }
 
-async function submit(urls: string[]): Promise<string> {
-  const res = await call(api, 'POST', '/crawls', { urls, hostDelayMs: 0, robotsTxt: 'ignore' });
+async function submit(urls: string[], hostDelayMs = 0): Promise<string> {
+  const res = await call(api, 'POST', '/crawls', { urls, hostDelayMs, robotsTxt: 'ignore' });
   expect(res.status).toBe(202);
   return res.body.crawlId;
 }
@@ -98,6 +98,31 @@ describe('DELETE /crawls/{crawlId} through the local stack', () => {
     const again = await call(api, 'DELETE', `/crawls/${crawlId}`);
     expect(again.status).toBe(202);
     expect(again.body).toEqual(ended);
+  });
+
+  it('ends the URLs waiting for their host\'s turn (paced, sent again with a delay) without fetching them', async () => {
+    // A host of its own (another port) at 500 ms between request starts: when the cancel comes, most of its URLs
+    // wait on the queue as delayed messages.
+    const paced = await startLoopbackServer(site.server.listeners('request')[0] as Parameters<typeof startLoopbackServer>[0]);
+    onTestFinished(() => paced.close());
+    const urls = Array.from({ length: 30 }, (_, n) => `${paced.url}/paced/${n}`);
+    const crawlId = await submit(urls, 500);
+    while (requestsUnder('paced').length < 4) await sleep(50);
+    const res = await call(api, 'DELETE', `/crawls/${crawlId}`);
+    const answeredAt = Date.now();
+    expect(res.status).toBe(202);
+
+    const ended = await waitForEnd(crawlId, 120_000);
+    const latest = Math.max(...requestsUnder('paced'));
+    console.log(`e2e cancel (paced): ${requestsUnder('paced').length} of 30 requested; the last started ${latest - answeredAt} ms after the answer; completedAt ${Date.parse(ended.completedAt) - answeredAt} ms after it`);
+    expect(latest - answeredAt).toBeLessThanOrEqual(CANCEL_BOUND_MS);
+    expect(ended).toMatchObject({ status: 'cancelled', total: 30, cancelledAt: res.body.cancelledAt });
+    expect(ended.succeeded + ended.failed).toBe(30);
+    const pages = await allPages(api, crawlId, 100);
+    expect(pages).toHaveLength(30);
+    const neverRequested = pages.filter((p) => !starts.has(new URL(p.url).pathname));
+    expect(neverRequested.length).toBeGreaterThan(10);
+    for (const p of neverRequested) expect(p, p.url).toMatchObject({ ok: false, error: { code: 'CANCELLED' } });
   });
 
   it('answers 409 CRAWL_COMPLETED for a crawl that had completed, and 404 CRAWL_NOT_FOUND for an unknown one', async () => {
