@@ -17,7 +17,7 @@ import { RetryLater, type RetryPolicy } from '../core/crawl/retry-policy.js';
 import type { Summary } from '../core/model/summary.js';
 import { redactUrl } from '../core/model/url.js';
 import { processSitemap } from '../core/sitemap/process-sitemap.js';
-import { guardedSitemapFetch } from '../core/sitemap/sitemap-fetch.js';
+import { politeRobotsSitemaps, politeSitemapFetch } from '../core/sitemap/polite-fetch.js';
 import { isSitemapBody, sitemapMessageSchema } from '../core/sitemap/sitemap-message.js';
 import { CONSUME_SETTINGS } from '../settings/consume.js';
 import { loadSettings } from '../settings/setting.js';
@@ -51,7 +51,8 @@ const polite: PoliteDeps = {
 const batcher = new RecordBatcher(store);
 /** The crawls' sitemap work (`kind: 'sitemap'` messages on the same queue), and how sitemaps are fetched. */
 const sitemaps = store.sitemapStore();
-const fetchSitemap = guardedSitemapFetch(limits);
+const fetchSitemap = politeSitemapFetch(polite, limits);
+const robotsSitemaps = politeRobotsSitemaps(polite);
 /**
  * Parse threads, started once per container and reused by every invocation. A parse worker loads this same bundle, so
  * a parse worker must not start more (the container itself may be a worker thread, as in the local stack).
@@ -97,7 +98,7 @@ async function handleSitemapRecord(record: SQSRecord, body: unknown, leaseUntil:
   await limit(async () => {
     let outcome;
     try {
-      outcome = await processSitemap(message, { store, sitemaps, crawl: (id) => crawls.get(id), queue, sitemapQueue: queue, fetch: fetchSitemap, retry, leaseUntil }, attempt);
+      outcome = await processSitemap(message, { store, sitemaps, crawl: (id) => crawls.get(id), queue, sitemapQueue: queue, fetch: fetchSitemap, robotsSitemaps, retry, leaseUntil }, attempt);
     } catch (err) {
       await onFailure(err, record, context, 'sitemap');
     }

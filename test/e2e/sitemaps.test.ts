@@ -32,7 +32,7 @@ async function startSitemapSite(options: { robots: boolean }): Promise<Site> {
     const index = options.robots ? '/maps/index.xml' : '/sitemap.xml';
     if (path === '/robots.txt') {
       if (!options.robots) return void res.writeHead(404).end();
-      return void res.writeHead(200, { 'content-type': 'text/plain' }).end(`User-agent: *\nDisallow: /private/\n\nSitemap: ${base}${index}\n`);
+      return void res.writeHead(200, { 'content-type': 'text/plain' }).end(`User-agent: *\nDisallow: /private/\n\nSitemap: ${base}${index}\nSitemap: ${base}/private/map.xml\n`);
     }
     if (path === index) {
       const maps = ['/maps/a.xml', '/maps/b.xml.gz', '/maps/c.txt'];
@@ -40,6 +40,7 @@ async function startSitemapSite(options: { robots: boolean }): Promise<Site> {
         .writeHead(200, { 'content-type': 'application/xml' })
         .end(`<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">${maps.map((m) => `<sitemap><loc>${base}${m}</loc></sitemap>`).join('')}</sitemapindex>`);
     }
+    if (path === '/private/map.xml') return void res.writeHead(200, { 'content-type': 'application/xml' }).end(urlset(['/private/page']));
     if (path === '/maps/a.xml') return void res.writeHead(200, { 'content-type': 'application/xml', 'content-encoding': 'gzip' }).end(gzipSync(urlset(PAGES.slice(0, 25))));
     if (path === '/maps/b.xml.gz') return void res.writeHead(200, { 'content-type': 'application/x-gzip' }).end(gzipSync(urlset(PAGES.slice(25, 49))));
     if (path === '/maps/c.txt') return void res.writeHead(200, { 'content-type': 'text/plain' }).end(`${base}${PAGES[49]}\nnot a url\n/p/relative\n${options.robots ? `${base}/\n` : ''}`);
@@ -90,6 +91,9 @@ describe('sitemaps, end to end through the local stack', () => {
     for (const path of ['/maps/index.xml', '/maps/a.xml', '/maps/b.xml.gz', '/maps/c.txt']) expect(a.hits.get(path), path).toBe(1);
     for (const path of PAGES) expect(a.hits.get(path), path).toBe(1);
     expect(a.hits.get('/sitemap.xml')).toBeUndefined();
+    // Fetched politely: a sitemap robots.txt disallows is not fetched, and robots.txt once for everything.
+    expect(a.hits.get('/private/map.xml')).toBeUndefined();
+    expect(a.hits.get('/robots.txt')).toBe(1);
   });
 
   it('"include" follows links from sitemap pages as from seeds (maxDepth 1)', async () => {
@@ -151,8 +155,10 @@ describe('sitemaps, end to end through the local stack', () => {
     const { done } = await crawl({ urls: [`${a.url}/p/1`] });
     expect(done).toMatchObject({ status: 'completed', total: 1 });
     expect(a.hits.get('/maps/index.xml') ?? 0).toBe(indexHits);
-    // robots.txt is the politeness layer's to read (at most once a day per origin), not the sitemaps'.
-    expect(a.hits.get('/robots.txt') ?? 0).toBeLessThanOrEqual(hits + 1);
+    // robots.txt is read once per origin for every crawl, pages and sitemaps alike (the politeness cache).
+    expect(hits).toBe(1);
+    expect(a.hits.get('/robots.txt')).toBe(1);
+    expect(b.hits.get('/robots.txt')).toBe(1);
   });
 
   it('refuses a sitemap mode it does not know', async () => {

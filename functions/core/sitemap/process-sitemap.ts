@@ -58,7 +58,10 @@ export async function processSitemap(message: SitemapMessage, deps: SitemapDeps,
       await deps.sitemaps.noteSitemapRetry(message.crawlId, task, now(deps)).catch(() => undefined);
       throw retry;
     }
-    const error = err instanceof RetryLater ? { code: 'SITEMAP_UNAVAILABLE', message: err.reason } : { code: 'INTERNAL_ERROR', message: describe(err) };
+    const error =
+      err instanceof RetryLater ? { code: 'SITEMAP_UNAVAILABLE', message: err.reason }
+      : err instanceof FetchError ? { code: err.code, message: err.message }
+      : { code: 'INTERNAL_ERROR', message: describe(err) };
     return end(message, deps, { pages: 0, sitemaps: 0, error: { code: error.code, message: `${error.message} (${attempt} attempts)` } });
   }
 }
