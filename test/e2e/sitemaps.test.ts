@@ -161,6 +161,32 @@ describe('sitemaps, end to end through the local stack', () => {
     expect(b.hits.get('/robots.txt')).toBe(1);
   });
 
+  it('paces sitemap requests with the pages: every request to the host at least hostDelayMs apart', async () => {
+    const starts: { path: string; at: number }[] = [];
+    const paced = await startLoopbackServer((req, res) => {
+      const path = new URL(req.url!, 'http://x').pathname;
+      starts.push({ path, at: performance.now() });
+      if (path === '/sitemap.xml') {
+        const locs = Array.from({ length: 6 }, (_, n) => `<url><loc>${paced.url}/p/${n}</loc></url>`).join('');
+        return void res.writeHead(200, { 'content-type': 'application/xml' }).end(`<urlset>${locs}</urlset>`);
+      }
+      if (path.startsWith('/p/')) return void res.writeHead(200, { 'content-type': 'text/html' }).end('<title>p</title>');
+      res.writeHead(404).end();
+    });
+    try {
+      const hostDelayMs = 300;
+      const { done } = await crawl({ urls: [`${paced.url}/`], sitemap: 'only', hostDelayMs });
+      expect(done).toMatchObject({ status: 'completed', total: 6, succeeded: 6 });
+      expect(starts.map((s) => s.path).slice(0, 2)).toEqual(['/robots.txt', '/sitemap.xml']);
+      expect(starts).toHaveLength(8);
+      // Measured where the requests arrive, so a few ms of loopback jitter either way.
+      const gaps = starts.slice(1).map((s, i) => s.at - starts[i]!.at);
+      expect(Math.min(...gaps)).toBeGreaterThanOrEqual(hostDelayMs - 20);
+    } finally {
+      await paced.close();
+    }
+  });
+
   it('refuses a sitemap mode it does not know', async () => {
     const res = await call(api, 'POST', '/crawls', { urls: [`${a.url}/`], sitemap: 'all' });
     expect([res.status, res.body.error.code]).toEqual([400, 'INVALID_REQUEST']);
