@@ -152,6 +152,25 @@ describe('sitemap work on the real table', () => {
     expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'running', total: 1 });
   });
 
+  it('a cancelled crawl reads no more sitemaps: its sitemap work ends, from its message or the reconciler, and the crawl gets its completedAt', async () => {
+    const d = deps({ '/robots.txt': { status: 200, body: `Sitemap: ${ORIGIN}/one.xml\nSitemap: ${ORIGIN}/two.xml` }, '/one.xml': urlset(['/1']), '/two.xml': urlset(['/2']) });
+    const crawlId = await start({ sitemap: 'only' }, d);
+    await processSitemap(d.queue.maps.shift()!, d);
+    const [one, two] = d.queue.maps.splice(0);
+    await store.cancelCrawl(crawlId, new Date().toISOString());
+    d.fetched.length = 0;
+    expect(await processSitemap(one!, d)).toBe('ended');
+    expect(d.fetched).toEqual([]);
+    expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'cancelled', total: 0 });
+    expect((await store.getCrawl(crawlId))?.completedAt).toBeUndefined();
+    // `two`'s message is lost: the reconciler ends a cancelled crawl's sitemap work on its next pass.
+    void two;
+    const rs = new DynamoReconcileStore(createDocumentClient(engines.dynamodb), engines.resources.tableName);
+    const report = await reconcile({ reconcileStore: rs, store, queue: d.queue, backlog: async () => 0, sitemaps: { store: sitemaps, queue: d.queue } }, { afterSeconds: 600, maxRequeues: 1 });
+    expect(report.sitemapsEnded).toBeGreaterThanOrEqual(1);
+    expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'cancelled', total: 0, completedAt: expect.any(String) });
+  });
+
   it('the reconciler queues lost sitemap work again, and ends it after maxRequeues', async () => {
     const d = deps({ '/sitemap.xml': urlset(['/x']) });
     const crawlId = await start({ sitemap: 'only' }, d);
