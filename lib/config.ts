@@ -82,6 +82,7 @@ export const crawlerConfigSchema = z.strictObject({
     .strictObject({
       hostDelayMs: configField(POLITENESS_SETTINGS.hostDelayMs),
       maxCrawlDelaySeconds: configField(POLITENESS_SETTINGS.maxCrawlDelaySeconds),
+      maxThrottleMs: configField(POLITENESS_SETTINGS.maxThrottleMs),
     })
     .prefault({}),
   limits: z

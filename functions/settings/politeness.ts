@@ -1,5 +1,6 @@
 import { DEFAULT_SUBMIT_POLICY } from '../core/crawl/submit-crawl.js';
 import { DEFAULT_USER_AGENT } from '../core/fetch/user-agent.js';
+import { MAX_PENALTY_MS } from '../core/polite/pacing-policy.js';
 import { integer, text, type Settings } from './setting.js';
 
 /** How the crawler behaves towards the sites it visits (the contract's Politeness). */
@@ -23,6 +24,15 @@ export const POLITENESS_SETTINGS = {
     min: 0,
     max: 3600,
     default: 30,
+  }),
+  maxThrottleMs: integer({
+    env: 'MAX_THROTTLE_MS',
+    doc:
+      'AutoThrottle: a host that answers 429 or 503 or times out gets an interval of 1 s, doubling with each such answer up ' +
+      'to this, and easing back with good answers; 0 turns it off.',
+    min: 0,
+    max: 600_000,
+    default: MAX_PENALTY_MS,
   }),
 } satisfies Settings;
 

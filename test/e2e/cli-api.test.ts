@@ -27,7 +27,8 @@ const urls = Array.from({ length: 12 }, (_, n) => `PLACEHOLDER/page/${n}`);
 beforeAll(async () => {
   vi.stubEnv('ALLOW_PRIVATE_NETWORK', 'true');
   [site, faults] = await Promise.all([startSite(), startFaultServer()]);
-  stack = await startLocalStack({ config: parseCrawlerConfig({}), port: 0 });
+  // A loopback site of our own: no delay between requests to it (politeness has its own tests).
+  stack = await startLocalStack({ config: parseCrawlerConfig({ politeness: { hostDelayMs: 0 } }), port: 0 });
   sqs = await startRefusingSqs(stack.sqsEndpoint, UNQUEUEABLE);
   // Before the submit function's first container starts.
   sendThrough(stack.functions.submit, stack.sqsEndpoint, sqs.url);

@@ -15,7 +15,8 @@ beforeAll(async () => {
   // The loopback site is private by definition; the guard is lifted the only way the contract allows.
   vi.stubEnv('ALLOW_PRIVATE_NETWORK', 'true');
   site = await startSite();
-  stack = await startLocalStack({ config: parseCrawlerConfig({}), port: 0 });
+  // A loopback site of our own: no delay between requests to it (politeness has its own tests).
+  stack = await startLocalStack({ config: parseCrawlerConfig({ politeness: { hostDelayMs: 0 } }), port: 0 });
   api = stack.apiUrl;
 });
 afterAll(async () => {

@@ -21,6 +21,9 @@ const config = parseCrawlerConfig({
   retry: { baseDelaySeconds: 0, maxDelaySeconds: 1 },
   // Long enough that a crawl still retrying is never taken for a stalled one; short enough for a test.
   reconcile: { afterSeconds: 8, maxRequeues: 3 },
+  // Loopback servers of our own, failing on purpose: no delay between requests, and no AutoThrottle slowing them down
+  // (politeness has its own tests).
+  politeness: { hostDelayMs: 0, maxThrottleMs: 0 },
 });
 
 let stack: LocalStack;

@@ -11,6 +11,8 @@ const config = parseCrawlerConfig({
   consumer: { timeoutSeconds: 3, batchSize: 10, maxBatchingWindowSeconds: 1 },
   fetch: { timeoutMs: 1_000 },
   queue: { maxReceiveCount: 2 },
+  // A loopback site of our own: no delay between requests to it (politeness has its own tests).
+  politeness: { hostDelayMs: 0 },
 });
 
 let stack: LocalStack;

@@ -17,6 +17,9 @@ const config = parseCrawlerConfig({
   fetch: { timeoutMs: 1_000, connectTimeoutMs: 500, headersTimeoutMs: 800 },
   queue: { maxReceiveCount: 3 },
   retry: { baseDelaySeconds: 0, maxDelaySeconds: 1 },
+  // A loopback server of our own, failing on purpose: no delay between requests, and no AutoThrottle slowing it down
+  // (politeness has its own tests).
+  politeness: { hostDelayMs: 0, maxThrottleMs: 0 },
 });
 
 let stack: LocalStack;

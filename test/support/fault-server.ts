@@ -124,6 +124,9 @@ export async function startFaultServer(): Promise<LoopbackServer & { hits: Map<s
         return void res.writeHead(200, { 'content-type': 'text/html', 'x-flood': 'a'.repeat(200_000) }).end(HTML);
       case '/404':
         return html(404);
+      case '/robots.txt':
+        // No robots.txt (allow everything): the faults are the pages'.
+        return html(404);
       default:
         return html(500);
     }

@@ -109,8 +109,8 @@ describe('admit', () => {
     const start = now();
     await admitHere(`${ORIGIN}/b`, { hostDelayMs: 0 }, deps);
     expect(now() - start).toBe(3_000 + PACE_MARGIN_MS);
-    await deps.pacer.report('other.example:443', 'slow');
-    await deps.pacer.report('other.example:443', 'slow');
+    await deps.pacer.report('other.example:443', 'slow', 60_000);
+    await deps.pacer.report('other.example:443', 'slow', 60_000);
     await admitHere('https://other.example/1', { hostDelayMs: 0, robotsTxt: 'ignore' }, deps);
     const t = now();
     await admitHere('https://other.example/2', { hostDelayMs: 0, robotsTxt: 'ignore' }, deps);

@@ -48,7 +48,7 @@ describe('crawler configuration', () => {
 
   it('is polite by default: 1 s between requests to a host, Crawl-delay honoured up to 30 s, 10,000 pages a crawl, our own User-Agent', () => {
     const config = parseCrawlerConfig({});
-    expect(config.politeness).toEqual({ hostDelayMs: 1_000, maxCrawlDelaySeconds: 30 });
+    expect(config.politeness).toEqual({ hostDelayMs: 1_000, maxCrawlDelaySeconds: 30, maxThrottleMs: 60_000 });
     expect(config.limits).toEqual({ maxPagesPerCrawl: 10_000 });
     expect(config.userAgent).toMatch(/^serverless-crawler\/\d+\.\d+\.\d+ \(\+https:\/\/.+\)$/);
   });

@@ -20,7 +20,7 @@ describe('function settings', () => {
       parseThreads: 0,
       fetch: DEFAULT_FETCH_LIMITS,
       retry: DEFAULT_RETRY_POLICY,
-      politeness: { userAgent: DEFAULT_USER_AGENT, hostDelayMs: 1_000, maxCrawlDelaySeconds: 30 },
+      politeness: { userAgent: DEFAULT_USER_AGENT, hostDelayMs: 1_000, maxCrawlDelaySeconds: 30, maxThrottleMs: 60_000 },
     });
   });
 

@@ -69,10 +69,10 @@ export class DynamoHostPacer implements HostPacer {
    * afterResponse, from the penalty this process saw (reports of one burst of 429s raise it once, not once each):
    * with the next start pushed back when the state allows it (checked in the condition), else the penalty alone.
    */
-  async report(host: string, signal: ThrottleSignal): Promise<void> {
+  async report(host: string, signal: ThrottleSignal, maxPenaltyMs: number): Promise<void> {
     const seen = this.seen.get(host) ?? NEW_HOST;
     const now = Date.now();
-    const next = afterResponse(seen, signal, now);
+    const next = afterResponse(seen, signal, now, maxPenaltyMs);
     if (next.penaltyMs === seen.penaltyMs && next.version === seen.version) return;
     const penaltyHeld = seen.penaltyMs === 0 ? '(attribute_not_exists(penaltyMs) OR penaltyMs = :seen)' : 'penaltyMs = :seen';
     const values = { ':penalty': next.penaltyMs, ':seen': seen.penaltyMs, ':expires': expiresAt() };

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FetchError } from '../fetch/http-client.js';
 import type { RobotsFetchOutcome } from '../fetch/robots-fetch.js';
 import type { CrawlOptions } from '../model/crawl.js';
-import { hostKeyOf, LATE_START_MS, needsTurn, throttleSignalOf, WAIT_IN_PROCESS_MS } from './pacing-policy.js';
+import { hostKeyOf, LATE_START_MS, MAX_PENALTY_MS, needsTurn, throttleSignalOf, WAIT_IN_PROCESS_MS } from './pacing-policy.js';
 import type { HostPacer } from './ports.js';
 import { originOf, robotsDecision } from './robots-gate.js';
 import type { RobotsSource, RobotsTurn } from './robots-source.js';
@@ -16,6 +16,8 @@ export interface PoliteSettings {
   /** For a crawl recorded before it had its own hostDelayMs. */
   hostDelayMs: number;
   maxCrawlDelaySeconds: number;
+  /** AutoThrottle's longest interval (MAX_PENALTY_MS when not given); 0 turns it off. */
+  maxThrottleMs?: number;
 }
 
 export interface PoliteDeps {
@@ -134,8 +136,9 @@ async function takeTurn(host: string, intervalMs: number, reservation: number | 
 
 async function report(host: string, status: number | null, errorCode: string | undefined, deps: PoliteDeps): Promise<void> {
   const signal = throttleSignalOf(status, errorCode);
-  if (signal === null || (signal === 'ok' && deps.pacer.knownPenaltyMs(host) === 0)) return;
-  await deps.pacer.report(host, signal).catch(() => undefined);
+  const maxPenaltyMs = deps.settings.maxThrottleMs ?? MAX_PENALTY_MS;
+  if (signal === null || maxPenaltyMs === 0 || (signal === 'ok' && deps.pacer.knownPenaltyMs(host) === 0)) return;
+  await deps.pacer.report(host, signal, maxPenaltyMs).catch(() => undefined);
 }
 
 function reportRobotsResponse(host: string, outcome: RobotsFetchOutcome, deps: PoliteDeps): Promise<void> {

@@ -14,8 +14,8 @@ export class MemoryHostPacer implements HostPacer {
     return { kind: plan.kind === 'start' ? 'start' : 'later', at: plan.at };
   }
 
-  async report(host: string, signal: ThrottleSignal): Promise<void> {
-    this.hosts.set(host, afterResponse(this.hosts.get(host) ?? NEW_HOST, signal, Date.now()));
+  async report(host: string, signal: ThrottleSignal, maxPenaltyMs: number): Promise<void> {
+    this.hosts.set(host, afterResponse(this.hosts.get(host) ?? NEW_HOST, signal, Date.now(), maxPenaltyMs));
   }
 
   knownPenaltyMs(host: string): number {

@@ -37,7 +37,7 @@ export const LATE_START_MS = 10;
 
 /** AutoThrottle: a host that answers 429 or 503, or times out, gets at least this interval, doubling each time. */
 export const MIN_PENALTY_MS = 1_000;
-/** …up to this. */
+/** …up to this (the deployment's politeness.maxThrottleMs by default). */
 export const MAX_PENALTY_MS = 60_000;
 
 /** SQS's longest message delay: a URL whose turn is later is sent again when it comes back. */
@@ -122,8 +122,8 @@ export function throttleSignalOf(status: number | null, errorCode?: string): Thr
  * quarter off, to none below a quarter of the minimum. So a host recovers over a few good answers (5 from 1 s, 20
  * from the cap), not at the first one, and one 429 among many good answers costs little.
  */
-export function penaltyAfter(signal: ThrottleSignal, penaltyMs: number): number {
-  if (signal === 'slow') return Math.min(MAX_PENALTY_MS, Math.max(MIN_PENALTY_MS, penaltyMs * 2));
+export function penaltyAfter(signal: ThrottleSignal, penaltyMs: number, maxPenaltyMs = MAX_PENALTY_MS): number {
+  if (signal === 'slow') return Math.min(maxPenaltyMs, Math.max(MIN_PENALTY_MS, penaltyMs * 2));
   const eased = Math.floor((penaltyMs * 3) / 4);
   return eased < MIN_PENALTY_MS / 4 ? 0 : eased;
 }
@@ -133,8 +133,8 @@ export function penaltyAfter(signal: ThrottleSignal, penaltyMs: number): number 
  * than the new penalty from now — the slow request may not have had a turn (a crawl with hostDelayMs 0), and the
  * next must not follow it at once — unless starts are already committed later than that.
  */
-export function afterResponse(state: PaceState, signal: ThrottleSignal, now: number): PaceState {
-  const penaltyMs = penaltyAfter(signal, state.penaltyMs);
+export function afterResponse(state: PaceState, signal: ThrottleSignal, now: number, maxPenaltyMs = MAX_PENALTY_MS): PaceState {
+  const penaltyMs = penaltyAfter(signal, state.penaltyMs, maxPenaltyMs);
   const interval = pacedInterval(0, penaltyMs);
   if (signal === 'ok' || state.lastStart > now || state.nextStart > now + interval) return { ...state, penaltyMs };
   return { ...state, penaltyMs, lastStart: now, nextStart: now + interval, startInterval: interval, version: state.version + 1 };

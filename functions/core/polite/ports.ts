@@ -15,8 +15,8 @@ export type Turn =
 export interface HostPacer {
   /** One claim for one request: planTurn on the host's current state, committed only if that state is still current. */
   claim(host: string, request: TurnRequest): Promise<Turn>;
-  /** AutoThrottle: how a response went (429/503/timeout: 'slow'); the host's penalty grows or shrinks. Best effort. */
-  report(host: string, signal: ThrottleSignal): Promise<void>;
+  /** AutoThrottle: how a response went (429/503/timeout: 'slow'); the host's penalty grows (up to `maxPenaltyMs`) or shrinks. Best effort. */
+  report(host: string, signal: ThrottleSignal, maxPenaltyMs: number): Promise<void>;
   /** The host's penalty as this process last saw it (no I/O): a crawl with no interval of its own still claims turns while it is set. */
   knownPenaltyMs(host: string): number;
 }
