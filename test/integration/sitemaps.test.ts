@@ -1,4 +1,7 @@
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { sitemapKey } from '../../functions/adapters/dynamodb/keys.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient, DynamoReconcileStore, type DynamoCrawlStore, type DynamoSitemapStore } from '../../functions/adapters/dynamodb/index.js';
 import { reconcile } from '../../functions/core/crawl/reconcile.js';
@@ -150,6 +153,21 @@ describe('sitemap work on the real table', () => {
     expect(await processSitemap(d.queue.maps.shift()!, d, 2)).toBe('ended');
     expect(d.queue.pages.map((p) => p.url)).toEqual([`${ORIGIN}/w`]);
     expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'running', total: 1 });
+  });
+
+  it('reads a gzip bomb up to the 50 MB cap (the entries before it kept) and ends it', async () => {
+    const head = gzipSync(`<urlset><url><loc>${ORIGIN}/before-the-bomb</loc></url>`);
+    // 80 gzip members of 1 MiB of spaces each: 80 KB on the wire, 80 MiB once inflated.
+    const member = gzipSync(Buffer.alloc(1024 * 1024, ' '));
+    const d = deps({ '/sitemap.xml': { status: 200, body: () => [head, ...Array.from({ length: 80 }, () => member)] } });
+    const crawlId = await start({ sitemap: 'only' }, d);
+    await processSitemap(d.queue.maps.shift()!, d);
+    const map = d.queue.maps.shift()!;
+    expect(await processSitemap(map, d)).toBe('ended');
+    expect(d.queue.pages.map((p) => p.url)).toEqual([`${ORIGIN}/before-the-bomb`]);
+    // What it came to is kept on its record.
+    const record = await createDocumentClient(engines.dynamodb).send(new GetCommand({ TableName: engines.resources.tableName, Key: sitemapKey(crawlId, map) }));
+    expect(record.Item).toMatchObject({ state: 'done', outcome: { pages: 1, sitemaps: 0, error: { code: 'TOO_LARGE' } } });
   });
 
   it('a cancelled crawl reads no more sitemaps: its sitemap work ends, from its message or the reconciler, and the crawl gets its completedAt', async () => {
