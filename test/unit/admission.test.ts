@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { RobotsFetchOutcome } from '../../functions/core/fetch/robots-fetch.js';
-import { admit, admitHere, type PoliteDeps } from '../../functions/core/polite/admission.js';
+import { FetchError } from '../../functions/core/fetch/http-client.js';
+import { admit, admitHere, fetchPolitely, type PoliteDeps } from '../../functions/core/polite/admission.js';
 import { MemoryHostPacer, MemoryRobotsStore } from '../../functions/core/polite/memory.js';
-import { PACE_MARGIN_MS } from '../../functions/core/polite/pacing-policy.js';
+import { LATE_START_MS, PACE_MARGIN_MS } from '../../functions/core/polite/pacing-policy.js';
 import { knownRobots, robotsDecision, robotsRecordFor, ROBOTS_FAILURE_TTL_MS, ROBOTS_TTL_MS } from '../../functions/core/polite/robots-gate.js';
 import { RobotsSource } from '../../functions/core/polite/robots-source.js';
 
@@ -79,7 +80,8 @@ describe('admit', () => {
     const { deps, fetched, now } = setup(() => response(200, 'User-agent: *\nDisallow: /private/'));
     const [a, b] = await Promise.all([admit(`${ORIGIN}/a`, {}, deps), admit(`${ORIGIN}/private/b`, {}, deps)]);
     expect(fetched).toEqual([ORIGIN]);
-    expect(a).toEqual({ kind: 'go' });
+    // The page's turn, and the time its request must leave by.
+    expect(a).toEqual({ kind: 'go', startBy: T0 + 1_000 + PACE_MARGIN_MS + LATE_START_MS });
     expect(b).toMatchObject({ kind: 'fail', error: { code: 'ROBOTS_DISALLOWED' } });
     // robots.txt at T0, the page one interval later.
     expect(now()).toBe(T0 + 1_000 + PACE_MARGIN_MS);
@@ -88,12 +90,12 @@ describe('admit', () => {
   it('sends a URL away with a reservation when its turn is not close, and lets it start when it comes back', async () => {
     const { deps, advance } = setup();
     const crawl = { robotsTxt: 'ignore' as const, hostDelayMs: 5_000 };
-    expect(await admit(`${ORIGIN}/1`, crawl, deps)).toEqual({ kind: 'go' });
+    expect(await admit(`${ORIGIN}/1`, crawl, deps)).toMatchObject({ kind: 'go' });
     const wait = await admit(`${ORIGIN}/2`, crawl, deps);
     const turn = T0 + 5_000 + PACE_MARGIN_MS;
     expect(wait).toEqual({ kind: 'wait', until: turn, reservation: turn });
     advance(4_500);
-    expect(await admit(`${ORIGIN}/2`, crawl, deps, { reservation: turn })).toEqual({ kind: 'go' });
+    expect(await admit(`${ORIGIN}/2`, crawl, deps, { reservation: turn })).toEqual({ kind: 'go', startBy: turn + LATE_START_MS });
   });
 
   it('claims nothing for a crawl with hostDelayMs 0 and ignores robots.txt when the crawl says so', async () => {
@@ -115,5 +117,20 @@ describe('admit', () => {
     const t = now();
     await admitHere('https://other.example/2', { hostDelayMs: 0, robotsTxt: 'ignore' }, deps);
     expect(now() - t).toBe(2_000 + PACE_MARGIN_MS);
+  });
+
+  it('takes another turn when the request could not leave in its turn (LATE_START), handing the fetch its deadline', async () => {
+    const { deps, now } = setup();
+    const crawl = { robotsTxt: 'ignore' as const, hostDelayMs: 1_000 };
+    const deadlines: (number | undefined)[] = [];
+    const got = await fetchPolitely(`${ORIGIN}/a`, crawl, deps, async (startBy) => {
+      deadlines.push(startBy);
+      if (deadlines.length === 1) throw new FetchError('LATE_START', 'late', `${ORIGIN}/a`, null, true);
+      return { status: 200 };
+    });
+    expect(got).toEqual({ kind: 'fetched', response: { status: 200 } });
+    // The first turn at once, the second one interval after it (the missed turn still counts as a start).
+    expect(deadlines).toEqual([T0 + LATE_START_MS, T0 + 1_000 + PACE_MARGIN_MS + LATE_START_MS]);
+    expect(now()).toBe(T0 + 1_000 + PACE_MARGIN_MS);
   });
 });

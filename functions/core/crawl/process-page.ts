@@ -1,6 +1,6 @@
 import { PUBLIC_INTERNET, type NetworkAccess } from '../fetch/address-guard.js';
 import type { Analyze } from '../parse/analyze-body.js';
-import { summarizeUrl } from '../summarize/summarize-url.js';
+import { summarizeUrl, type SummarizedUrl } from '../summarize/summarize-url.js';
 import type { FetchLimits } from '../fetch/fetch-limits.js';
 import type { PageMessage } from '../model/page-message.js';
 import type { RecordOutcome } from '../model/crawl.js';
@@ -12,7 +12,7 @@ import { DEFAULT_RETRY_POLICY, RetryLater, retryDelaySeconds, type RetryPolicy }
 import { enqueueFailed, failedSummary, type Summary } from '../model/summary.js';
 import { MAX_LINKS_PER_PAGE } from '../model/limits.js';
 import { normalizeUrl } from '../model/url.js';
-import { admit, reportResponse, type Admission, type PoliteDeps } from '../polite/admission.js';
+import { admit, MAX_TURNS, reportResponse, type Admission, type PoliteDeps } from '../polite/admission.js';
 import { delaySecondsUntil } from '../polite/pacing-policy.js';
 
 export interface ProcessDeps {
@@ -130,21 +130,9 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
   }
   // Cancelled: the URL ends as CANCELLED, recorded as any outcome is, and nothing is fetched.
   if (await crawlCancelled(message.crawlId, deps)) return endCancelled(message, deps);
-  if (deps.polite) {
-    const admission = await admitPage(message, deps, deps.polite);
-    if (admission.kind === 'wait') return waitForTurn(message, admission, deps, attempt, isLast);
-    if (admission.kind === 'fail') {
-      // Never fetched (robots.txt): failed now, or, while robots.txt is unreachable, retried until the last attempt.
-      if (admission.transient && !isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), `${admission.error.code}: ${admission.error.message}`);
-      const error = admission.transient && attempt > 1 ? { ...admission.error, message: `${admission.error.message} (${attempt} attempts)` } : admission.error;
-      const failed = failedSummary({ url: message.url, fetchedAt: now(deps), error });
-      return recordTerminal(message, failed, deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
-    }
-  }
-  // Admission may have taken a while (robots.txt): the cancel is checked again right before the fetch starts.
-  if (deps.polite && (await crawlCancelled(message.crawlId, deps))) return endCancelled(message, deps);
-  const { summary, outlinks, retry } = await summarizeUrl(message.url, deps.limits, deps.network ?? PUBLIC_INTERNET, deps.analyze);
-  if (deps.polite) await reportResponse(message.url, { status: summary.status, errorCode: summary.error?.code }, deps.polite);
+  const fetched = await fetchInTurn(message, deps, policy, attempt, isLast);
+  if (fetched.kind === 'ended') return fetched.outcome;
+  const { summary, outlinks, retry } = fetched;
   if (retry && summary.error) {
     if (!isLast) throw new RetryLater(retryDelaySeconds(policy, attempt, retry.afterMs), `${summary.error.code}: ${summary.error.message}`);
     if (attempt > 1) summary.error = { ...summary.error, message: `${summary.error.message} (${attempt} attempts)` };
@@ -178,10 +166,49 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
   return recordTerminal(message, summary, deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
 }
 
+/**
+ * The page's fetch, in its host's turn when politeness is on: admission (robots.txt, then the turn; a turn that is
+ * later sends the URL away to come back for it, a refusal ends the URL or retries it), the cancel checked again right
+ * before the fetch (admission may have taken a while), the fetch held to its turn (a request that could not leave in
+ * time takes another turn, MAX_TURNS at most), and its answer told to AutoThrottle.
+ */
+async function fetchInTurn(
+  message: PageMessage,
+  deps: ProcessDeps,
+  policy: RetryPolicy,
+  attempt: number,
+  isLast: boolean,
+): Promise<({ kind: 'fetched' } & SummarizedUrl) | { kind: 'ended'; outcome: PageOutcome }> {
+  const network = deps.network ?? PUBLIC_INTERNET;
+  const polite = deps.polite;
+  if (!polite) return { kind: 'fetched', ...(await summarizeUrl(message.url, deps.limits, network, deps.analyze)) };
+  let reservation = message.reservation;
+  for (let turns = 1; ; turns++) {
+    const admission = await admitPage(message, deps, polite, reservation);
+    if (admission.kind === 'wait') return { kind: 'ended', outcome: await waitForTurn(message, admission, deps, attempt, isLast) };
+    if (admission.kind === 'fail') {
+      // Never fetched (robots.txt): failed now, or, while robots.txt is unreachable, retried until the last attempt.
+      if (admission.transient && !isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), `${admission.error.code}: ${admission.error.message}`);
+      const error = admission.transient && attempt > 1 ? { ...admission.error, message: `${admission.error.message} (${attempt} attempts)` } : admission.error;
+      const failed = failedSummary({ url: message.url, fetchedAt: now(deps), error });
+      return { kind: 'ended', outcome: await recordTerminal(message, failed, deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth))) };
+    }
+    if (await crawlCancelled(message.crawlId, deps)) return { kind: 'ended', outcome: await endCancelled(message, deps) };
+    const limits = admission.startBy === undefined ? deps.limits : { ...deps.limits, startBy: admission.startBy };
+    const result = await summarizeUrl(message.url, limits, network, deps.analyze);
+    if (result.summary.error?.code === 'LATE_START' && turns < MAX_TURNS) {
+      reservation = undefined;
+      continue;
+    }
+    await reportResponse(message.url, { status: result.summary.status, errorCode: result.summary.error?.code }, polite);
+    return { kind: 'fetched', ...result };
+  }
+}
+
 /** Admission for the page (robots.txt, the host's turn) with its crawl's options: the crawl cache's, else the store's. */
-async function admitPage(message: PageMessage, deps: ProcessDeps, polite: PoliteDeps): Promise<Admission> {
+async function admitPage(message: PageMessage, deps: ProcessDeps, polite: PoliteDeps, reservation: number | undefined): Promise<Admission> {
   const crawl = await (deps.crawls ? deps.crawls.get(message.crawlId) : deps.store.getCrawl(message.crawlId));
-  return admit(message.url, crawl?.options ?? {}, polite, { reservation: message.reservation });
+  return admit(message.url, crawl?.options ?? {}, polite, { reservation });
 }
 
 /**

@@ -15,6 +15,12 @@ export interface FetchLimits {
    * token is the name robots.txt groups are matched against. DEFAULT_USER_AGENT when not given.
    */
   userAgent?: string;
+  /**
+   * One request's, not the deployment's: the epoch ms by which the request must be sent (its host's turn, from
+   * core/polite/). Checked as the request is about to leave (a reused socket) or as its connection opens: a request
+   * later than that is not sent and fails LATE_START, and the caller takes another turn. Redirects are not held to it.
+   */
+  startBy?: number;
 }
 
 export const DEFAULT_FETCH_LIMITS: FetchLimits = {

@@ -106,11 +106,16 @@ function get(target: URL, limits: FetchLimits, pair: Agents, signal: AbortSignal
       req.destroy(err);
     };
     const awaitHeaders = () => timers.push(setTimeout(() => fail(new DeadlineError('HEADERS_TIMEOUT')), limits.headersTimeoutMs));
+    // The host's turn (limits.startBy) is checked where the request leaves: these listeners run before the request's
+    // bytes are written to the socket (a reused one), or before its buffered bytes follow the connection.
+    const late = () => limits.startBy !== undefined && Date.now() > limits.startBy;
+    const lateError = () => new FetchError('LATE_START', "the host's turn passed before the request could be sent", target.href, null, true);
     req.on('socket', (socket: Socket) => {
-      if (!socket.connecting) return awaitHeaders(); // a reused keep-alive socket
+      if (!socket.connecting) return late() ? fail(lateError()) : awaitHeaders(); // a reused keep-alive socket
       timers.push(setTimeout(() => fail(new DeadlineError('CONNECT_TIMEOUT')), limits.connectTimeoutMs));
       socket.once(https ? 'secureConnect' : 'connect', () => {
         clear();
+        if (late()) return fail(lateError());
         awaitHeaders();
       });
     });
@@ -259,7 +264,7 @@ async function openResponse(
     checkHop(target, limits, network);
     let response: IncomingMessage;
     try {
-      response = await get(target, limits, pair, deadline, headers);
+      response = await get(target, hop === 0 || limits.startBy === undefined ? limits : { ...limits, startBy: undefined }, pair, deadline, headers);
     } catch (err) {
       throw toFetchError(deadline.aborted ? deadline.reason : err, current, limits);
     }

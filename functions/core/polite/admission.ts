@@ -32,8 +32,12 @@ export interface PoliteDeps {
 export type CrawlPoliteness = Pick<CrawlOptions, 'robotsTxt' | 'hostDelayMs'>;
 
 export type Admission =
-  /** Start the request now: robots.txt allows it and the host's turn has come (any wait in the process is over). */
-  | { kind: 'go' }
+  /**
+   * Start the request now: robots.txt allows it and the host's turn has come (any wait in the process is over). With a
+   * turn, `startBy` is when it ends: give it to the fetch (FetchLimits.startBy), which does not send a request later
+   * than that (LATE_START; admit again for another turn).
+   */
+  | { kind: 'go'; startBy?: number }
   /**
    * Not now: come back at `until` (epoch ms) with `reservation` if there is one (the host's slot this URL holds).
    * A consumer sends the URL's message again with that delay; one process sleeps (admitHere).
@@ -68,8 +72,7 @@ export async function admit(url: string, crawl: CrawlPoliteness, deps: PoliteDep
     if (decision.kind === 'fail') return decision;
     crawlDelayMs = decision.crawlDelayMs;
   }
-  const turn = await takeTurn(host, Math.max(hostDelayMs, crawlDelayMs), reservation, deps);
-  return turn.kind === 'go' ? { kind: 'go' } : turn;
+  return takeTurn(host, Math.max(hostDelayMs, crawlDelayMs), reservation, deps);
 }
 
 /** admit, in one process that may wait as long as it takes (`crawler fetch`): every `wait` is slept out here. */
@@ -99,25 +102,36 @@ export async function fetchPolitely<T extends { status: number }>(
   url: string,
   crawl: CrawlPoliteness,
   deps: PoliteDeps,
-  fetch: () => Promise<T>,
+  fetch: (startBy: number | undefined) => Promise<T>,
   options: { reservation?: number | undefined } = {},
 ): Promise<{ kind: 'fetched'; response: T } | Exclude<Admission, { kind: 'go' }>> {
-  const admission = await admit(url, crawl, deps, options);
-  if (admission.kind !== 'go') return admission;
-  try {
-    const response = await fetch();
-    await reportResponse(url, { status: response.status }, deps);
-    return { kind: 'fetched', response };
-  } catch (err) {
-    if (err instanceof FetchError) await reportResponse(url, { status: err.status, errorCode: err.code }, deps);
-    throw err;
+  let reservation = options.reservation;
+  for (let turns = 1; ; turns++) {
+    const admission = await admit(url, crawl, deps, { reservation });
+    if (admission.kind !== 'go') return admission;
+    try {
+      const response = await fetch(admission.startBy);
+      await reportResponse(url, { status: response.status }, deps);
+      return { kind: 'fetched', response };
+    } catch (err) {
+      // `fetch` gave startBy to the request, which could not leave in its turn: another turn.
+      if (err instanceof FetchError && err.code === 'LATE_START' && turns < MAX_TURNS) {
+        reservation = undefined;
+        continue;
+      }
+      if (err instanceof FetchError) await reportResponse(url, { status: err.status, errorCode: err.code }, deps);
+      throw err;
+    }
   }
 }
+
+/** Turns one request takes at most when it keeps missing them (LATE_START): a busy process. */
+export const MAX_TURNS = 3;
 
 /**
  * The host's turn for one request: one claim, then the wait in the process when the turn is close. A turn that
  * could not start within LATE_START_MS of its time is given up and another claimed, since the next request may start
- * one interval after the turn's time.
+ * one interval after the turn's time; the fetch checks that bound again where the request leaves (startBy).
  */
 async function takeTurn(host: string, intervalMs: number, reservation: number | undefined, deps: PoliteDeps, always = false): Promise<RobotsTurn> {
   if (!always && reservation === undefined && !needsTurn(intervalMs, deps.pacer.knownPenaltyMs(host))) return { kind: 'go' };
@@ -128,7 +142,7 @@ async function takeTurn(host: string, intervalMs: number, reservation: number | 
     if (turn.kind === 'later') return { kind: 'wait', until: turn.at, reservation: turn.at };
     const wait = turn.at - now();
     if (wait > 0) await (deps.sleep ?? sleep)(wait);
-    if (now() - turn.at <= LATE_START_MS) return { kind: 'go' };
+    if (now() - turn.at <= LATE_START_MS) return { kind: 'go', startBy: turn.at + LATE_START_MS };
     held = undefined;
   }
   return { kind: 'wait', until: now() + WAIT_IN_PROCESS_MS };

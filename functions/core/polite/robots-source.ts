@@ -4,8 +4,8 @@ import type { RobotsFetchOutcome } from '../fetch/robots-fetch.js';
 import type { RobotsStore } from './ports.js';
 import { knownRobots, robotsRecordFor, type KnownRobots, type RobotsRecord } from './robots-gate.js';
 
-/** The host's turn for the robots.txt request: start it now, or the URL waits (and comes back) for it. */
-export type RobotsTurn = { kind: 'go' } | { kind: 'wait'; until: number; reservation?: number };
+/** The host's turn for the robots.txt request: start it now (sent by `startBy`, if given), or the URL waits (and comes back) for it. */
+export type RobotsTurn = { kind: 'go'; startBy?: number } | { kind: 'wait'; until: number; reservation?: number };
 
 export type RobotsLookup =
   /** `tookTurn`: robots.txt was fetched in this URL's turn (its reservation is spent). */
@@ -15,8 +15,8 @@ export type RobotsLookup =
 
 export interface RobotsSourceOptions {
   store: RobotsStore;
-  /** Fetches <origin>/robots.txt: fetchRobotsTxt with the deployment's limits and network. */
-  fetch: (origin: string) => Promise<RobotsFetchOutcome>;
+  /** Fetches <origin>/robots.txt: fetchRobotsTxt with the deployment's limits and network, and `startBy` (the turn) if given. */
+  fetch: (origin: string, startBy: number | undefined) => Promise<RobotsFetchOutcome>;
   /** The product token robots.txt groups are matched against (productTokenOf(userAgent)). */
   userAgentToken: string;
   /** How long a fetch may hold the lease: the fetch's deadline and a turn's wait, with room to store the record. */
@@ -95,14 +95,22 @@ export class RobotsSource {
 
   /** Fetches in the host's turn and keeps the record: in the store for everyone when `owner` holds the lease. */
   private async fetch(origin: string, takeTurn: () => Promise<RobotsTurn>, onResponse: ((outcome: RobotsFetchOutcome) => void) | undefined, owner: string | null): Promise<RobotsLookup> {
-    const turn = await takeTurn();
-    if (turn.kind === 'wait') {
-      if (owner) await this.options.store.release(origin, owner).catch(() => undefined);
-      return turn;
+    let outcome: RobotsFetchOutcome | null = null;
+    // A request that could not leave in its turn (LATE_START: a busy process) takes another, three times at most.
+    for (let turns = 0; turns < 3 && (outcome === null || (outcome.kind === 'failed' && outcome.code === 'LATE_START')); turns++) {
+      const turn = await takeTurn();
+      if (turn.kind === 'wait') {
+        if (owner) await this.options.store.release(origin, owner).catch(() => undefined);
+        return turn;
+      }
+      outcome = await this.options.fetch(origin, turn.startBy);
     }
-    const outcome = await this.options.fetch(origin);
-    onResponse?.(outcome);
-    const record = robotsRecordFor(origin, outcome, this.options.userAgentToken, this.now());
+    if (outcome!.kind === 'failed' && outcome!.code === 'LATE_START') {
+      if (owner) await this.options.store.release(origin, owner).catch(() => undefined);
+      return { kind: 'wait', until: this.now() + 1_000 };
+    }
+    onResponse?.(outcome!);
+    const record = robotsRecordFor(origin, outcome!, this.options.userAgentToken, this.now());
     const shared = owner ? (await this.options.store.put(record)) === 'shared' : false;
     return { kind: 'known', known: this.remember(record, !shared), tookTurn: true };
   }
