@@ -15,12 +15,15 @@ import { startLocalStack, type LocalStack } from '../../local/stack.js';
  */
 interface Site extends LoopbackServer {
   hits: Map<string, number>;
+  /** The User-Agent of the last request to each path. */
+  agents: Map<string, string>;
 }
 
 const PAGES = Array.from({ length: 50 }, (_, n) => `/p/${n}`);
 
 async function startSitemapSite(options: { robots: boolean }): Promise<Site> {
   const hits = new Map<string, number>();
+  const agents = new Map<string, string>();
   let base = '';
   const urlset = (paths: string[]) =>
     `<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:image="http://www.google.com/schemas/sitemap-image/1.1">\n` +
@@ -29,6 +32,7 @@ async function startSitemapSite(options: { robots: boolean }): Promise<Site> {
   const server = await startLoopbackServer((req, res) => {
     const path = new URL(req.url!, 'http://x').pathname;
     hits.set(path, (hits.get(path) ?? 0) + 1);
+    agents.set(path, req.headers['user-agent'] ?? '');
     const index = options.robots ? '/maps/index.xml' : '/sitemap.xml';
     if (path === '/robots.txt') {
       if (!options.robots) return void res.writeHead(404).end();
@@ -50,7 +54,7 @@ async function startSitemapSite(options: { robots: boolean }): Promise<Site> {
     res.writeHead(404, { 'content-type': 'text/html' }).end('<title>Not found</title>');
   });
   base = server.url;
-  return Object.assign(server, { hits });
+  return Object.assign(server, { hits, agents });
 }
 
 let stack: LocalStack;
@@ -94,6 +98,7 @@ describe('sitemaps, end to end through the local stack', () => {
     // Fetched politely: a sitemap robots.txt disallows is not fetched, and robots.txt once for everything.
     expect(a.hits.get('/private/map.xml')).toBeUndefined();
     expect(a.hits.get('/robots.txt')).toBe(1);
+    for (const path of ['/robots.txt', '/maps/index.xml', '/maps/b.xml.gz']) expect(a.agents.get(path), path).toMatch(/^serverless-crawler\/\d/);
   });
 
   it('"include" follows links from sitemap pages as from seeds (maxDepth 1)', async () => {

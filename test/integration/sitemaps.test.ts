@@ -11,7 +11,8 @@ import { FetchError } from '../../functions/core/fetch/http-client.js';
 import type { PageMessage } from '../../functions/core/model/page-message.js';
 import { enqueueFailed } from '../../functions/core/model/summary.js';
 import { processSitemap, type SitemapDeps } from '../../functions/core/sitemap/process-sitemap.js';
-import type { SitemapResponse } from '../../functions/core/sitemap/sitemap-fetch.js';
+import { guardedSitemapFetch, type SitemapResponse } from '../../functions/core/sitemap/sitemap-fetch.js';
+import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
 import type { SitemapMessage } from '../../functions/core/sitemap/sitemap-message.js';
 import { startEngines, type Engines } from '../support/engines.js';
 
@@ -168,6 +169,21 @@ describe('sitemap work on the real table', () => {
     // What it came to is kept on its record.
     const record = await createDocumentClient(engines.dynamodb).send(new GetCommand({ TableName: engines.resources.tableName, Key: sitemapKey(crawlId, map) }));
     expect(record.Item).toMatchObject({ state: 'done', outcome: { pages: 1, sitemaps: 0, error: { code: 'TOO_LARGE' } } });
+  });
+
+  it('fetches sitemaps through the address guard: a Sitemap line naming the metadata address or loopback is refused, not fetched', async () => {
+    const d = deps({ '/robots.txt': { status: 200, body: 'Sitemap: http://169.254.169.254/latest/meta-data/\nSitemap: http://127.0.0.1:8080/sitemap.xml' } });
+    const crawlId = await start({ sitemap: 'only' }, d);
+    await processSitemap(d.queue.maps.shift()!, d);
+    d.fetch = guardedSitemapFetch(DEFAULT_FETCH_LIMITS);
+    const maps = d.queue.maps.splice(0);
+    expect(maps).toHaveLength(2);
+    for (const map of maps) {
+      expect(await processSitemap(map, d)).toBe('ended');
+      const record = await createDocumentClient(engines.dynamodb).send(new GetCommand({ TableName: engines.resources.tableName, Key: sitemapKey(crawlId, map) }));
+      expect(record.Item?.['outcome']).toMatchObject({ pages: 0, error: { code: 'BLOCKED_ADDRESS' } });
+    }
+    expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'completed', total: 0 });
   });
 
   it('a cancelled crawl reads no more sitemaps: its sitemap work ends, from its message or the reconciler, and the crawl gets its completedAt', async () => {
