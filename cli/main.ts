@@ -3,18 +3,19 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pLimit from 'p-limit';
-import { summarizeUrl } from '../functions/core/summarize/summarize-url.js';
 import type { FetchLimits } from '../functions/core/fetch/fetch-limits.js';
+import type { PoliteSettings } from '../functions/core/polite/admission.js';
 import type { CrawlStatusView } from '../functions/core/crawl/read-crawls.js';
 import type { Summary } from '../functions/core/model/summary.js';
 import { normalizeUrl } from '../functions/core/model/url.js';
 import { patternProblem } from '../functions/core/crawl/scope.js';
 import type { CrawlRequestInput } from '../functions/core/model/crawl-request.js';
-import { ConfigFileError, readCrawlerConfig } from '../lib/config.js';
+import { ConfigFileError, readCrawlerConfig, type CrawlerConfig } from '../lib/config.js';
 import { ApiClient, sigv4Signer, type SubmitResponse } from './api-client.js';
 import { LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from './endpoint.js';
 import { EXIT, exitQuietlyOnBrokenPipe, UsageError } from './errors.js';
 import { formatSummaryLine, toCsv, toTable } from './format.js';
+import { politeSummarizer } from './polite-fetch.js';
 import { Progress } from './progress.js';
 
 const ENDPOINT_HELP = `
@@ -26,8 +27,8 @@ Endpoint options:
 const USAGE = `Usage: crawler <command> [options]
 
 Commands:
-  fetch [--json] [--concurrency N] [--allow-private-network] [--config FILE] [--file F] URL...
-      Fetch and summarize pages in this process, with the engine and fetch limits the consumer Lambda uses.
+  fetch [--json] [--concurrency N] [--host-delay MS] [--ignore-robots] [--allow-private-network] [--config FILE] [--file F] URL...
+      Fetch and summarize pages in this process, with the engine, fetch limits and politeness the consumer Lambda uses.
   submit [--wait [--timeout S] | --json] [--max-depth N] [--max-pages N] [--same-origin=false]
          [--include P]... [--exclude P]... [--sitemap MODE] [--ignore-robots] [--host-delay MS] [--file F] URL...
       Start a crawl through the API (POST /crawls); --wait shows its progress, then prints the results.
@@ -58,17 +59,24 @@ const WAIT_HELP = `  --wait            show progress until the crawl completes (
                     counts so far are printed, and the command exits 124`;
 
 const HELP: Record<string, string> = {
-  fetch: `Usage: crawler fetch [--json] [--concurrency N] [--allow-private-network] [--config FILE] [--file F] URL...
+  fetch: `Usage: crawler fetch [--json] [--concurrency N] [--host-delay MS] [--ignore-robots] [--allow-private-network]
+                     [--config FILE] [--file F] URL...
 
 Fetches and summarizes each URL here, with no queue and no table, within the deployment's fetch limits (the
-"fetch" settings of cdk.json: deadlines, body cap, redirects). URLs come from the arguments and/or a file
-(one a line; blank lines and lines starting with # are skipped).
+"fetch" settings of cdk.json: deadlines, body cap, redirects) and as politely as the crawler: its User-Agent
+(cdk.json's userAgent), robots.txt fetched once per origin and obeyed (a disallowed URL is not fetched and fails
+ROBOTS_DISALLOWED), and requests to one host started at least the host delay apart (longer if robots.txt asks with
+Crawl-delay, or the host answers 429/503). URLs come from the arguments and/or a file (one a line; blank lines and
+lines starting with # are skipped).
 
   --json                    one Summary per line (JSON), in input order
   --concurrency N           pages in flight at once (default 16)
+  --host-delay MS           least time between two requests to one host, 0 to 60000 ms (default: the deployment's
+                            politeness.hostDelayMs, 1000)
+  --ignore-robots           do not fetch or obey robots.txt
   --allow-private-network   allow loopback and private addresses (or ALLOW_PRIVATE_NETWORK=true)
-  --config FILE             the fetch limits of FILE, shaped like cdk.json, instead of the repository's cdk.json
-                            (as npm start -- --config FILE)
+  --config FILE             the fetch limits and politeness of FILE, shaped like cdk.json, instead of the
+                            repository's cdk.json (as npm start -- --config FILE)
   --file F                  read URLs from F ("-" for standard input)
 
 Exits 0 when every page was tried, even if some failed (their error says why); 2 on bad usage.`,
@@ -177,18 +185,28 @@ async function readStdin(): Promise<string> {
 }
 
 /**
- * The fetch limits the deployment's consumer uses: the `fetch` settings of cdk.json, or of --config FILE (relative to
- * the working directory). The address guard is this command's own: --allow-private-network, or
- * ALLOW_PRIVATE_NETWORK=true as for the consumer (only the exact string "true": a typo keeps the guard).
+ * The fetch limits and politeness the deployment's consumer uses: the `fetch`, `userAgent` and `politeness` settings
+ * of cdk.json, or of --config FILE (relative to the working directory). The address guard is this command's own:
+ * --allow-private-network, or ALLOW_PRIVATE_NETWORK=true as for the consumer (only the exact string "true": a typo
+ * keeps the guard).
  */
-function fetchLimits(configFile: string | undefined, allowFlag: boolean): FetchLimits {
-  let fetch: Omit<FetchLimits, 'allowPrivateNetwork'>;
+function fetchSettings(configFile: string | undefined, allowFlag: boolean): { limits: FetchLimits; politeness: PoliteSettings } {
+  let config: CrawlerConfig;
   try {
-    fetch = (configFile === undefined ? readCrawlerConfig() : readCrawlerConfig(resolve(configFile), configFile)).fetch;
+    config = configFile === undefined ? readCrawlerConfig() : readCrawlerConfig(resolve(configFile), configFile);
   } catch (err) {
     throw err instanceof ConfigFileError ? new UsageError(err.message) : err;
   }
-  return { ...fetch, allowPrivateNetwork: allowFlag || process.env['ALLOW_PRIVATE_NETWORK'] === 'true' };
+  return {
+    limits: { ...config.fetch, allowPrivateNetwork: allowFlag || process.env['ALLOW_PRIVATE_NETWORK'] === 'true' },
+    politeness: { userAgent: config.userAgent, ...config.politeness },
+  };
+}
+
+/** --host-delay MS: a whole number of milliseconds from 0 to 60,000, as the crawl request's hostDelayMs. */
+function hostDelayOption(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 60_000) throw new UsageError(`--host-delay is a whole number of milliseconds from 0 to 60000, not "${value}"`);
+  return Number(value);
 }
 
 async function fetchCommand(argv: string[]): Promise<number> {
@@ -198,10 +216,14 @@ async function fetchCommand(argv: string[]): Promise<number> {
     'allow-private-network': { type: 'boolean' },
     config: { type: 'string' },
     file: { type: 'string' },
+    'host-delay': { type: 'string' },
+    'ignore-robots': { type: 'boolean' },
   });
   if (values.help) return help('fetch');
   const concurrency = positiveInt('--concurrency', values.concurrency, 16)!;
-  const limits = fetchLimits(values.config, values['allow-private-network'] === true);
+  const { limits, politeness } = fetchSettings(values.config, values['allow-private-network'] === true);
+  const hostDelayMs = values['host-delay'] === undefined ? politeness.hostDelayMs : hostDelayOption(values['host-delay']);
+  const summarize = politeSummarizer(limits, politeness, { hostDelayMs, robotsTxt: values['ignore-robots'] ? 'ignore' : 'obey' });
   const inputs = await readUrls(positionals, values.file);
   const checked = inputs.map((input) => ({ input, check: normalizeUrl(input) }));
   const invalid = checked.filter((c) => !c.check.ok);
@@ -225,7 +247,7 @@ async function fetchCommand(argv: string[]): Promise<number> {
   await Promise.all(
     checked.map((c, i) =>
       limit(async () => {
-        pending.set(i, (await summarizeUrl((c.check as { url: string }).url, limits)).summary);
+        pending.set(i, await summarize((c.check as { url: string }).url));
         flush();
       }),
     ),
@@ -320,10 +342,7 @@ function scopeOptions(values: {
   }
   if (values['ignore-robots']) request.robotsTxt = 'ignore';
   const delay = values['host-delay'];
-  if (delay !== undefined) {
-    if (!/^\d+$/.test(delay) || Number(delay) > 60_000) throw new UsageError(`--host-delay is a whole number of milliseconds from 0 to 60000, not "${delay}"`);
-    request.hostDelayMs = Number(delay);
-  }
+  if (delay !== undefined) request.hostDelayMs = hostDelayOption(delay);
   return request;
 }
 

@@ -191,7 +191,8 @@ describe('a reader that leaves early (`| head -1`)', () => {
     ['status --wait', () => ['status', '--wait', '--endpoint', stub.url, CRAWL_ID]],
     ['submit', () => ['submit', '--endpoint', stub.url, 'https://a.example/']],
     ['submit --wait', () => ['submit', '--wait', '--format', 'json', '--endpoint', stub.url, 'https://a.example/']],
-    ['fetch --json', () => ['fetch', '--json', '--allow-private-network', ...Array.from({ length: 20 }, (_, i) => `${site.url}/page/${i}`)]],
+    // No host delay: 20 pages of one host 1 s apart would make this about pacing, not the closed pipe.
+    ['fetch --json', () => ['fetch', '--json', '--allow-private-network', '--host-delay', '0', ...Array.from({ length: 20 }, (_, i) => `${site.url}/page/${i}`)]],
     ['--help', () => ['--help']],
   ])('%s: a closed stdout ends the CLI quietly, exit 0', async (_name, args) => {
     const cli = startCrawler(args());
