@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
+import type { NetworkAccess } from '../../functions/core/fetch/address-guard.js';
 import { fetchDocument, FetchError } from '../../functions/core/fetch/http-client.js';
 import { startLoopbackServer, type LoopbackServer } from '../../harness/loopback-server.js';
 
@@ -28,6 +29,18 @@ describe("a request held to its host's turn (FetchLimits.startBy)", () => {
     expect((await fetchDocument(`${server.url}/on-time`, { ...limits, startBy: Date.now() + 1_000 })).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(seen).toEqual(['/warm', '/on-time']);
+  });
+
+  it('starts a new connection in its turn however long the lookup and handshake then take (a real site, not loopback)', async () => {
+    seen.length = 0;
+    const slowResolver: NetworkAccess = {
+      resolve: async () => (await new Promise((resolve) => setTimeout(resolve, 150)), [{ address: '127.0.0.1', family: 4 }]),
+      isAllowed: () => true,
+    };
+    const url = `${server.url.replace('127.0.0.1', 'slow-dns.test')}/slow-lookup`;
+    const doc = await fetchDocument(url, { ...limits, startBy: Date.now() + 20 }, slowResolver);
+    expect(doc.status).toBe(200);
+    expect(seen).toEqual(['/slow-lookup']);
   });
 
   it('holds only the first request to it, not the redirects that follow', async () => {

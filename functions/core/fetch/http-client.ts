@@ -106,16 +106,17 @@ function get(target: URL, limits: FetchLimits, pair: Agents, signal: AbortSignal
       req.destroy(err);
     };
     const awaitHeaders = () => timers.push(setTimeout(() => fail(new DeadlineError('HEADERS_TIMEOUT')), limits.headersTimeoutMs));
-    // The host's turn (limits.startBy) is checked where the request leaves: these listeners run before the request's
-    // bytes are written to the socket (a reused one), or before its buffered bytes follow the connection.
+    // The host's turn (limits.startBy) is checked where the request starts: as it gets its socket, before its bytes
+    // are written to a reused one or before a new connection's lookup and handshake begin. Not at connect: DNS, TCP
+    // and TLS to a real site take longer than the turn's slack, and would make every new connection late.
     const late = () => limits.startBy !== undefined && Date.now() > limits.startBy;
     const lateError = () => new FetchError('LATE_START', "the host's turn passed before the request could be sent", target.href, null, true);
     req.on('socket', (socket: Socket) => {
-      if (!socket.connecting) return late() ? fail(lateError()) : awaitHeaders(); // a reused keep-alive socket
+      if (late()) return fail(lateError());
+      if (!socket.connecting) return awaitHeaders(); // a reused keep-alive socket
       timers.push(setTimeout(() => fail(new DeadlineError('CONNECT_TIMEOUT')), limits.connectTimeoutMs));
       socket.once(https ? 'secureConnect' : 'connect', () => {
         clear();
-        if (late()) return fail(lateError());
         awaitHeaders();
       });
     });
