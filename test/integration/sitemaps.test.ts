@@ -147,9 +147,13 @@ describe('sitemap work on the real table', () => {
     const map = d.queue.maps.shift()!;
     const fetch = d.fetch;
     d.fetch = async () => ({ kind: 'wait', delayMs: 2_500, reservation: 1234 });
+    const before = Date.now();
     expect(await processSitemap(map, d, 2)).toBe('deferred');
     expect(d.queue.maps).toEqual([{ ...map, attempts: 1, reservation: 1234 }]);
     expect(d.queue.delays.at(-1)).toBe(3);
+    // Alive until it comes back, not just now: the reconciler must not take a long wait for lost work.
+    const record = await createDocumentClient(engines.dynamodb).send(new GetCommand({ TableName: engines.resources.tableName, Key: sitemapKey(crawlId, map) }));
+    expect(Date.parse(record.Item!['retriedAt'] as string)).toBeGreaterThanOrEqual(before + 3_000);
     d.fetch = fetch;
     expect(await processSitemap(d.queue.maps.shift()!, d, 2)).toBe('ended');
     expect(d.queue.pages.map((p) => p.url)).toEqual([`${ORIGIN}/w`]);

@@ -157,8 +157,10 @@ async function comeBack(message: SitemapMessage, wait: { delayMs: number; reserv
   const delaySeconds = Math.min(900, Math.max(0, Math.ceil(wait.delayMs / 1000)));
   const { reservation: _old, ...rest } = message;
   const again: SitemapMessage = { ...rest, attempts: attempt - 1, ...(wait.reservation !== undefined ? { reservation: wait.reservation } : {}) };
-  // Alive, only waiting: the reconciler leaves it alone for a while.
-  await deps.sitemaps.noteSitemapRetry(message.crawlId, message, now(deps)).catch(() => undefined);
+  // Alive, only waiting, until it comes back: the reconciler leaves it alone until then (a wait may be longer than
+  // reconcile.afterSeconds, as a page's may).
+  const backAt = new Date((deps.now ?? (() => new Date()))().getTime() + delaySeconds * 1000).toISOString();
+  await deps.sitemaps.noteSitemapRetry(message.crawlId, message, backAt).catch(() => undefined);
   const unsent = await deps.sitemapQueue.send([again], { delaySeconds });
   if (unsent.length > 0) throw new RetryLater(delaySeconds, 'waiting for the host’s turn (the message could not be sent again)');
   return 'deferred';
