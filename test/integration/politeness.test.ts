@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/index.js';
@@ -12,13 +12,14 @@ import type { CrawlOptions } from '../../functions/core/model/crawl.js';
 import type { PageMessage } from '../../functions/core/model/page-message.js';
 import type { Summary } from '../../functions/core/model/summary.js';
 import { hostKeyOf } from '../../functions/core/polite/pacing-policy.js';
-import { startPoliteSite, type PoliteSite } from '../../harness/polite-site.js';
+import { startPoliteSite, type RecordingSite } from '../../harness/polite-site.js';
+import { startPoliteSiteProcess, type PoliteSiteProcessOptions } from '../../harness/polite-site-process.js';
 import { startEngines, type Engines } from '../support/engines.js';
 import { deadLetters, purgeQueues, startPoliteConsumer, type PoliteConsumer } from '../support/polite-consumers.js';
 
 let engines: Engines;
 const consumers: PoliteConsumer[] = [];
-const sites: PoliteSite[] = [];
+const sites: RecordingSite[] = [];
 
 beforeAll(async () => {
   // Two receives before the DLQ: a URL whose waits counted as attempts would land there.
@@ -33,9 +34,18 @@ afterAll(async () => {
   await engines?.stop();
 });
 
-async function site(options: Parameters<typeof startPoliteSite>[0]): Promise<PoliteSite> {
-  const s = await startPoliteSite(options);
+/**
+ * A loopback site recording its requests: in a process of its own (its clock and event loop not held up by the
+ * consumers in this one) unless it needs answers only this process can give.
+ */
+async function site(options: PoliteSiteProcessOptions | Parameters<typeof startPoliteSite>[0], inProcess = false): Promise<RecordingSite> {
+  const s = inProcess ? await startPoliteSite(options as Parameters<typeof startPoliteSite>[0]) : await startPoliteSiteProcess(options as PoliteSiteProcessOptions);
   sites.push(s);
+  // A port an earlier test's site had: its host's pace and robots.txt are forgotten, as for a new host.
+  const db = createDocumentClient(engines.dynamodb);
+  for (const SK of ['#PACE', 'ROBOTS#http']) {
+    await db.send(new DeleteCommand({ TableName: engines.resources.tableName, Key: { PK: `HOST#${hostKeyOf(s.url)}`, SK } }));
+  }
   return s;
 }
 
@@ -80,6 +90,7 @@ describe('politeness across consumers, on the real engines', () => {
     const a = await crawl([...[0, 1, 2, 3, 4].map((n) => `${s.url}/page/${n}`), `${s.url}/private/1`, `${s.url}/private/2`], { hostDelayMs: 0 });
     const b = await crawl([...[5, 6, 7].map((n) => `${s.url}/page/${n}`), `${s.url}/private/3`], { hostDelayMs: 0 });
     const [pagesA, pagesB] = await Promise.all([completed(a), completed(b)]);
+    await s.sync();
 
     expect(s.of((p) => p.startsWith('/private/'))).toEqual([]);
     const disallowed = [...pagesA, ...pagesB].filter((p) => p.url.includes('/private/'));
@@ -101,6 +112,7 @@ describe('politeness across consumers, on the real engines', () => {
     const urls = Array.from({ length: 10 }, (_, n) => `${s.url}/p/${n}`);
     const id = await crawl(urls, { hostDelayMs: 700, robotsTxt: 'ignore' });
     const pages = await completed(id);
+    await s.sync();
     expect(pages.filter((p) => p.ok)).toHaveLength(10);
     expect(s.requests).toHaveLength(10);
     const gaps = s.gaps();
@@ -137,14 +149,16 @@ describe('politeness across consumers, on the real engines', () => {
     expect(back).toHaveLength(1);
     expect(back[0]).toMatchObject({ url: `${s.url}/b`, attempts: 3 });
     expect(back[0]!.reservation).toBeGreaterThan(Date.now() - 2_000);
+    await s.sync();
     expect(s.of((p) => p === '/b')).toEqual([]);
   });
 
   it('retries while robots.txt answers 5xx and fails the URL ROBOTS_UNREACHABLE on its last attempt, fetching nothing else', async () => {
-    const s = await site({ robots: () => ({ status: 503, body: 'down' }) });
+    const s = await site({ robots: { status: 503, body: 'down' } });
     consumer({ retry: { maxAttempts: 2, baseDelaySeconds: 0, maxDelaySeconds: 1 } });
     const id = await crawl([`${s.url}/a`, `${s.url}/b`], { hostDelayMs: 0 });
     const pages = await completed(id);
+    await s.sync();
     expect(pages.map((p) => p.error?.code)).toEqual(['ROBOTS_UNREACHABLE', 'ROBOTS_UNREACHABLE']);
     expect(pages[0]!.error!.message).toMatch(/answered 503.*\(2 attempts\)/);
     expect(s.requests.every((r) => r.path === '/robots.txt')).toBe(true);
@@ -153,7 +167,7 @@ describe('politeness across consumers, on the real engines', () => {
 
   it('slows a host that answers 429 and speeds back up as it recovers (AutoThrottle)', async () => {
     // The first request answers 429, every later one 200; one page at a time, so the order is the site's.
-    const s = await site({ answer: () => (s.requests.length === 1 ? { status: 429, body: 'slow down' } : undefined) });
+    const s = await site({ answer: () => (s.requests.length === 1 ? { status: 429, body: 'slow down' } : undefined) }, true);
     const c = consumer({ retry: { maxAttempts: 2, baseDelaySeconds: 1, maxDelaySeconds: 1 }, pageConcurrency: 1 });
     const urls = Array.from({ length: 9 }, (_, n) => `${s.url}/q/${n}`);
     const pages = await completed(await crawl(urls, { hostDelayMs: 0, robotsTxt: 'ignore' }));

@@ -33,8 +33,11 @@ const PACE_FIELDS = ['lastStart', 'nextStart', 'startInterval', 'tail', 'tailInt
 export class DynamoHostPacer implements HostPacer {
   /** The host's state as this process last saw it: the version a claim is planned on (a stale one costs a conflict). */
   private readonly seen = new Map<string, PaceState>();
-  /** A claim's round trip (moving average): turns are planned as of when the write lands, so a start is not late by it. */
-  private roundTripMs = 10;
+  /**
+   * A claim's round trip (moving average, starting high for a new container's first connection): a turn is planned
+   * as of when the write will have come back, with room for a slower one, so its start is not late by it.
+   */
+  private roundTripMs = 30;
 
   constructor(private readonly t: TableRef) {}
 
@@ -44,7 +47,7 @@ export class DynamoHostPacer implements HostPacer {
     let appendFailed = false;
     for (let conflicts = 0; conflicts < MAX_CONFLICTS; conflicts++) {
       if (conflicts >= 3) await sleep(Math.random() * 10 * conflicts);
-      const now = request.now + (Date.now() - started) + Math.round(this.roundTripMs);
+      const now = request.now + (Date.now() - started) + Math.ceil(this.roundTripMs * 1.5);
       const plan = planTurn(state ?? NEW_HOST, { ...request, now });
       if (plan.kind === 'early') return { kind: 'later', at: plan.at };
       const interval = pacedInterval(request.intervalMs, (state ?? NEW_HOST).penaltyMs);

@@ -21,12 +21,20 @@
 export const WAIT_IN_PROCESS_MS = 1_500;
 
 /**
- * Added to every non-zero interval: a request reaches the site a little after its turn's time (a timer fires late, a
- * socket is opened, the event loop is busy with other pages: 1 to 16 ms measured with two consumers in one process),
- * and the gap the site sees between two starts must still be the whole interval. Its cost is 4% of a host's rate at
- * the default 1 s.
+ * A URL coming back for its reserved turn waits for it in the process if it is this close. SQS delays are whole
+ * seconds and a consumer takes up to its batching window (1 s) to pick a message up, so a URL is sent to come back
+ * a second early (delaySecondsUntil) and arrives between 2 s early and a little late: early, it waits for its slot
+ * rather than leave the host idle.
  */
-export const PACE_MARGIN_MS = 40;
+export const RETURN_WAIT_MS = 2_500;
+
+/**
+ * Added to every non-zero interval: a request leaves up to LATE_START_MS after its turn's time (a timer fires late, the
+ * event loop is busy with other pages), and reaches the site's handler a little after it leaves (1 to 2 ms on a warm
+ * loopback connection, up to 38 ms measured for a new one), and the gap the site sees between two starts must still be
+ * the whole interval. Its cost is 5% of a host's rate at the default 1 s.
+ */
+export const PACE_MARGIN_MS = 50;
 
 /**
  * A turn whose request could not start within this of its time (a claim's write took longer than expected, a busy
@@ -93,14 +101,14 @@ export function needsTurn(intervalMs: number, penaltyMs: number): boolean {
 /** What one request to the host should do, and the state to commit for it. */
 export function planTurn(state: PaceState, request: TurnRequest): TurnPlan {
   const { now, reservation } = request;
-  if (reservation !== undefined && reservation - now > WAIT_IN_PROCESS_MS) return { kind: 'early', at: reservation };
+  if (reservation !== undefined && reservation - now > RETURN_WAIT_MS) return { kind: 'early', at: reservation };
   const interval = pacedInterval(request.intervalMs, state.penaltyMs);
   const version = state.version + 1;
   const afterStarts = Math.max(state.nextStart, state.lastStart + interval);
   const afterTail = Math.max(state.tail, state.tail - state.tailInterval + interval);
   // A returning URL holds its place in the tail already; a new one queues behind every reservation.
   const startAt = reservation !== undefined ? Math.max(now, reservation, afterStarts) : Math.max(now, afterStarts, afterTail);
-  if (startAt - now <= WAIT_IN_PROCESS_MS) {
+  if (startAt - now <= (reservation !== undefined ? RETURN_WAIT_MS : WAIT_IN_PROCESS_MS)) {
     const end = startAt + interval;
     const tail = end > state.tail ? { tail: end, tailInterval: interval } : {};
     return { kind: 'start', at: startAt, next: { ...state, lastStart: startAt, nextStart: end, startInterval: interval, ...tail, version } };
@@ -148,9 +156,10 @@ export function hostKeyOf(url: string | URL): string {
 }
 
 /**
- * The SQS delay that brings a URL back for a turn at `until`: whole seconds, rounded down (it comes back up to a
- * second early, and waits the rest in the process), at most MAX_DELAY_SECONDS (it is sent again if that is not enough).
+ * The SQS delay that brings a URL back for a turn at `until`: whole seconds, a second short of it (the consumer's
+ * batching window and polling come on top; an early URL waits the rest in the process, RETURN_WAIT_MS), at least 1,
+ * at most MAX_DELAY_SECONDS (a URL that comes back early from that is sent again).
  */
 export function delaySecondsUntil(until: number, now: number): number {
-  return Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.floor((until - now) / 1000)));
+  return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.floor((until - now) / 1000) - 1));
 }
