@@ -27,11 +27,21 @@ const MB_PER_VCPU = 1769;
  * DynamoDB — the URL's counted record written before its message is sent (1 WRU; what the reconciler compares pages
  * against), hasPage and completeIfDone's check (1 strongly consistent read each), the page's record (a transaction:
  * the ~1 KB page item at 2 WRU, and the crawl item at 2 WRU shared by the pages of a batch, RecordBatcher), putLatest
- * (1 WRU);
+ * (1 WRU), and the host's turn (functions/core/polite/, adapters/dynamodb/host-pace.ts: one conditional write of the
+ * host's small item, 1 WRU, for every request at the shipped 1 s pace; none for a crawl with hostDelayMs 0);
  * API Gateway — one POST per 1,000 URLs and one status poll per 100 pages (a client polling every few seconds).
+ * robots.txt costs nothing per page at scale: one fetch per origin a day, one read of its item per container a minute.
  */
 /** Write units per page when `sharing` pages share one crawl-item update. */
-const wruPerPage = (sharing: number) => 1 + 2 + 2 / sharing + 1;
+const wruPerPage = (sharing: number) => 1 + 2 + 2 / sharing + 1 + PACING_WRU_PER_PAGE;
+/** The host's turn: one claim per request. */
+const PACING_WRU_PER_PAGE = 1;
+/**
+ * A page queued on a busy host (more pages than its pace) costs more: its turn is first a reservation (1 WRU), then it
+ * goes back on the queue with a delay (1 SendMessage; received and deleted in a batch) and notes its SEEN item alive
+ * (1 WRU), and when it comes back it waits for its slot in the function (about a second, a sixteenth of a batch's time).
+ */
+const QUEUED = { wru: 2, sqsRequests: (batch: number) => 1 + 2 / batch, waitMs: 1_000 };
 const RRU_PER_PAGE = 2;
 const API_CALLS_PER_PAGE = 1 / 1000 + 1 / 100;
 /** Per-page DynamoDB and SQS time inside the function (round trips in parallel with other pages), a planning figure. */
@@ -98,5 +108,15 @@ export async function benchCost(): Promise<void> {
   console.log(
     `  DynamoDB assumes a batch's pages share one crawl-item write (RecordBatcher's best case); pages that finish` +
       ` apart add up to ${usd(unshared)} per million.`,
+  );
+  const inFlight = Math.min(config.consumer.batchSize, config.consumer.pageConcurrency);
+  const claim = PACING_WRU_PER_PAGE * DYNAMODB_USD_PER_MILLION_WRU;
+  const queued =
+    QUEUED.wru * DYNAMODB_USD_PER_MILLION_WRU +
+    QUEUED.sqsRequests(config.consumer.batchSize) * SQS_USD_PER_MILLION_REQUESTS +
+    1e6 * (QUEUED.waitMs / 1000 / inFlight) * (config.consumer.memorySize / 1024) * LAMBDA_ARM_USD_PER_GB_SECOND;
+  console.log(
+    `  Politeness: the host's turn (one claim per request) is ${usd(claim)} of each total; a page queued on a busy host` +
+      ` (reserved, sent back with a delay, waited for) adds ${usd(queued)} per million; hostDelayMs 0 saves the ${usd(claim)}.`,
   );
 }
