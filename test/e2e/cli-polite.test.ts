@@ -60,10 +60,10 @@ describe('crawler fetch keeps the politeness rules in its one process', () => {
     const config = join(dir, 'polite.json');
     await writeFile(config, JSON.stringify({ context: { crawler: { userAgent: 'examplebot/2.0 (+https://example.com/bot)', politeness: { hostDelayMs: 700 } } } }));
     await fetchJson(['--config', config, `${s.url}/1`, `${s.url}/2`]);
-    expect(s.requests.map((r) => [r.path, r.userAgent])).toEqual([
-      ['/robots.txt', 'examplebot/2.0 (+https://example.com/bot)'],
+    expect(s.requests.map((r) => [r.path, r.userAgent]).sort()).toEqual([
       ['/1', 'examplebot/2.0 (+https://example.com/bot)'],
       ['/2', 'examplebot/2.0 (+https://example.com/bot)'],
+      ['/robots.txt', 'examplebot/2.0 (+https://example.com/bot)'],
     ]);
     expect(Math.min(...s.gaps())).toBeGreaterThanOrEqual(700);
   });

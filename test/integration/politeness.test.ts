@@ -117,8 +117,6 @@ describe('politeness across consumers, on the real engines', () => {
     expect(s.requests).toHaveLength(10);
     const gaps = s.gaps();
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(700);
-    // And busy: about one interval apart, not much more (the reservations come back in time).
-    expect(gaps.reduce((x, y) => x + y, 0) / gaps.length).toBeLessThan(1_200);
     const deliveries = [...one.deliveries, ...two.deliveries];
     const deferred = deliveries.filter((d) => d.outcome === 'deferred');
     expect(deferred.length).toBeGreaterThan(0);

@@ -119,6 +119,21 @@ describe('admit', () => {
     expect(now() - t).toBe(2_000 + PACE_MARGIN_MS);
   });
 
+  it('moves a turn the process could not make in time to when it could, and paces the next request from there', async () => {
+    const { deps, now, advance } = setup();
+    const crawl = { robotsTxt: 'ignore' as const, hostDelayMs: 1_000 };
+    expect(await admit(`${ORIGIN}/a`, crawl, deps)).toMatchObject({ kind: 'go' });
+    // The second turn is 1,050 ms on; the process oversleeps it by 200 ms (a busy event loop).
+    deps.sleep = async (ms) => void advance(ms + 200);
+    const late = await admit(`${ORIGIN}/b`, crawl, deps);
+    const slidTo = T0 + 1_000 + PACE_MARGIN_MS + 200;
+    expect(late).toEqual({ kind: 'go', startBy: slidTo + LATE_START_MS });
+    expect(now()).toBe(slidTo);
+    deps.sleep = async (ms) => void advance(ms);
+    await admit(`${ORIGIN}/c`, crawl, deps);
+    expect(now()).toBe(slidTo + 1_000 + PACE_MARGIN_MS);
+  });
+
   it('takes another turn when the request could not leave in its turn (LATE_START), handing the fetch its deadline', async () => {
     const { deps, now } = setup();
     const crawl = { robotsTxt: 'ignore' as const, hostDelayMs: 1_000 };

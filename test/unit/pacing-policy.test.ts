@@ -8,6 +8,7 @@ import {
   pacedInterval,
   penaltyAfter,
   planTurn,
+  slideStart,
   throttleSignalOf,
   RETURN_WAIT_MS,
   WAIT_IN_PROCESS_MS,
@@ -64,6 +65,17 @@ describe('planTurn', () => {
     expect(commit(slow, T0 + 1, 100).plan).toMatchObject({ kind: 'reserve', at: T0 + 5_000 + PACE_MARGIN_MS });
     const fast = commit(NEW_HOST, T0, 100).state;
     expect(commit(fast, T0 + 1, 5_000).plan).toMatchObject({ kind: 'reserve', at: T0 + 5_000 + PACE_MARGIN_MS });
+  });
+
+  it('moves a start that could not happen in time to now, unless a turn was planned after it', () => {
+    const first = commit(NEW_HOST, T0, 1_000);
+    const turn = { at: T0, version: first.state.version };
+    const slid = slideStart(first.state, turn, T0 + 30)!;
+    expect(slid).toMatchObject({ lastStart: T0 + 30, nextStart: T0 + 30 + 1_000 + PACE_MARGIN_MS });
+    expect(commit(slid, T0 + 40, 1_000).plan).toMatchObject({ kind: 'start', at: T0 + 30 + 1_000 + PACE_MARGIN_MS });
+    // Someone reserved (or started) after it: that turn relies on the missed one's time, which stays.
+    const after = commit(first.state, T0 + 5, 5_000).state;
+    expect(slideStart(after, turn, T0 + 30)).toBeNull();
   });
 
   it("raises the interval to the host's penalty", () => {

@@ -12,6 +12,7 @@ import {
   NEW_HOST,
   pacedInterval,
   planTurn,
+  slideStart,
   WAIT_IN_PROCESS_MS,
   type PaceState,
   type ThrottleSignal,
@@ -60,12 +61,25 @@ export class DynamoHostPacer implements HostPacer {
       this.roundTripMs = this.roundTripMs * 0.8 + (Date.now() - sent) * 0.2;
       this.remember(host, result.state);
       if (result.committed) {
-        const at = plan.kind === 'reserve' ? result.state.tail - result.state.tailInterval : plan.at;
-        return { kind: plan.kind === 'start' ? 'start' : 'later', at };
+        if (plan.kind === 'start') return { kind: 'start', at: plan.at, version: result.state.version };
+        return { kind: 'later', at: result.state.tail - result.state.tailInterval };
       }
       state = result.state;
     }
     throw new Error(`the pace of ${host} changed under ${MAX_CONFLICTS} claims in a row`);
+  }
+
+  /** slideStart committed on the version of the missed turn's commit; if a turn was planned since, a new claim. */
+  async slide(host: string, missed: { at: number; version: number }, request: TurnRequest): Promise<Turn> {
+    const seen = this.seen.get(host);
+    const at = request.now + Math.ceil(this.roundTripMs * 1.5);
+    const next = seen ? slideStart(seen, missed, at) : null;
+    if (next !== null) {
+      const result = await this.commit(host, seen, next);
+      this.remember(host, result.state);
+      if (result.committed) return { kind: 'start', at, version: result.state.version };
+    }
+    return this.claim(host, { ...request, reservation: undefined });
   }
 
   /**

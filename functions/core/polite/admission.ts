@@ -130,20 +130,20 @@ export const MAX_TURNS = 3;
 
 /**
  * The host's turn for one request: one claim, then the wait in the process when the turn is close. A turn that
- * could not start within LATE_START_MS of its time is given up and another claimed, since the next request may start
- * one interval after the turn's time; the fetch checks that bound again where the request leaves (startBy).
+ * could not start within LATE_START_MS of its time (a slow write, a busy process) is moved to now if no turn was
+ * planned after it, else given up for another, since the next request may start one interval after the turn's time;
+ * the fetch checks that bound again where the request leaves (startBy).
  */
 async function takeTurn(host: string, intervalMs: number, reservation: number | undefined, deps: PoliteDeps, always = false): Promise<RobotsTurn> {
   if (!always && reservation === undefined && !needsTurn(intervalMs, deps.pacer.knownPenaltyMs(host))) return { kind: 'go' };
   const now = deps.now ?? Date.now;
-  let held = reservation;
+  let turn = await deps.pacer.claim(host, { now: now(), intervalMs, reservation });
   for (let tries = 0; tries < 3; tries++) {
-    const turn = await deps.pacer.claim(host, { now: now(), intervalMs, reservation: held });
     if (turn.kind === 'later') return { kind: 'wait', until: turn.at, reservation: turn.at };
     const wait = turn.at - now();
     if (wait > 0) await (deps.sleep ?? sleep)(wait);
     if (now() - turn.at <= LATE_START_MS) return { kind: 'go', startBy: turn.at + LATE_START_MS };
-    held = undefined;
+    turn = await deps.pacer.slide(host, turn, { now: now(), intervalMs });
   }
   return { kind: 'wait', until: now() + WAIT_IN_PROCESS_MS };
 }

@@ -1,4 +1,4 @@
-import { afterResponse, NEW_HOST, planTurn, type PaceState, type ThrottleSignal, type TurnRequest } from './pacing-policy.js';
+import { afterResponse, NEW_HOST, planTurn, slideStart, type PaceState, type ThrottleSignal, type TurnRequest } from './pacing-policy.js';
 import type { HostPacer, RobotsStore, StoredRobots, Turn } from './ports.js';
 import type { RobotsRecord } from './robots-gate.js';
 
@@ -10,8 +10,16 @@ export class MemoryHostPacer implements HostPacer {
 
   async claim(host: string, request: TurnRequest): Promise<Turn> {
     const plan = planTurn(this.hosts.get(host) ?? NEW_HOST, request);
-    if (plan.kind !== 'early') this.hosts.set(host, plan.next);
-    return { kind: plan.kind === 'start' ? 'start' : 'later', at: plan.at };
+    if (plan.kind === 'early') return { kind: 'later', at: plan.at };
+    this.hosts.set(host, plan.next);
+    return plan.kind === 'start' ? { kind: 'start', at: plan.at, version: plan.next.version } : { kind: 'later', at: plan.at };
+  }
+
+  async slide(host: string, missed: { at: number; version: number }, request: TurnRequest): Promise<Turn> {
+    const next = slideStart(this.hosts.get(host) ?? NEW_HOST, missed, request.now);
+    if (next === null) return this.claim(host, { ...request, reservation: undefined });
+    this.hosts.set(host, next);
+    return { kind: 'start', at: request.now, version: next.version };
   }
 
   async report(host: string, signal: ThrottleSignal, maxPenaltyMs: number): Promise<void> {

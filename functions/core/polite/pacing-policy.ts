@@ -117,6 +117,18 @@ export function planTurn(state: PaceState, request: TurnRequest): TurnPlan {
   return { kind: 'reserve', at: slot, next: { ...state, tail: slot + interval, tailInterval: interval, version } };
 }
 
+/**
+ * A start committed for `turn` that could not happen in time (a busy process), moved to `now` — the same turn, later —
+ * if the state is still the one that commit left (its version, its lastStart): then no turn was planned after it, and
+ * none depends on its time. Null otherwise: the request takes a new turn.
+ */
+export function slideStart(state: PaceState, turn: { at: number; version: number }, now: number): PaceState | null {
+  if (state.version !== turn.version || state.lastStart !== turn.at || now <= turn.at) return null;
+  const end = now + state.startInterval;
+  const tail = end > state.tail ? { tail: end, tailInterval: state.startInterval } : {};
+  return { ...state, lastStart: now, nextStart: end, ...tail, version: state.version + 1 };
+}
+
 /** How a response bears on the host's pace: 'slow' for 429, 503 and timeouts, 'ok' for any other answer. */
 export type ThrottleSignal = 'slow' | 'ok';
 

@@ -6,8 +6,8 @@ import type { RobotsRecord } from './robots-gate.js';
 
 /** A host's turn for one request, as committed. */
 export type Turn =
-  /** Start at `at` (epoch ms, within WAIT_IN_PROCESS_MS): the turn is this request's, committed. */
-  | { kind: 'start'; at: number }
+  /** Start at `at` (epoch ms, within WAIT_IN_PROCESS_MS): the turn is this request's, committed (as `version`). */
+  | { kind: 'start'; at: number; version: number }
   /** Come back at `at`, holding it as the URL's reservation (nothing was committed when it was one already). */
   | { kind: 'later'; at: number };
 
@@ -15,6 +15,11 @@ export type Turn =
 export interface HostPacer {
   /** One claim for one request: planTurn on the host's current state, committed only if that state is still current. */
   claim(host: string, request: TurnRequest): Promise<Turn>;
+  /**
+   * A start this process was given but could not make in time: moved to `request.now` if no turn was planned after
+   * it (slideStart), else a new claim for the request.
+   */
+  slide(host: string, missed: { at: number; version: number }, request: TurnRequest): Promise<Turn>;
   /** AutoThrottle: how a response went (429/503/timeout: 'slow'); the host's penalty grows (up to `maxPenaltyMs`) or shrinks. Best effort. */
   report(host: string, signal: ThrottleSignal, maxPenaltyMs: number): Promise<void>;
   /** The host's penalty as this process last saw it (no I/O): a crawl with no interval of its own still claims turns while it is set. */
