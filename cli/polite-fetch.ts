@@ -21,7 +21,7 @@ export function politeSummarizer(limits: FetchLimits, settings: PoliteSettings, 
     pacer: new MemoryHostPacer(),
     robots: new RobotsSource({
       store: new MemoryRobotsStore(),
-      fetch: (origin, startBy) => fetchRobotsTxt(origin, { ...withUserAgent, startBy }),
+      fetch: (origin, turn) => fetchRobotsTxt(origin, { ...withUserAgent, turn }),
       userAgentToken: productTokenOf(settings.userAgent),
       leaseMs: limits.timeoutMs + 5_000,
     }),
@@ -30,7 +30,7 @@ export function politeSummarizer(limits: FetchLimits, settings: PoliteSettings, 
     for (let turns = 1; ; turns++) {
       const admission = await admitHere(url, crawl, polite);
       if (admission.kind === 'fail') return failedSummary({ url, fetchedAt: new Date().toISOString(), error: admission.error });
-      const { summary } = await summarizeUrl(url, { ...withUserAgent, startBy: admission.startBy }, PUBLIC_INTERNET);
+      const { summary } = await summarizeUrl(url, { ...withUserAgent, turn: admission.turn }, PUBLIC_INTERNET);
       if (summary.error?.code === 'LATE_START' && turns < MAX_TURNS) continue;
       await reportResponse(url, { status: summary.status, errorCode: summary.error?.code }, polite);
       return summary;

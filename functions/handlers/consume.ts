@@ -42,7 +42,7 @@ const polite: PoliteDeps = {
   pacer: hostPacer(settings.table),
   robots: new RobotsSource({
     store: robotsStore(settings.table),
-    fetch: (origin, startBy) => fetchRobotsTxt(origin, { ...limits, startBy }),
+    fetch: (origin, turn) => fetchRobotsTxt(origin, { ...limits, turn }),
     userAgentToken: productTokenOf(settings.politeness.userAgent),
     leaseMs: limits.timeoutMs + 5_000,
   }),

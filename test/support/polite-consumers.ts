@@ -50,7 +50,7 @@ export function startPoliteConsumer(engines: Engines, options: PoliteConsumerOpt
     pacer: new DynamoHostPacer(t),
     robots: new RobotsSource({
       store: new DynamoRobotsStore(t),
-      fetch: (origin, startBy) => fetchRobotsTxt(origin, { ...limits, startBy }),
+      fetch: (origin, turn) => fetchRobotsTxt(origin, { ...limits, turn }),
       userAgentToken: productTokenOf(settings.userAgent),
       leaseMs: limits.timeoutMs + 5_000,
     }),

@@ -3,7 +3,7 @@ import type { RobotsFetchOutcome } from '../../functions/core/fetch/robots-fetch
 import { FetchError } from '../../functions/core/fetch/http-client.js';
 import { admit, admitHere, fetchPolitely, type PoliteDeps } from '../../functions/core/polite/admission.js';
 import { MemoryHostPacer, MemoryRobotsStore } from '../../functions/core/polite/memory.js';
-import { LATE_START_MS, PACE_MARGIN_MS } from '../../functions/core/polite/pacing-policy.js';
+import { LATE_START_MS, PACE_MARGIN_MS, PRECONNECT_MS } from '../../functions/core/polite/pacing-policy.js';
 import { knownRobots, robotsDecision, robotsRecordFor, ROBOTS_FAILURE_TTL_MS, ROBOTS_TTL_MS } from '../../functions/core/polite/robots-gate.js';
 import { RobotsSource } from '../../functions/core/polite/robots-source.js';
 
@@ -80,11 +80,10 @@ describe('admit', () => {
     const { deps, fetched, now } = setup(() => response(200, 'User-agent: *\nDisallow: /private/'));
     const [a, b] = await Promise.all([admit(`${ORIGIN}/a`, {}, deps), admit(`${ORIGIN}/private/b`, {}, deps)]);
     expect(fetched).toEqual([ORIGIN]);
-    // The page's turn, and the time its request must leave by.
-    expect(a).toEqual({ kind: 'go', startBy: T0 + 1_000 + PACE_MARGIN_MS + LATE_START_MS });
+    // robots.txt at T0, the page's turn one interval later, handed to the fetch PRECONNECT_MS before it.
+    expect(a).toMatchObject({ kind: 'go', turn: { at: T0 + 1_000 + PACE_MARGIN_MS, slackMs: LATE_START_MS } });
     expect(b).toMatchObject({ kind: 'fail', error: { code: 'ROBOTS_DISALLOWED' } });
-    // robots.txt at T0, the page one interval later.
-    expect(now()).toBe(T0 + 1_000 + PACE_MARGIN_MS);
+    expect(now()).toBe(T0 + 1_000 + PACE_MARGIN_MS - PRECONNECT_MS);
   });
 
   it('sends a URL away with a reservation when its turn is not close, and lets it start when it comes back', async () => {
@@ -95,7 +94,7 @@ describe('admit', () => {
     const turn = T0 + 5_000 + PACE_MARGIN_MS;
     expect(wait).toEqual({ kind: 'wait', until: turn, reservation: turn });
     advance(4_500);
-    expect(await admit(`${ORIGIN}/2`, crawl, deps, { reservation: turn })).toEqual({ kind: 'go', startBy: turn + LATE_START_MS });
+    expect(await admit(`${ORIGIN}/2`, crawl, deps, { reservation: turn })).toMatchObject({ kind: 'go', turn: { at: turn } });
   });
 
   it('claims nothing for a crawl with hostDelayMs 0 and ignores robots.txt when the crawl says so', async () => {
@@ -123,29 +122,41 @@ describe('admit', () => {
     const { deps, now, advance } = setup();
     const crawl = { robotsTxt: 'ignore' as const, hostDelayMs: 1_000 };
     expect(await admit(`${ORIGIN}/a`, crawl, deps)).toMatchObject({ kind: 'go' });
-    // The second turn is 1,050 ms on; the process oversleeps it by 200 ms (a busy event loop).
-    deps.sleep = async (ms) => void advance(ms + 200);
+    // The process oversleeps the wait before the second turn by 500 ms (a busy event loop): 200 ms past the turn.
+    deps.sleep = async (ms) => void advance(ms + 500);
     const late = await admit(`${ORIGIN}/b`, crawl, deps);
     const slidTo = T0 + 1_000 + PACE_MARGIN_MS + 200;
-    expect(late).toEqual({ kind: 'go', startBy: slidTo + LATE_START_MS });
+    expect(late).toMatchObject({ kind: 'go', turn: { at: slidTo } });
     expect(now()).toBe(slidTo);
     deps.sleep = async (ms) => void advance(ms);
-    await admit(`${ORIGIN}/c`, crawl, deps);
-    expect(now()).toBe(slidTo + 1_000 + PACE_MARGIN_MS);
+    expect(await admit(`${ORIGIN}/c`, crawl, deps)).toMatchObject({ kind: 'go', turn: { at: slidTo + 1_000 + PACE_MARGIN_MS } });
   });
 
-  it('takes another turn when the request could not leave in its turn (LATE_START), handing the fetch its deadline', async () => {
+  it('takes another turn when the request could not leave in its turn (LATE_START), handing the fetch each turn', async () => {
     const { deps, now } = setup();
     const crawl = { robotsTxt: 'ignore' as const, hostDelayMs: 1_000 };
-    const deadlines: (number | undefined)[] = [];
-    const got = await fetchPolitely(`${ORIGIN}/a`, crawl, deps, async (startBy) => {
-      deadlines.push(startBy);
-      if (deadlines.length === 1) throw new FetchError('LATE_START', 'late', `${ORIGIN}/a`, null, true);
+    const turns: (number | undefined)[] = [];
+    const got = await fetchPolitely(`${ORIGIN}/a`, crawl, deps, async (turn) => {
+      turns.push(turn?.at);
+      if (turns.length === 1) throw new FetchError('LATE_START', 'late', `${ORIGIN}/a`, null, true);
       return { status: 200 };
     });
     expect(got).toEqual({ kind: 'fetched', response: { status: 200 } });
     // The first turn at once, the second one interval after it (the missed turn still counts as a start).
-    expect(deadlines).toEqual([T0 + LATE_START_MS, T0 + 1_000 + PACE_MARGIN_MS + LATE_START_MS]);
-    expect(now()).toBe(T0 + 1_000 + PACE_MARGIN_MS);
+    expect(turns).toEqual([T0, T0 + 1_000 + PACE_MARGIN_MS]);
+    expect(now()).toBe(T0 + 1_000 + PACE_MARGIN_MS - PRECONNECT_MS);
+  });
+
+  it("moves a turn the fetch's connection missed, when no turn was planned after it", async () => {
+    const { deps, advance } = setup();
+    const crawl = { robotsTxt: 'ignore' as const, hostDelayMs: 1_000 };
+    const a = await admit(`${ORIGIN}/a`, crawl, deps);
+    if (a.kind !== 'go' || !a.turn?.late) throw new Error('expected a turn');
+    advance(120); // the connection took 120 ms
+    expect(await a.turn.late(T0 + 120)).toBe(T0 + 120);
+    // The next request is paced from the moved start; and that turn can no longer be moved once one is planned after it.
+    const b = await admit(`${ORIGIN}/b`, crawl, deps);
+    expect(b).toMatchObject({ kind: 'go', turn: { at: T0 + 120 + 1_000 + PACE_MARGIN_MS } });
+    expect(await a.turn.late(T0 + 130)).toBeNull();
   });
 });

@@ -1,52 +1,71 @@
+import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
+import { DEFAULT_FETCH_LIMITS, type RequestTurn } from '../../functions/core/fetch/fetch-limits.js';
 import type { NetworkAccess } from '../../functions/core/fetch/address-guard.js';
 import { fetchDocument, FetchError } from '../../functions/core/fetch/http-client.js';
 import { startLoopbackServer, type LoopbackServer } from '../../harness/loopback-server.js';
 
 let server: LoopbackServer;
-const seen: string[] = [];
+const seen: { path: string; at: number }[] = [];
 const limits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true };
+const now = () => performance.timeOrigin + performance.now();
 
 beforeAll(async () => {
   server = await startLoopbackServer((req, res) => {
-    seen.push(req.url!);
+    seen.push({ path: req.url!, at: now() });
     if (req.url === '/moved') return void res.writeHead(301, { location: '/landing' }).end();
     res.writeHead(200, { 'content-type': 'text/html' }).end('<title>x</title>');
   });
 });
 afterAll(() => server?.close());
 
-describe("a request held to its host's turn (FetchLimits.startBy)", () => {
-  it('is not sent when its turn has passed, on a reused socket or a new connection, and is sent while it holds', async () => {
+const paths = () => seen.map((s) => s.path);
+const turn = (at: number, late?: RequestTurn['late']): RequestTurn => ({ at, slackMs: 15, ...(late ? { late } : {}) });
+
+describe("a request held to its host's turn (FetchLimits.turn)", () => {
+  it('is sent at its turn, not before, on a reused socket and on a new connection', async () => {
     await fetchDocument(`${server.url}/warm`, limits); // a keep-alive socket to reuse
-    const late = (url: string) => fetchDocument(url, { ...limits, startBy: Date.now() - 1 }).catch((err: unknown) => err);
-    const reused = await late(`${server.url}/late-reused`);
-    expect(reused).toBeInstanceOf(FetchError);
-    expect(reused).toMatchObject({ code: 'LATE_START', transient: true });
-    // Another spelling of the host: another socket pool, a new connection.
-    expect(await late(`${server.url.replace('127.0.0.1', 'localhost')}/late-new`)).toMatchObject({ code: 'LATE_START' });
-    expect((await fetchDocument(`${server.url}/on-time`, { ...limits, startBy: Date.now() + 1_000 })).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(seen).toEqual(['/warm', '/on-time']);
+    seen.length = 0;
+    const at = Date.now() + 200;
+    await fetchDocument(`${server.url}/reused`, { ...limits, turn: turn(at) });
+    expect(seen[0]!.at).toBeGreaterThanOrEqual(at);
+    expect(seen[0]!.at).toBeLessThan(at + 50);
+    const later = Date.now() + 200;
+    // Another spelling of the host: another socket pool, a new connection, opened at once and used at the turn.
+    await fetchDocument(`${server.url.replace('127.0.0.1', 'localhost')}/new`, { ...limits, turn: turn(later) });
+    expect(seen[1]!.at).toBeGreaterThanOrEqual(later);
+    expect(paths()).toEqual(['/reused', '/new']);
   });
 
-  it('starts a new connection in its turn however long the lookup and handshake then take (a real site, not loopback)', async () => {
+  it('is not sent at all when its turn has passed and cannot be moved (LATE_START)', async () => {
+    seen.length = 0;
+    const late = await fetchDocument(`${server.url}/late`, { ...limits, turn: turn(Date.now() - 100, async () => null) }).catch((err: unknown) => err);
+    expect(late).toBeInstanceOf(FetchError);
+    expect(late).toMatchObject({ code: 'LATE_START', transient: true });
+    const noWayToMove = await fetchDocument(`${server.url}/late-too`, { ...limits, turn: turn(Date.now() - 100) }).catch((err: unknown) => err);
+    expect(noWayToMove).toMatchObject({ code: 'LATE_START' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(seen).toEqual([]);
+  });
+
+  it('asks to move a turn its connection missed (a slow lookup and handshake), and is sent at the moved time', async () => {
     seen.length = 0;
     const slowResolver: NetworkAccess = {
       resolve: async () => (await new Promise((resolve) => setTimeout(resolve, 150)), [{ address: '127.0.0.1', family: 4 }]),
       isAllowed: () => true,
     };
+    const asked: number[] = [];
     const url = `${server.url.replace('127.0.0.1', 'slow-dns.test')}/slow-lookup`;
-    const doc = await fetchDocument(url, { ...limits, startBy: Date.now() + 20 }, slowResolver);
+    const doc = await fetchDocument(url, { ...limits, turn: turn(Date.now() + 20, async (t) => (asked.push(t), t + 30)) }, slowResolver);
     expect(doc.status).toBe(200);
-    expect(seen).toEqual(['/slow-lookup']);
+    expect(asked).toHaveLength(1);
+    expect(seen[0]!.at).toBeGreaterThanOrEqual(asked[0]! + 30);
   });
 
   it('holds only the first request to it, not the redirects that follow', async () => {
     seen.length = 0;
-    const doc = await fetchDocument(`${server.url}/moved`, { ...limits, startBy: Date.now() + 1_000 });
+    const doc = await fetchDocument(`${server.url}/moved`, { ...limits, turn: turn(Date.now() + 50) });
     expect(doc).toMatchObject({ status: 200, finalUrl: `${server.url}/landing` });
-    expect(seen).toEqual(['/moved', '/landing']);
+    expect(paths()).toEqual(['/moved', '/landing']);
   });
 });

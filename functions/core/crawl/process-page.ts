@@ -194,7 +194,7 @@ async function fetchInTurn(
       return { kind: 'ended', outcome: await recordTerminal(message, failed, deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth))) };
     }
     if (await crawlCancelled(message.crawlId, deps)) return { kind: 'ended', outcome: await endCancelled(message, deps) };
-    const limits = admission.startBy === undefined ? deps.limits : { ...deps.limits, startBy: admission.startBy };
+    const limits = admission.turn === undefined ? deps.limits : { ...deps.limits, turn: admission.turn };
     const result = await summarizeUrl(message.url, limits, network, deps.analyze);
     if (result.summary.error?.code === 'LATE_START' && turns < MAX_TURNS) {
       reservation = undefined;

@@ -16,11 +16,11 @@ export interface FetchLimits {
    */
   userAgent?: string;
   /**
-   * One request's, not the deployment's: the epoch ms by which the request must be sent (its host's turn, from
-   * core/polite/). Checked as the request is about to leave (a reused socket) or as its connection opens: a request
-   * later than that is not sent and fails LATE_START, and the caller takes another turn. Redirects are not held to it.
+   * One request's, not the deployment's: its host's turn (core/polite/). The request's connection may be opened
+   * before; its bytes are sent at `turn.at`, not before, and not after `at + slackMs` (the request is then not sent
+   * at all: LATE_START). Redirects are not held to it.
    */
-  startBy?: number;
+  turn?: RequestTurn;
 }
 
 export const DEFAULT_FETCH_LIMITS: FetchLimits = {
@@ -31,3 +31,16 @@ export const DEFAULT_FETCH_LIMITS: FetchLimits = {
   maxRedirects: 5,
   allowPrivateNetwork: false,
 };
+
+/** A request's turn on its host, as the fetcher keeps to it (FetchLimits.turn). */
+export interface RequestTurn {
+  /** Epoch ms at which the request is sent. */
+  at: number;
+  /** How late after `at` it may still be sent. */
+  slackMs: number;
+  /**
+   * The connection was ready only after `at + slackMs` (a slow lookup or handshake): asks for the turn to be moved
+   * to `now`. The new time to send at, or null when it cannot be moved (a turn was planned after it): LATE_START.
+   */
+  late?: (now: number) => Promise<number | null>;
+}

@@ -106,18 +106,36 @@ function get(target: URL, limits: FetchLimits, pair: Agents, signal: AbortSignal
       req.destroy(err);
     };
     const awaitHeaders = () => timers.push(setTimeout(() => fail(new DeadlineError('HEADERS_TIMEOUT')), limits.headersTimeoutMs));
-    // The host's turn (limits.startBy) is checked where the request starts: as it gets its socket, before its bytes
-    // are written to a reused one or before a new connection's lookup and handshake begin. Not at connect: DNS, TCP
-    // and TLS to a real site take longer than the turn's slack, and would make every new connection late.
-    const late = () => limits.startBy !== undefined && Date.now() > limits.startBy;
     const lateError = () => new FetchError('LATE_START', "the host's turn passed before the request could be sent", target.href, null, true);
+    const turn = limits.turn;
+    /**
+     * Paced (limits.turn): the connection is opened at once (a pooled one, or a new one's lookup and handshake), and
+     * the request's bytes leave at the turn, not before; a connection ready only after the turn's slack asks for the
+     * turn to be moved (turn.late), else the request is not sent at all.
+     */
+    const sendInTurn = async () => {
+      let at = turn!.at;
+      if (Date.now() > at + turn!.slackMs) {
+        const moved = turn!.late ? await turn!.late(Date.now()).catch(() => null) : null;
+        if (moved === null) return fail(lateError());
+        at = moved;
+      }
+      const send = () => {
+        if (Date.now() > at + turn!.slackMs) return fail(lateError());
+        awaitHeaders();
+        req.end();
+      };
+      const wait = at - Date.now();
+      if (wait > 0) timers.push(setTimeout(send, wait));
+      else send();
+    };
     req.on('socket', (socket: Socket) => {
-      if (late()) return fail(lateError());
-      if (!socket.connecting) return awaitHeaders(); // a reused keep-alive socket
+      if (!socket.connecting) return turn ? void sendInTurn() : awaitHeaders(); // a reused keep-alive socket
       timers.push(setTimeout(() => fail(new DeadlineError('CONNECT_TIMEOUT')), limits.connectTimeoutMs));
       socket.once(https ? 'secureConnect' : 'connect', () => {
         clear();
-        awaitHeaders();
+        if (turn) void sendInTurn();
+        else awaitHeaders();
       });
     });
     req.on('response', (res) => {
@@ -130,8 +148,14 @@ function get(target: URL, limits: FetchLimits, pair: Agents, signal: AbortSignal
         resolve(get(target, limits, pair, signal, headers, true));
       } else reject(err);
     });
-    req.end();
+    // Unpaced, the request is ended at once and leaves as soon as it has a connection; paced, sendInTurn ends it.
+    if (!turn) req.end();
   });
+}
+
+/** The whole fetch's deadline: timeoutMs from when the request is sent (a paced request waits for its turn first). */
+function deadlineOf(limits: FetchLimits): AbortSignal {
+  return AbortSignal.timeout(limits.timeoutMs + Math.max(0, (limits.turn?.at ?? 0) - Date.now()));
 }
 
 /** Every request's headers but the User-Agent, which is the deployment's (limits.userAgent, set in get()). */
@@ -173,7 +197,7 @@ export async function fetchDocument(
   limits: FetchLimits = DEFAULT_FETCH_LIMITS,
   network: NetworkAccess = PUBLIC_INTERNET,
 ): Promise<FetchedDocument> {
-  const deadline = AbortSignal.timeout(limits.timeoutMs);
+  const deadline = deadlineOf(limits);
   const { finalUrl: current, status: statusCode, response: body } = await openResponse(url, limits, network, deadline, REQUEST_HEADERS);
   const { headers } = body;
   const contentType = headerValue(headers['content-type']);
@@ -222,7 +246,7 @@ export async function fetchStream(
   network: NetworkAccess = PUBLIC_INTERNET,
   accept = '*/*',
 ): Promise<StreamedResponse> {
-  const deadline = AbortSignal.timeout(limits.timeoutMs);
+  const deadline = deadlineOf(limits);
   const { finalUrl, status, response } = await openResponse(url, limits, network, deadline, { ...REQUEST_HEADERS, accept });
   const contentType = headerValue(response.headers['content-type']);
   const retryAfter = headerValue(response.headers['retry-after']);
@@ -265,7 +289,7 @@ async function openResponse(
     checkHop(target, limits, network);
     let response: IncomingMessage;
     try {
-      response = await get(target, hop === 0 || limits.startBy === undefined ? limits : { ...limits, startBy: undefined }, pair, deadline, headers);
+      response = await get(target, hop === 0 || limits.turn === undefined ? limits : { ...limits, turn: undefined }, pair, deadline, headers);
     } catch (err) {
       throw toFetchError(deadline.aborted ? deadline.reason : err, current, limits);
     }

@@ -2,7 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FetchError } from '../fetch/http-client.js';
 import type { RobotsFetchOutcome } from '../fetch/robots-fetch.js';
 import type { CrawlOptions } from '../model/crawl.js';
-import { hostKeyOf, LATE_START_MS, MAX_PENALTY_MS, needsTurn, throttleSignalOf, WAIT_IN_PROCESS_MS } from './pacing-policy.js';
+import type { RequestTurn } from '../fetch/fetch-limits.js';
+import { hostKeyOf, LATE_START_MS, MAX_PENALTY_MS, needsTurn, PRECONNECT_MS, throttleSignalOf, WAIT_IN_PROCESS_MS } from './pacing-policy.js';
+import type { Turn } from './ports.js';
 import type { HostPacer } from './ports.js';
 import { originOf, robotsDecision } from './robots-gate.js';
 import type { RobotsSource, RobotsTurn } from './robots-source.js';
@@ -33,11 +35,11 @@ export type CrawlPoliteness = Pick<CrawlOptions, 'robotsTxt' | 'hostDelayMs'>;
 
 export type Admission =
   /**
-   * Start the request now: robots.txt allows it and the host's turn has come (any wait in the process is over). With a
-   * turn, `startBy` is when it ends: give it to the fetch (FetchLimits.startBy), which does not send a request later
-   * than that (LATE_START; admit again for another turn).
+   * Start the request: robots.txt allows it and the host's turn is here or PRECONNECT_MS away. With a turn, give it to
+   * the fetch (FetchLimits.turn): the fetch opens its connection now and sends at the turn; a request it could not send
+   * in its turn fails LATE_START (admit again for another).
    */
-  | { kind: 'go'; startBy?: number }
+  | { kind: 'go'; turn?: RequestTurn }
   /**
    * Not now: come back at `until` (epoch ms) with `reservation` if there is one (the host's slot this URL holds).
    * A consumer sends the URL's message again with that delay; one process sleeps (admitHere).
@@ -102,7 +104,7 @@ export async function fetchPolitely<T extends { status: number }>(
   url: string,
   crawl: CrawlPoliteness,
   deps: PoliteDeps,
-  fetch: (startBy: number | undefined) => Promise<T>,
+  fetch: (turn: RequestTurn | undefined) => Promise<T>,
   options: { reservation?: number | undefined } = {},
 ): Promise<{ kind: 'fetched'; response: T } | Exclude<Admission, { kind: 'go' }>> {
   let reservation = options.reservation;
@@ -110,11 +112,11 @@ export async function fetchPolitely<T extends { status: number }>(
     const admission = await admit(url, crawl, deps, { reservation });
     if (admission.kind !== 'go') return admission;
     try {
-      const response = await fetch(admission.startBy);
+      const response = await fetch(admission.turn);
       await reportResponse(url, { status: response.status }, deps);
       return { kind: 'fetched', response };
     } catch (err) {
-      // `fetch` gave startBy to the request, which could not leave in its turn: another turn.
+      // `fetch` gave the turn to the request, which could not leave in it: another turn.
       if (err instanceof FetchError && err.code === 'LATE_START' && turns < MAX_TURNS) {
         reservation = undefined;
         continue;
@@ -129,10 +131,10 @@ export async function fetchPolitely<T extends { status: number }>(
 export const MAX_TURNS = 3;
 
 /**
- * The host's turn for one request: one claim, then the wait in the process when the turn is close. A turn that
- * could not start within LATE_START_MS of its time (a slow write, a busy process) is moved to now if no turn was
- * planned after it, else given up for another, since the next request may start one interval after the turn's time;
- * the fetch checks that bound again where the request leaves (startBy).
+ * The host's turn for one request: one claim, then the wait in the process until PRECONNECT_MS before it (the fetch
+ * opens its connection meanwhile and sends at the turn). A turn already past its slack (a slow claim, a busy process)
+ * is moved to now if no turn was planned after it, else given up for another, since the next request may start one
+ * interval after the turn's time.
  */
 async function takeTurn(host: string, intervalMs: number, reservation: number | undefined, deps: PoliteDeps, always = false): Promise<RobotsTurn> {
   if (!always && reservation === undefined && !needsTurn(intervalMs, deps.pacer.knownPenaltyMs(host))) return { kind: 'go' };
@@ -140,12 +142,24 @@ async function takeTurn(host: string, intervalMs: number, reservation: number | 
   let turn = await deps.pacer.claim(host, { now: now(), intervalMs, reservation });
   for (let tries = 0; tries < 3; tries++) {
     if (turn.kind === 'later') return { kind: 'wait', until: turn.at, reservation: turn.at };
-    const wait = turn.at - now();
-    if (wait > 0) await (deps.sleep ?? sleep)(wait);
-    if (now() - turn.at <= LATE_START_MS) return { kind: 'go', startBy: turn.at + LATE_START_MS };
+    const lead = turn.at - PRECONNECT_MS - now();
+    if (lead > 0) await (deps.sleep ?? sleep)(lead);
+    if (now() - turn.at <= LATE_START_MS) return { kind: 'go', turn: requestTurn(host, turn, intervalMs, deps) };
     turn = await deps.pacer.slide(host, turn, { now: now(), intervalMs });
   }
   return { kind: 'wait', until: now() + WAIT_IN_PROCESS_MS };
+}
+
+/** The turn as the fetch keeps to it; a connection ready too late moves it (slide) if it can, to a time that is close. */
+function requestTurn(host: string, turn: Extract<Turn, { kind: 'start' }>, intervalMs: number, deps: PoliteDeps): RequestTurn {
+  return {
+    at: turn.at,
+    slackMs: LATE_START_MS,
+    late: async (now) => {
+      const moved = await deps.pacer.slide(host, turn, { now, intervalMs });
+      return moved.kind === 'start' && moved.at - now <= WAIT_IN_PROCESS_MS ? moved.at : null;
+    },
+  };
 }
 
 async function report(host: string, status: number | null, errorCode: string | undefined, deps: PoliteDeps): Promise<void> {

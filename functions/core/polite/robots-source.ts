@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { RequestTurn } from '../fetch/fetch-limits.js';
 import type { RobotsFetchOutcome } from '../fetch/robots-fetch.js';
 import type { RobotsStore } from './ports.js';
 import { knownRobots, robotsRecordFor, type KnownRobots, type RobotsRecord } from './robots-gate.js';
 
-/** The host's turn for the robots.txt request: start it now (sent by `startBy`, if given), or the URL waits (and comes back) for it. */
-export type RobotsTurn = { kind: 'go'; startBy?: number } | { kind: 'wait'; until: number; reservation?: number };
+/** The host's turn for the robots.txt request: send it in `turn` (or at once without one), or the URL waits (and comes back) for it. */
+export type RobotsTurn = { kind: 'go'; turn?: RequestTurn } | { kind: 'wait'; until: number; reservation?: number };
 
 export type RobotsLookup =
   /** `tookTurn`: robots.txt was fetched in this URL's turn (its reservation is spent). */
@@ -15,8 +16,8 @@ export type RobotsLookup =
 
 export interface RobotsSourceOptions {
   store: RobotsStore;
-  /** Fetches <origin>/robots.txt: fetchRobotsTxt with the deployment's limits and network, and `startBy` (the turn) if given. */
-  fetch: (origin: string, startBy: number | undefined) => Promise<RobotsFetchOutcome>;
+  /** Fetches <origin>/robots.txt: fetchRobotsTxt with the deployment's limits and network, in `turn` if given. */
+  fetch: (origin: string, turn: RequestTurn | undefined) => Promise<RobotsFetchOutcome>;
   /** The product token robots.txt groups are matched against (productTokenOf(userAgent)). */
   userAgentToken: string;
   /** How long a fetch may hold the lease: the fetch's deadline and a turn's wait, with room to store the record. */
@@ -103,7 +104,7 @@ export class RobotsSource {
         if (owner) await this.options.store.release(origin, owner).catch(() => undefined);
         return turn;
       }
-      outcome = await this.options.fetch(origin, turn.startBy);
+      outcome = await this.options.fetch(origin, turn.turn);
     }
     if (outcome!.kind === 'failed' && outcome!.code === 'LATE_START') {
       if (owner) await this.options.store.release(origin, owner).catch(() => undefined);
