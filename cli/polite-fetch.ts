@@ -28,7 +28,7 @@ export function politeSummarizer(limits: FetchLimits, settings: PoliteSettings, 
   };
   return async (url) => {
     for (let turns = 1; ; turns++) {
-      const admission = await admitHere(url, crawl, polite);
+      const admission = await admitHere(url, crawl, polite, { preconnect: true });
       if (admission.kind === 'fail') return failedSummary({ url, fetchedAt: new Date().toISOString(), error: admission.error });
       const { summary } = await summarizeUrl(url, { ...withUserAgent, turn: admission.turn }, PUBLIC_INTERNET);
       if (summary.error?.code === 'LATE_START' && turns < MAX_TURNS) continue;

@@ -4,24 +4,28 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_USER_AGENT } from '../../functions/core/fetch/user-agent.js';
 import type { Summary } from '../../functions/core/model/summary.js';
-import { startPoliteSite, type PoliteSite } from '../../harness/polite-site.js';
+import type { RecordingSite } from '../../harness/polite-site.js';
+import { startPoliteSiteProcess } from '../../harness/polite-site-process.js';
 import { runCrawler } from '../support/processes.js';
 
-const sites: PoliteSite[] = [];
+const sites: RecordingSite[] = [];
 afterEach(async () => {
   await Promise.all(sites.splice(0).map((s) => s.close()));
 });
 
-async function site(robots?: string): Promise<PoliteSite> {
-  const s = await startPoliteSite(robots === undefined ? {} : { robots });
+/** A site in a process of its own, recording each request as it arrives. */
+async function site(robots?: string): Promise<RecordingSite> {
+  const s = await startPoliteSiteProcess(robots === undefined ? {} : { robots });
   sites.push(s);
   return s;
 }
 
+/** Runs `crawler fetch --json`; once it has exited, every request it made is in the sites' records. */
 async function fetchJson(args: string[]): Promise<Summary[]> {
   const run = await runCrawler(['fetch', '--json', '--allow-private-network', ...args]);
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
+  await Promise.all(sites.map((s) => s.sync()));
   return run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Summary);
 }
 

@@ -133,11 +133,12 @@ describe('politeness across consumers, on the real engines', () => {
     const id = ulid();
     const queue = new SqsPageQueue({ queueUrl: engines.resources.queueUrl, client: engines.sqs });
     await engines.store.createCrawl(
-      { crawlId: id, status: 'running', total: 2, succeeded: 0, failed: 0, createdAt: new Date().toISOString(), options: { maxDepth: 0, sameOrigin: true, hostDelayMs: 5_000, robotsTxt: 'ignore' }, source: { kind: 'api' } },
-      [`${s.url}/a`, `${s.url}/b`],
+      { crawlId: id, status: 'running', total: 1, succeeded: 0, failed: 0, createdAt: new Date().toISOString(), options: { maxDepth: 0, sameOrigin: true, hostDelayMs: 5_000, robotsTxt: 'ignore' }, source: { kind: 'api' } },
+      [`${s.url}/b`],
     );
     const deps = { store: engines.store, queue, limits: { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true }, polite: c.polite, retry: { maxAttempts: 5, baseDelaySeconds: 0, maxDelaySeconds: 1 } };
-    expect(await processPage({ crawlId: id, url: `${s.url}/a`, depth: 0, maxDepth: 0, sameOrigin: true }, deps, 1)).toBe('recorded');
+    // Another request has just taken the host's turn.
+    expect(await c.polite.pacer.claim(hostKeyOf(s.url), { now: Date.now(), intervalMs: 5_000 })).toMatchObject({ kind: 'start' });
     const message: PageMessage = { crawlId: id, url: `${s.url}/b`, depth: 0, maxDepth: 0, sameOrigin: true, attempts: 2 };
     // Its 4th attempt (2 earlier + this 2nd receive) finds the host's turn 5 s away: sent again, attempts 3.
     expect(await processPage(message, deps, 4)).toBe('deferred');

@@ -78,7 +78,7 @@ function setup(robots: (origin: string) => RobotsFetchOutcome = () => response(4
 describe('admit', () => {
   it('fetches robots.txt once per origin in the host turn, then gives the page the next turn (waiting in the process)', async () => {
     const { deps, fetched, now } = setup(() => response(200, 'User-agent: *\nDisallow: /private/'));
-    const [a, b] = await Promise.all([admit(`${ORIGIN}/a`, {}, deps), admit(`${ORIGIN}/private/b`, {}, deps)]);
+    const [a, b] = await Promise.all([admit(`${ORIGIN}/a`, {}, deps, { preconnect: true }), admit(`${ORIGIN}/private/b`, {}, deps, { preconnect: true })]);
     expect(fetched).toEqual([ORIGIN]);
     // robots.txt at T0, the page's turn one interval later, handed to the fetch PRECONNECT_MS before it.
     expect(a).toMatchObject({ kind: 'go', turn: { at: T0 + 1_000 + PACE_MARGIN_MS, slackMs: LATE_START_MS } });
@@ -124,12 +124,12 @@ describe('admit', () => {
     expect(await admit(`${ORIGIN}/a`, crawl, deps)).toMatchObject({ kind: 'go' });
     // The process oversleeps the wait before the second turn by 500 ms (a busy event loop): 200 ms past the turn.
     deps.sleep = async (ms) => void advance(ms + 500);
-    const late = await admit(`${ORIGIN}/b`, crawl, deps);
+    const late = await admit(`${ORIGIN}/b`, crawl, deps, { preconnect: true });
     const slidTo = T0 + 1_000 + PACE_MARGIN_MS + 200;
     expect(late).toMatchObject({ kind: 'go', turn: { at: slidTo } });
     expect(now()).toBe(slidTo);
     deps.sleep = async (ms) => void advance(ms);
-    expect(await admit(`${ORIGIN}/c`, crawl, deps)).toMatchObject({ kind: 'go', turn: { at: slidTo + 1_000 + PACE_MARGIN_MS } });
+    expect(await admit(`${ORIGIN}/c`, crawl, deps, { preconnect: true })).toMatchObject({ kind: 'go', turn: { at: slidTo + 1_000 + PACE_MARGIN_MS } });
   });
 
   it('takes another turn when the request could not leave in its turn (LATE_START), handing the fetch each turn', async () => {
@@ -142,9 +142,10 @@ describe('admit', () => {
       return { status: 200 };
     });
     expect(got).toEqual({ kind: 'fetched', response: { status: 200 } });
-    // The first turn at once, the second one interval after it (the missed turn still counts as a start).
+    // The first turn at once, the second one interval after it (the missed turn still counts as a start); without
+    // preconnect, admit returns at the turn itself.
     expect(turns).toEqual([T0, T0 + 1_000 + PACE_MARGIN_MS]);
-    expect(now()).toBe(T0 + 1_000 + PACE_MARGIN_MS - PRECONNECT_MS);
+    expect(now()).toBe(T0 + 1_000 + PACE_MARGIN_MS);
   });
 
   it("moves a turn the fetch's connection missed, when no turn was planned after it", async () => {

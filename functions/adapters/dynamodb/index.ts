@@ -8,6 +8,9 @@
 //   summaries.ts        reads of pages and of a URL's newest summary
 //   reconcile.ts        the reconciler's reads and marks (ReconcileStore)
 //   sitemap-work.ts     a crawl's sitemap work counted once and ended once; no completion while any is pending
+// Beside it, politeness's ports (core/polite/ports.ts), built by from-settings.ts:
+//   host-pace.ts        requests to a host start in commit order, at least the interval apart (HostPacer)
+//   robots-cache.ts     an origin's robots.txt fetched by one consumer at a time, shared for up to 24 h (RobotsStore)
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Crawl, RecordOutcome } from '../../core/model/crawl.js';
 import type { CrawlStore, PageList } from '../../core/model/ports.js';

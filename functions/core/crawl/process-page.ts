@@ -208,7 +208,7 @@ async function fetchInTurn(
 /** Admission for the page (robots.txt, the host's turn) with its crawl's options: the crawl cache's, else the store's. */
 async function admitPage(message: PageMessage, deps: ProcessDeps, polite: PoliteDeps, reservation: number | undefined): Promise<Admission> {
   const crawl = await (deps.crawls ? deps.crawls.get(message.crawlId) : deps.store.getCrawl(message.crawlId));
-  return admit(message.url, crawl?.options ?? {}, polite, { reservation });
+  return admit(message.url, crawl?.options ?? {}, polite, { reservation, preconnect: true });
 }
 
 /**

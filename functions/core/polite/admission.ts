@@ -30,14 +30,24 @@ export interface PoliteDeps {
   sleep?: (ms: number) => Promise<unknown>;
 }
 
+export interface AdmitOptions {
+  /** The slot this URL reserved earlier (the `wait` it came back from). */
+  reservation?: number | undefined;
+  /**
+   * Return PRECONNECT_MS before the turn, for a caller that gives the turn to its fetch (FetchLimits.turn), which
+   * opens its connection meanwhile and sends at the turn. Otherwise admit returns at the turn.
+   */
+  preconnect?: boolean;
+}
+
 /** What admission reads of a crawl: its robotsTxt and hostDelayMs (the deployment's when the crawl has none). */
 export type CrawlPoliteness = Pick<CrawlOptions, 'robotsTxt' | 'hostDelayMs'>;
 
 export type Admission =
   /**
-   * Start the request: robots.txt allows it and the host's turn is here or PRECONNECT_MS away. With a turn, give it to
-   * the fetch (FetchLimits.turn): the fetch opens its connection now and sends at the turn; a request it could not send
-   * in its turn fails LATE_START (admit again for another).
+   * Start the request: robots.txt allows it and the host's turn is here (or PRECONNECT_MS away, when asked). With a
+   * turn, give it to the fetch (FetchLimits.turn): the fetch opens its connection now and sends at the turn; a request
+   * it could not send in its turn fails LATE_START (admit again for another).
    */
   | { kind: 'go'; turn?: RequestTurn }
   /**
@@ -55,7 +65,7 @@ export type Admission =
  * penalty); a crawl with hostDelayMs 0 on a host with neither claims nothing. `reservation` is the slot the URL
  * reserved earlier (the `wait` it came back from).
  */
-export async function admit(url: string, crawl: CrawlPoliteness, deps: PoliteDeps, options: { reservation?: number | undefined } = {}): Promise<Admission> {
+export async function admit(url: string, crawl: CrawlPoliteness, deps: PoliteDeps, options: AdmitOptions = {}): Promise<Admission> {
   const host = hostKeyOf(url);
   const hostDelayMs = crawl.hostDelayMs ?? deps.settings.hostDelayMs;
   let reservation = options.reservation;
@@ -65,7 +75,7 @@ export async function admit(url: string, crawl: CrawlPoliteness, deps: PoliteDep
       originOf(url),
       // Claimed even at hostDelayMs 0: the host's state then knows when robots.txt was fetched, and the page after it
       // keeps the Crawl-delay the file asks for from that request too.
-      () => takeTurn(host, hostDelayMs, reservation, deps, true),
+      () => takeTurn(host, hostDelayMs, reservation, deps, { always: true, preconnect: options.preconnect === true }),
       (outcome) => void reportRobotsResponse(host, outcome, deps),
     );
     if (lookup.kind === 'wait') return lookup;
@@ -74,15 +84,15 @@ export async function admit(url: string, crawl: CrawlPoliteness, deps: PoliteDep
     if (decision.kind === 'fail') return decision;
     crawlDelayMs = decision.crawlDelayMs;
   }
-  return takeTurn(host, Math.max(hostDelayMs, crawlDelayMs), reservation, deps);
+  return takeTurn(host, Math.max(hostDelayMs, crawlDelayMs), reservation, deps, { preconnect: options.preconnect === true });
 }
 
 /** admit, in one process that may wait as long as it takes (`crawler fetch`): every `wait` is slept out here. */
-export async function admitHere(url: string, crawl: CrawlPoliteness, deps: PoliteDeps): Promise<Exclude<Admission, { kind: 'wait' }>> {
+export async function admitHere(url: string, crawl: CrawlPoliteness, deps: PoliteDeps, options: Pick<AdmitOptions, 'preconnect'> = {}): Promise<Exclude<Admission, { kind: 'wait' }>> {
   const now = deps.now ?? Date.now;
   let reservation: number | undefined;
   for (;;) {
-    const admission = await admit(url, crawl, deps, { reservation });
+    const admission = await admit(url, crawl, deps, { ...options, reservation });
     if (admission.kind !== 'wait') return admission;
     await (deps.sleep ?? sleep)(Math.max(0, admission.until - now()));
     reservation = admission.reservation;
@@ -105,11 +115,11 @@ export async function fetchPolitely<T extends { status: number }>(
   crawl: CrawlPoliteness,
   deps: PoliteDeps,
   fetch: (turn: RequestTurn | undefined) => Promise<T>,
-  options: { reservation?: number | undefined } = {},
+  options: AdmitOptions = {},
 ): Promise<{ kind: 'fetched'; response: T } | Exclude<Admission, { kind: 'go' }>> {
   let reservation = options.reservation;
   for (let turns = 1; ; turns++) {
-    const admission = await admit(url, crawl, deps, { reservation });
+    const admission = await admit(url, crawl, deps, { ...options, reservation });
     if (admission.kind !== 'go') return admission;
     try {
       const response = await fetch(admission.turn);
@@ -136,13 +146,19 @@ export const MAX_TURNS = 3;
  * is moved to now if no turn was planned after it, else given up for another, since the next request may start one
  * interval after the turn's time.
  */
-async function takeTurn(host: string, intervalMs: number, reservation: number | undefined, deps: PoliteDeps, always = false): Promise<RobotsTurn> {
+async function takeTurn(
+  host: string,
+  intervalMs: number,
+  reservation: number | undefined,
+  deps: PoliteDeps,
+  { always = false, preconnect = false }: { always?: boolean; preconnect?: boolean } = {},
+): Promise<RobotsTurn> {
   if (!always && reservation === undefined && !needsTurn(intervalMs, deps.pacer.knownPenaltyMs(host))) return { kind: 'go' };
   const now = deps.now ?? Date.now;
   let turn = await deps.pacer.claim(host, { now: now(), intervalMs, reservation });
   for (let tries = 0; tries < 3; tries++) {
     if (turn.kind === 'later') return { kind: 'wait', until: turn.at, reservation: turn.at };
-    const lead = turn.at - PRECONNECT_MS - now();
+    const lead = turn.at - (preconnect ? PRECONNECT_MS : 0) - now();
     if (lead > 0) await (deps.sleep ?? sleep)(lead);
     if (now() - turn.at <= LATE_START_MS) return { kind: 'go', turn: requestTurn(host, turn, intervalMs, deps) };
     turn = await deps.pacer.slide(host, turn, { now: now(), intervalMs });
