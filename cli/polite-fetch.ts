@@ -3,7 +3,7 @@ import type { FetchLimits } from '../functions/core/fetch/fetch-limits.js';
 import { fetchRobotsTxt } from '../functions/core/fetch/robots-fetch.js';
 import { productTokenOf } from '../functions/core/fetch/robots-rules.js';
 import { failedSummary, type Summary } from '../functions/core/model/summary.js';
-import { admitHere, MAX_TURNS, reportResponse, type CrawlPoliteness, type PoliteDeps, type PoliteSettings } from '../functions/core/polite/admission.js';
+import { admitHere, MAX_TURNS, redirectAdmission, reportResponse, type CrawlPoliteness, type PoliteDeps, type PoliteSettings } from '../functions/core/polite/admission.js';
 import { MemoryHostPacer, MemoryRobotsStore } from '../functions/core/polite/memory.js';
 import { RobotsSource } from '../functions/core/polite/robots-source.js';
 import { summarizeUrl } from '../functions/core/summarize/summarize-url.js';
@@ -30,7 +30,9 @@ export function politeSummarizer(limits: FetchLimits, settings: PoliteSettings, 
     for (let turns = 1; ; turns++) {
       const admission = await admitHere(url, crawl, polite, { preconnect: true });
       if (admission.kind === 'fail') return failedSummary({ url, fetchedAt: new Date().toISOString(), error: admission.error });
-      const { summary } = await summarizeUrl(url, { ...withUserAgent, turn: admission.turn }, PUBLIC_INTERNET);
+      // Each redirect is admitted as the URL was, its wait slept out here however long.
+      const hops = redirectAdmission(crawl, polite, { maxWaitMs: Infinity });
+      const { summary } = await summarizeUrl(url, { ...withUserAgent, turn: admission.turn, admitRedirect: hops.admit }, PUBLIC_INTERNET);
       if (summary.error?.code === 'LATE_START' && turns < MAX_TURNS) continue;
       await reportResponse(url, { status: summary.status, errorCode: summary.error?.code }, polite);
       return summary;

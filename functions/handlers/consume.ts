@@ -51,8 +51,10 @@ const polite: PoliteDeps = {
 const batcher = new RecordBatcher(store);
 /** The crawls' sitemap work (`kind: 'sitemap'` messages on the same queue), and how sitemaps are fetched. */
 const sitemaps = store.sitemapStore();
-const fetchSitemap = politeSitemapFetch(polite, limits);
-const robotsSitemaps = politeRobotsSitemaps(polite);
+/** Asked right before a sitemap's (or its robots.txt's) request starts: none starts for a crawl seconds after its cancel. */
+const cancelled = async (crawlId: string) => (await crawls.get(crawlId))?.status === 'cancelled';
+const fetchSitemap = politeSitemapFetch(polite, limits, undefined, cancelled);
+const robotsSitemaps = politeRobotsSitemaps(polite, cancelled);
 /**
  * Parse threads, started once per container and reused by every invocation. A parse worker loads this same bundle, so
  * a parse worker must not start more (the container itself may be a worker thread, as in the local stack).

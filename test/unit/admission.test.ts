@@ -136,16 +136,16 @@ describe('admit', () => {
     const { deps, now } = setup();
     const crawl = { robotsTxt: 'ignore' as const, hostDelayMs: 1_000 };
     const turns: (number | undefined)[] = [];
-    const got = await fetchPolitely(`${ORIGIN}/a`, crawl, deps, async (turn) => {
+    const got = await fetchPolitely(`${ORIGIN}/a`, crawl, deps, async ({ turn }) => {
       turns.push(turn?.at);
       if (turns.length === 1) throw new FetchError('LATE_START', 'late', `${ORIGIN}/a`, null, true);
       return { status: 200 };
     });
     expect(got).toEqual({ kind: 'fetched', response: { status: 200 } });
-    // The first turn at once, the second one interval after it (the missed turn still counts as a start); without
-    // preconnect, admit returns at the turn itself.
+    // The first turn at once, the second one interval after it (the missed turn still counts as a start); the fetch
+    // is given each turn PRECONNECT_MS ahead, to open its connection meanwhile.
     expect(turns).toEqual([T0, T0 + 1_000 + PACE_MARGIN_MS]);
-    expect(now()).toBe(T0 + 1_000 + PACE_MARGIN_MS);
+    expect(now()).toBe(T0 + 1_000 + PACE_MARGIN_MS - PRECONNECT_MS);
   });
 
   it("moves a turn the fetch's connection missed, when no turn was planned after it", async () => {
@@ -159,5 +159,54 @@ describe('admit', () => {
     const b = await admit(`${ORIGIN}/b`, crawl, deps);
     expect(b).toMatchObject({ kind: 'go', turn: { at: T0 + 120 + 1_000 + PACE_MARGIN_MS } });
     expect(await a.turn.late(T0 + 130)).toBeNull();
+  });
+});
+
+describe('admission and a cancel', () => {
+  it('fails CANCELLED once the turn is here when the crawl was cancelled while it waited, and fetches no robots.txt for it', async () => {
+    const { deps, fetched } = setup();
+    const crawl = { hostDelayMs: 1_000 };
+    let cancelled = false;
+    const asked: number[] = [];
+    const cancelledNow = async () => {
+      asked.push(deps.now!());
+      return cancelled;
+    };
+    // robots.txt is not known: its fetch would be the request; the crawl is cancelled before its turn.
+    cancelled = true;
+    expect(await admit(`${ORIGIN}/a`, crawl, deps, { cancelled: cancelledNow })).toMatchObject({ kind: 'wait' });
+    expect(fetched).toEqual([]);
+    cancelled = false;
+    expect(await admit(`${ORIGIN}/a`, crawl, deps, { cancelled: cancelledNow })).toMatchObject({ kind: 'go' });
+    // The page's own turn is an interval after robots.txt's; the cancel comes while it waits for it in the process.
+    const before = asked.length;
+    cancelled = true;
+    expect(await admit(`${ORIGIN}/b`, crawl, deps, { cancelled: cancelledNow })).toEqual({
+      kind: 'fail', error: { code: 'CANCELLED', message: 'the crawl was cancelled before this URL was fetched' }, transient: false,
+    });
+    // Asked after the wait, not before it.
+    expect(asked.slice(before).every((at) => at >= T0 + 2 * (1_000 + PACE_MARGIN_MS))).toBe(true);
+  });
+});
+
+describe('RobotsSource', () => {
+  it('releases its lease when the fetch throws, so the next URL fetches robots.txt at once instead of waiting the lease out', async () => {
+    const store = new MemoryRobotsStore();
+    let fail = true;
+    const source = new RobotsSource({
+      store,
+      fetch: async () => {
+        if (fail) throw new Error('the store or the network failed');
+        return response(404);
+      },
+      userAgentToken: TOKEN,
+      leaseMs: 60_000,
+      now: () => T0,
+      sleep: async () => undefined,
+    });
+    await expect(source.lookup(ORIGIN, async () => ({ kind: 'go' }))).rejects.toThrow('failed');
+    expect((await store.get(ORIGIN, T0)).leasedUntil).toBe(0);
+    fail = false;
+    expect(await source.lookup(ORIGIN, async () => ({ kind: 'go' }))).toMatchObject({ kind: 'known', tookTurn: true });
   });
 });

@@ -6,13 +6,13 @@ import type { PageMessage } from '../model/page-message.js';
 import type { RecordOutcome } from '../model/crawl.js';
 import type { CrawlCache } from './crawl-cache.js';
 import { scopeFor, type Scope } from './scope.js';
-import { cancelledSummary } from './cancel-crawl.js';
+import { CANCELLED, cancelledSummary } from './cancel-crawl.js';
 import type { CrawlStore, PageSender } from '../model/ports.js';
 import { DEFAULT_RETRY_POLICY, RetryLater, retryDelaySeconds, type RetryPolicy } from './retry-policy.js';
 import { enqueueFailed, failedSummary, type Summary } from '../model/summary.js';
 import { MAX_LINKS_PER_PAGE } from '../model/limits.js';
 import { normalizeUrl } from '../model/url.js';
-import { admit, MAX_TURNS, reportResponse, type Admission, type PoliteDeps } from '../polite/admission.js';
+import { admit, HOST_BUSY, MAX_TURNS, redirectAdmission, reportResponse, type Admission, type PoliteDeps } from '../polite/admission.js';
 import { delaySecondsUntil } from '../polite/pacing-policy.js';
 
 export interface ProcessDeps {
@@ -168,9 +168,10 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
 
 /**
  * The page's fetch, in its host's turn when politeness is on: admission (robots.txt, then the turn; a turn that is
- * later sends the URL away to come back for it, a refusal ends the URL or retries it), the cancel checked again right
- * before the fetch (admission may have taken a while), the fetch held to its turn (a request that could not leave in
- * time takes another turn, MAX_TURNS at most), and its answer told to AutoThrottle.
+ * later sends the URL away to come back for it, a refusal ends the URL or retries it, a cancel checked once the turn
+ * is here ends it CANCELLED), the fetch held to its turn (a request that could not leave in time takes another turn,
+ * MAX_TURNS at most), each redirect admitted as the URL was (a hop whose host's turn is later sends the URL away
+ * too), and its answer told to AutoThrottle.
  */
 async function fetchInTurn(
   message: PageMessage,
@@ -182,47 +183,61 @@ async function fetchInTurn(
   const network = deps.network ?? PUBLIC_INTERNET;
   const polite = deps.polite;
   if (!polite) return { kind: 'fetched', ...(await summarizeUrl(message.url, deps.limits, network, deps.analyze)) };
+  const crawl = (await (deps.crawls ? deps.crawls.get(message.crawlId) : deps.store.getCrawl(message.crawlId)))?.options ?? {};
+  const cancelled = () => crawlCancelled(message.crawlId, deps);
   let reservation = message.reservation;
   for (let turns = 1; ; turns++) {
-    const admission = await admitPage(message, deps, polite, reservation);
+    const admission = await admit(message.url, crawl, polite, { reservation, preconnect: true, cancelled });
     if (admission.kind === 'wait') return { kind: 'ended', outcome: await waitForTurn(message, admission, deps, attempt, isLast) };
     if (admission.kind === 'fail') {
+      if (admission.error.code === CANCELLED) return { kind: 'ended', outcome: await endCancelled(message, deps) };
       // Never fetched (robots.txt): failed now, or, while robots.txt is unreachable, retried until the last attempt.
       if (admission.transient && !isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), `${admission.error.code}: ${admission.error.message}`);
       const error = admission.transient && attempt > 1 ? { ...admission.error, message: `${admission.error.message} (${attempt} attempts)` } : admission.error;
-      const failed = failedSummary({ url: message.url, fetchedAt: now(deps), error });
-      return { kind: 'ended', outcome: await recordTerminal(message, failed, deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth))) };
+      return { kind: 'ended', outcome: await endFailed(message, error, deps) };
     }
-    if (await crawlCancelled(message.crawlId, deps)) return { kind: 'ended', outcome: await endCancelled(message, deps) };
-    const limits = admission.turn === undefined ? deps.limits : { ...deps.limits, turn: admission.turn };
+    const hops = redirectAdmission(crawl, polite, { cancelled });
+    const limits: FetchLimits = { ...deps.limits, ...(admission.turn ? { turn: admission.turn } : {}), admitRedirect: hops.admit };
     const result = await summarizeUrl(message.url, limits, network, deps.analyze);
-    if (result.summary.error?.code === 'LATE_START' && turns < MAX_TURNS) {
+    const code = result.summary.error?.code;
+    if (code === 'LATE_START' && turns < MAX_TURNS) {
       reservation = undefined;
       continue;
     }
-    await reportResponse(message.url, { status: result.summary.status, errorCode: result.summary.error?.code }, polite);
+    if (code === HOST_BUSY && hops.busyUntil !== undefined) {
+      return { kind: 'ended', outcome: await waitForTurn(message, { kind: 'wait', until: hops.busyUntil }, deps, attempt, isLast) };
+    }
+    if (code === CANCELLED) return { kind: 'ended', outcome: await endCancelled(message, deps) };
+    await reportResponse(message.url, { status: result.summary.status, errorCode: code }, polite);
     return { kind: 'fetched', ...result };
   }
 }
 
-/** Admission for the page (robots.txt, the host's turn) with its crawl's options: the crawl cache's, else the store's. */
-async function admitPage(message: PageMessage, deps: ProcessDeps, polite: PoliteDeps, reservation: number | undefined): Promise<Admission> {
-  const crawl = await (deps.crawls ? deps.crawls.get(message.crawlId) : deps.store.getCrawl(message.crawlId));
-  return admit(message.url, crawl?.options ?? {}, polite, { reservation, preconnect: true });
-}
+/**
+ * How long a URL may wait in all for its hosts' turns. Waits use up no attempts, so without a bound a URL whose host
+ * never has a turn for it (a queue that keeps growing ahead of it, a redirect to a host that is always busy) would
+ * wait for ever; a crawl within its page cap at the longest Crawl-delay obeyed finishes well inside it.
+ */
+export const MAX_WAIT_FOR_TURN_MS = 7 * 24 * 3600 * 1000;
 
 /**
  * The host's turn is later: the URL goes back on the queue as a new message delayed until then, carrying its
  * reservation and the attempts it used (this delivery, a wait, is not one of them), and this delivery ends as done.
  * So a wait holds no Lambda and uses up no attempt, and its message never nears the DLQ. The URL is noted alive until
  * it comes back, so the reconciler does not take it for lost. If it cannot be sent, the delivery is retried as any
- * failure (on the last attempt the URL ends as failed rather than reach the DLQ).
+ * failure (on the last attempt the URL ends as failed rather than reach the DLQ). A URL that has waited
+ * MAX_WAIT_FOR_TURN_MS in all ends HOST_BUSY.
  */
 async function waitForTurn(message: PageMessage, wait: Extract<Admission, { kind: 'wait' }>, deps: ProcessDeps, attempt: number, isLast: boolean): Promise<PageOutcome> {
   const at = Date.now();
+  const waitingSince = message.waitingSince ?? at;
+  if (wait.until - waitingSince > MAX_WAIT_FOR_TURN_MS) {
+    const days = Math.round(MAX_WAIT_FOR_TURN_MS / 86_400_000);
+    return endFailed(message, { code: HOST_BUSY, message: `its host had no turn for it within ${days} days` }, deps);
+  }
   const delaySeconds = delaySecondsUntil(wait.until, at);
   const { reservation: _spent, ...rest } = message;
-  const next: PageMessage = { ...rest, attempts: attempt - 1, ...(wait.reservation !== undefined ? { reservation: wait.reservation } : {}) };
+  const next: PageMessage = { ...rest, attempts: attempt - 1, waitingSince, ...(wait.reservation !== undefined ? { reservation: wait.reservation } : {}) };
   const unsent = await deps.queue.send([next], { delaySeconds });
   if (unsent.length > 0) {
     if (!isLast) throw new RetryLater(Math.max(1, delaySeconds), "the URL could not be sent again to wait for its host's turn");
@@ -230,6 +245,12 @@ async function waitForTurn(message: PageMessage, wait: Extract<Admission, { kind
   }
   await deps.store.noteRetry(message.crawlId, message.url, new Date(at + delaySeconds * 1000).toISOString()).catch(() => undefined);
   return 'deferred';
+}
+
+/** Ends the URL as failed with `error` (never fetched), through the same recording path as any outcome. */
+function endFailed(message: PageMessage, error: { code: string; message: string }, deps: ProcessDeps): Promise<RecordOutcome> {
+  const failed = failedSummary({ url: message.url, fetchedAt: now(deps), error });
+  return recordTerminal(message, failed, deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
 }
 
 /** Ends the URL of a cancelled crawl as CANCELLED, through the same recording path as any outcome (counts stay exact). */

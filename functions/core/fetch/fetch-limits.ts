@@ -18,9 +18,15 @@ export interface FetchLimits {
   /**
    * One request's, not the deployment's: its host's turn (core/polite/). The request's connection may be opened
    * before; its bytes are sent at `turn.at`, not before, and not after `at + slackMs` (the request is then not sent
-   * at all: LATE_START). Redirects are not held to it.
+   * at all: LATE_START). It is the first request's: each redirect's request gets its own from `admitRedirect`.
    */
   turn?: RequestTurn;
+  /**
+   * One request's: called before each redirect is followed, with the hop's URL, for the hop's own admission
+   * (robots.txt, its host's turn). Resolves with the hop's turn (none: send at once), or throws a FetchError that
+   * ends the fetch (ROBOTS_DISALLOWED…). Time spent in it does not count against the fetch's deadline.
+   */
+  admitRedirect?: (url: string) => Promise<RequestTurn | undefined>;
 }
 
 export const DEFAULT_FETCH_LIMITS: FetchLimits = {

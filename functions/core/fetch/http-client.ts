@@ -10,7 +10,7 @@ import {
   PUBLIC_INTERNET,
   type NetworkAccess,
 } from './address-guard.js';
-import { DEFAULT_FETCH_LIMITS, type FetchLimits } from './fetch-limits.js';
+import { DEFAULT_FETCH_LIMITS, type FetchLimits, type RequestTurn } from './fetch-limits.js';
 import { DEFAULT_USER_AGENT } from './user-agent.js';
 
 export interface FetchedDocument {
@@ -153,9 +153,36 @@ function get(target: URL, limits: FetchLimits, pair: Agents, signal: AbortSignal
   });
 }
 
-/** The whole fetch's deadline: timeoutMs from when the request is sent (a paced request waits for its turn first). */
-function deadlineOf(limits: FetchLimits): AbortSignal {
-  return AbortSignal.timeout(limits.timeoutMs + Math.max(0, (limits.turn?.at ?? 0) - Date.now()));
+/**
+ * The whole fetch's deadline: timeoutMs from when the request is sent (a paced request waits for its turn first),
+ * pushed back by the time each redirect's admission and turn take (`extend`).
+ */
+class Deadline {
+  private readonly controller = new AbortController();
+  private due: number;
+  private timer: NodeJS.Timeout;
+
+  constructor(limits: FetchLimits) {
+    this.due = Date.now() + limits.timeoutMs + Math.max(0, (limits.turn?.at ?? 0) - Date.now());
+    this.timer = this.arm();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  extend(ms: number): void {
+    if (ms <= 0 || this.controller.signal.aborted) return;
+    clearTimeout(this.timer);
+    this.due += ms;
+    this.timer = this.arm();
+  }
+
+  private arm(): NodeJS.Timeout {
+    const abort = () => this.controller.abort(new DOMException('the fetch took longer than its deadline', 'TimeoutError'));
+    // Unref'd as AbortSignal.timeout's is: a pending deadline does not keep a process alive.
+    return setTimeout(abort, Math.max(0, this.due - Date.now())).unref();
+  }
 }
 
 /** Every request's headers but the User-Agent, which is the deployment's (limits.userAgent, set in get()). */
@@ -197,8 +224,9 @@ export async function fetchDocument(
   limits: FetchLimits = DEFAULT_FETCH_LIMITS,
   network: NetworkAccess = PUBLIC_INTERNET,
 ): Promise<FetchedDocument> {
-  const deadline = deadlineOf(limits);
-  const { finalUrl: current, status: statusCode, response: body } = await openResponse(url, limits, network, deadline, REQUEST_HEADERS);
+  const clock = new Deadline(limits);
+  const deadline = clock.signal;
+  const { finalUrl: current, status: statusCode, response: body } = await openResponse(url, limits, network, clock, REQUEST_HEADERS);
   const { headers } = body;
   const contentType = headerValue(headers['content-type']);
   const mediaType = mediaTypeOf(contentType);
@@ -246,8 +274,9 @@ export async function fetchStream(
   network: NetworkAccess = PUBLIC_INTERNET,
   accept = '*/*',
 ): Promise<StreamedResponse> {
-  const deadline = deadlineOf(limits);
-  const { finalUrl, status, response } = await openResponse(url, limits, network, deadline, { ...REQUEST_HEADERS, accept });
+  const clock = new Deadline(limits);
+  const deadline = clock.signal;
+  const { finalUrl, status, response } = await openResponse(url, limits, network, clock, { ...REQUEST_HEADERS, accept });
   const contentType = headerValue(response.headers['content-type']);
   const retryAfter = headerValue(response.headers['retry-after']);
   const close = () => response.destroy();
@@ -272,24 +301,29 @@ export async function fetchStream(
   return { finalUrl, status, contentType, retryAfter, close, body };
 }
 
-/** Follows redirects (each hop checked by the guard) until a response that is not one; its body is still unread. */
+/**
+ * Follows redirects until a response that is not one; its body is still unread. Each hop is checked by the guard,
+ * and a redirect's hop is admitted (limits.admitRedirect: robots.txt, its host's turn) before its request is sent.
+ */
 async function openResponse(
   url: string,
   limits: FetchLimits,
   network: NetworkAccess,
-  deadline: AbortSignal,
+  clock: Deadline,
   headers: Record<string, string>,
 ): Promise<{ finalUrl: string; status: number; response: IncomingMessage }> {
   const pair = agentsFor(network, limits);
+  const deadline = clock.signal;
   const visited = new Set<string>();
   let current = url;
+  let turn = limits.turn;
   for (let hop = 0; ; hop++) {
     visited.add(current);
     const target = new URL(current);
     checkHop(target, limits, network);
     let response: IncomingMessage;
     try {
-      response = await get(target, hop === 0 || limits.turn === undefined ? limits : { ...limits, turn: undefined }, pair, deadline, headers);
+      response = await get(target, { ...limits, turn }, pair, deadline, headers);
     } catch (err) {
       throw toFetchError(deadline.aborted ? deadline.reason : err, current, limits);
     }
@@ -306,10 +340,22 @@ async function openResponse(
         throw new FetchError('TOO_MANY_REDIRECTS', `stopped after ${why}`, current, statusCode);
       }
       current = next.href;
+      turn = await admitHop(current, limits, network, clock);
       continue;
     }
     return { finalUrl: current, status: statusCode, response };
   }
+}
+
+/** A redirect's hop admitted by limits.admitRedirect (none: sent at once); the deadline waits while it is. */
+async function admitHop(url: string, limits: FetchLimits, network: NetworkAccess, clock: Deadline): Promise<RequestTurn | undefined> {
+  if (!limits.admitRedirect) return undefined;
+  // A hop the guard refuses takes no turn on its host.
+  checkHop(new URL(url), limits, network);
+  const asked = Date.now();
+  const turn = await limits.admitRedirect(url);
+  clock.extend(Date.now() - asked + Math.max(0, (turn?.at ?? 0) - Date.now()));
+  return turn;
 }
 
 function headerValue(value: string | string[] | undefined): string | null {

@@ -18,5 +18,10 @@ export const pageMessageSchema = z.object({
    * (core/polite/pacing-policy.ts). Absent means none.
    */
   reservation: z.optional(z.int().check(z.minimum(0))),
+  /**
+   * When this URL was first sent away to wait for its host's turn (epoch ms): waits do not use up attempts, so this
+   * bounds them instead (process-page.ts: MAX_WAIT_FOR_TURN_MS). Absent means it never waited.
+   */
+  waitingSince: z.optional(z.int().check(z.minimum(0))),
 });
 export type PageMessage = z.infer<typeof pageMessageSchema>;

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FetchError } from '../fetch/http-client.js';
 import type { RobotsFetchOutcome } from '../fetch/robots-fetch.js';
 import type { CrawlOptions } from '../model/crawl.js';
-import type { RequestTurn } from '../fetch/fetch-limits.js';
+import type { FetchLimits, RequestTurn } from '../fetch/fetch-limits.js';
 import { hostKeyOf, LATE_START_MS, MAX_PENALTY_MS, needsTurn, PRECONNECT_MS, throttleSignalOf, WAIT_IN_PROCESS_MS } from './pacing-policy.js';
 import type { Turn } from './ports.js';
 import type { HostPacer } from './ports.js';
@@ -38,6 +38,12 @@ export interface AdmitOptions {
    * opens its connection meanwhile and sends at the turn. Otherwise admit returns at the turn.
    */
   preconnect?: boolean;
+  /**
+   * Whether the request's crawl was cancelled (at most seconds stale): asked once the turn is here, right before a
+   * request would start, so no request starts for a crawl long after its cancel was answered, however long admission
+   * waited. A cancelled crawl's admission fails CANCELLED; its robots.txt is then not fetched either.
+   */
+  cancelled?: () => Promise<boolean>;
 }
 
 /** What admission reads of a crawl: its robotsTxt and hostDelayMs (the deployment's when the crawl has none). */
@@ -75,7 +81,12 @@ export async function admit(url: string, crawl: CrawlPoliteness, deps: PoliteDep
       originOf(url),
       // Claimed even at hostDelayMs 0: the host's state then knows when robots.txt was fetched, and the page after it
       // keeps the Crawl-delay the file asks for from that request too.
-      () => takeTurn(host, hostDelayMs, reservation, deps, { always: true, preconnect: options.preconnect === true }),
+      async () => {
+        const turn = await takeTurn(host, hostDelayMs, reservation, deps, { always: true, preconnect: options.preconnect === true });
+        // Cancelled meanwhile: robots.txt is not fetched for it; the URL comes back and ends CANCELLED.
+        if (turn.kind === 'go' && (await options.cancelled?.())) return { kind: 'wait', until: (deps.now ?? Date.now)() + 1_000 };
+        return turn;
+      },
       (outcome) => void reportRobotsResponse(host, outcome, deps),
     );
     if (lookup.kind === 'wait') return lookup;
@@ -84,7 +95,57 @@ export async function admit(url: string, crawl: CrawlPoliteness, deps: PoliteDep
     if (decision.kind === 'fail') return decision;
     crawlDelayMs = decision.crawlDelayMs;
   }
-  return takeTurn(host, Math.max(hostDelayMs, crawlDelayMs), reservation, deps, { preconnect: options.preconnect === true });
+  const turn = await takeTurn(host, Math.max(hostDelayMs, crawlDelayMs), reservation, deps, { preconnect: options.preconnect === true });
+  if (turn.kind === 'go' && (await options.cancelled?.())) return CANCELLED_ADMISSION;
+  return turn;
+}
+
+const CANCELLED_ADMISSION: Admission = {
+  kind: 'fail',
+  error: { code: 'CANCELLED', message: 'the crawl was cancelled before this URL was fetched' },
+  transient: false,
+};
+
+/** How long a redirect's hop waits in the process for its host's turn (redirectAdmission); a later turn ends the fetch HOST_BUSY. */
+export const REDIRECT_WAIT_MS = 5_000;
+
+/** The error code of a fetch ended by a redirect whose host's turn is later than REDIRECT_WAIT_MS. */
+export const HOST_BUSY = 'HOST_BUSY';
+
+export interface RedirectAdmission {
+  /** FetchLimits.admitRedirect for one fetch. */
+  admit: (url: string) => Promise<RequestTurn | undefined>;
+  /** Set when a hop ended the fetch (HOST_BUSY) because its host's turn is later: when it is (epoch ms). */
+  busyUntil?: number;
+}
+
+/**
+ * Each redirect's hop admitted as the first request was (FetchLimits.admitRedirect): robots.txt of the hop's origin
+ * (a disallowed hop ends the fetch ROBOTS_DISALLOWED, as the URL itself would) and a turn on the hop's host, waited
+ * for here up to `maxWaitMs`; a later turn ends the fetch HOST_BUSY (transient) with `busyUntil` set, for the caller
+ * to come back then. So a redirect never reaches a path or a host sooner than the URL itself could.
+ */
+export function redirectAdmission(crawl: CrawlPoliteness, deps: PoliteDeps, options: Pick<AdmitOptions, 'cancelled'> & { maxWaitMs?: number } = {}): RedirectAdmission {
+  const maxWaitMs = options.maxWaitMs ?? REDIRECT_WAIT_MS;
+  const now = deps.now ?? Date.now;
+  const hops: RedirectAdmission = {
+    admit: async (url) => {
+      let reservation: number | undefined;
+      for (;;) {
+        const admission = await admit(url, crawl, deps, { reservation, preconnect: true, ...(options.cancelled ? { cancelled: options.cancelled } : {}) });
+        if (admission.kind === 'go') return admission.turn;
+        if (admission.kind === 'fail') throw new FetchError(admission.error.code, `redirected to ${url}: ${admission.error.message}`, url, null, admission.transient);
+        if (admission.until - now() > maxWaitMs) {
+          hops.busyUntil = admission.until;
+          const seconds = Math.ceil((admission.until - now()) / 1000);
+          throw new FetchError(HOST_BUSY, `redirected to ${url}, whose host's next turn is ${seconds} s away`, url, null, true);
+        }
+        await (deps.sleep ?? sleep)(Math.max(0, admission.until - now()));
+        reservation = admission.reservation;
+      }
+    },
+  };
+  return hops;
 }
 
 /** admit, in one process that may wait as long as it takes (`crawler fetch`): every `wait` is slept out here. */
@@ -104,25 +165,29 @@ export async function reportResponse(url: string, response: { status: number | n
   await report(hostKeyOf(url), response.status, response.errorCode, deps);
 }
 
+/** What fetchPolitely gives its fetch: FetchLimits' per-request fields, the turn and each redirect's admission. */
+export type PoliteRequest = Required<Pick<FetchLimits, 'admitRedirect'>> & Pick<FetchLimits, 'turn'>;
+
 /**
  * A paced, robots-checked fetch for requests other than pages (a sitemap): admit, then `fetch` in the host's turn,
- * and its response told to AutoThrottle. Anything but `go` is handed back as admit gives it: the caller waits (a
- * consumer re-sends its message with the delay and the reservation) or fails. A FetchError `fetch` throws is reported
- * and thrown on.
+ * each redirect admitted too (redirectAdmission), and its response told to AutoThrottle. Anything but `go` is handed
+ * back as admit gives it: the caller waits (a consumer re-sends its message with the delay and the reservation) or
+ * fails; a redirect whose host's turn is later is a `wait` too. A FetchError `fetch` throws is reported and thrown on.
  */
 export async function fetchPolitely<T extends { status: number }>(
   url: string,
   crawl: CrawlPoliteness,
   deps: PoliteDeps,
-  fetch: (turn: RequestTurn | undefined) => Promise<T>,
+  fetch: (request: PoliteRequest) => Promise<T>,
   options: AdmitOptions = {},
 ): Promise<{ kind: 'fetched'; response: T } | Exclude<Admission, { kind: 'go' }>> {
   let reservation = options.reservation;
   for (let turns = 1; ; turns++) {
-    const admission = await admit(url, crawl, deps, { ...options, reservation });
+    const admission = await admit(url, crawl, deps, { ...options, reservation, preconnect: true });
     if (admission.kind !== 'go') return admission;
+    const hops = redirectAdmission(crawl, deps, options.cancelled ? { cancelled: options.cancelled } : {});
     try {
-      const response = await fetch(admission.turn);
+      const response = await fetch({ turn: admission.turn, admitRedirect: hops.admit });
       await reportResponse(url, { status: response.status }, deps);
       return { kind: 'fetched', response };
     } catch (err) {
@@ -131,6 +196,7 @@ export async function fetchPolitely<T extends { status: number }>(
         reservation = undefined;
         continue;
       }
+      if (err instanceof FetchError && err.code === HOST_BUSY && hops.busyUntil !== undefined) return { kind: 'wait', until: hops.busyUntil };
       if (err instanceof FetchError) await reportResponse(url, { status: err.status, errorCode: err.code }, deps);
       throw err;
     }

@@ -96,6 +96,16 @@ export class RobotsSource {
 
   /** Fetches in the host's turn and keeps the record: in the store for everyone when `owner` holds the lease. */
   private async fetch(origin: string, takeTurn: () => Promise<RobotsTurn>, onResponse: ((outcome: RobotsFetchOutcome) => void) | undefined, owner: string | null): Promise<RobotsLookup> {
+    try {
+      return await this.fetchInTurn(origin, takeTurn, onResponse, owner);
+    } catch (err) {
+      // A claim or the store failed: the lease goes now, so the next URL fetches it rather than wait the lease out.
+      if (owner) await this.options.store.release(origin, owner).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async fetchInTurn(origin: string, takeTurn: () => Promise<RobotsTurn>, onResponse: ((outcome: RobotsFetchOutcome) => void) | undefined, owner: string | null): Promise<RobotsLookup> {
     let outcome: RobotsFetchOutcome | null = null;
     // A request that could not leave in its turn (LATE_START: a busy process) takes another, three times at most.
     for (let turns = 0; turns < 3 && (outcome === null || (outcome.kind === 'failed' && outcome.code === 'LATE_START')); turns++) {
