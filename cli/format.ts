@@ -10,8 +10,15 @@ export function formatSummaryLine(s: Summary, color: boolean): string {
   return `${paint(31, '✗')} ${s.error?.code ?? 'FAILED'} ${s.url}  ${s.error?.message ?? ''}`;
 }
 
-/** The Summary's fields in the contract's order, its `error` object as two flat columns (errorCode, errorMessage). */
-export const CSV_COLUMNS = SUMMARY_KEYS.flatMap((key) => (key === 'error' ? (['errorCode', 'errorMessage'] as const) : [key]));
+/**
+ * The Summary's fields in the contract's order, its objects flattened: `error` as errorCode and errorMessage,
+ * `previous` as previousCrawlId, previousFetchedAt and previousContentHash; changedFields space-separated.
+ */
+export const CSV_COLUMNS = SUMMARY_KEYS.flatMap((key) =>
+  key === 'error' ? (['errorCode', 'errorMessage'] as const)
+  : key === 'previous' ? (['previousCrawlId', 'previousFetchedAt', 'previousContentHash'] as const)
+  : [key],
+);
 
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
@@ -22,7 +29,15 @@ function csvCell(value: unknown): string {
 /** RFC 4180 CSV; the header only with the first chunk. */
 export function toCsv(items: Summary[], withHeader: boolean): string {
   const rows = items.map((s) => {
-    const record: Record<string, unknown> = { ...s, errorCode: s.error?.code, errorMessage: s.error?.message };
+    const record: Record<string, unknown> = {
+      ...s,
+      errorCode: s.error?.code,
+      errorMessage: s.error?.message,
+      changedFields: s.changedFields?.join(' '),
+      previousCrawlId: s.previous?.crawlId,
+      previousFetchedAt: s.previous?.fetchedAt,
+      previousContentHash: s.previous?.contentHash,
+    };
     return CSV_COLUMNS.map((c) => csvCell(record[c])).join(',');
   });
   return `${withHeader ? `${CSV_COLUMNS.join(',')}\r\n` : ''}${rows.map((r) => `${r}\r\n`).join('')}`;

@@ -111,7 +111,7 @@ describe('the store: a running crawl is cancelled once', () => {
 
 const failed = (url: string) => ({
   url, finalUrl: url, status: null, ok: false, contentType: null, charset: null, title: '', lang: null, description: null,
-  canonical: null, h1: 0, links: 0, images: 0, bytes: 0, durationMs: 0, fetchedAt: new Date().toISOString(), contentHash: null,
+  canonical: null, h1: 0, links: 0, images: 0, bytes: 0, durationMs: 0, fetchedAt: new Date().toISOString(), contentHash: null, textHash: null,
   error: { code: CANCELLED, message: 'test' },
 });
 

@@ -25,7 +25,7 @@ function crawl(total: number, options: Partial<Crawl['options']> = {}): Crawl {
 function summary(url: string, ok = true, fetchedAt = new Date().toISOString()): Summary {
   return {
     url, finalUrl: url, status: ok ? 200 : 500, ok, contentType: 'text/html', charset: 'UTF-8', ...EMPTY_PAGE_FIELDS,
-    title: `t ${url}`, bytes: 10, durationMs: 1, fetchedAt, contentHash: 'h',
+    title: `t ${url}`, bytes: 10, durationMs: 1, fetchedAt, contentHash: 'h', textHash: ok ? 't' : null,
     ...(ok ? {} : { error: { code: 'HTTP_500', message: 'x' } }),
   };
 }

@@ -100,10 +100,17 @@ export async function cancelCrawl(t: TableRef, crawlId: string, cancelledAt: str
 export async function getCrawl(t: TableRef, crawlId: string): Promise<Crawl | null> {
   const out = await t.db.send(new GetCommand({ TableName: t.name, Key: crawlKey(crawlId), ConsistentRead: true }));
   if (!out.Item) return null;
-  const { crawlId: id, status, total, succeeded, failed, createdAt, completedAt, cancelledAt, options, source } = out.Item;
+  return crawlOf(out.Item);
+}
+
+/** The crawl an item holds, without its bookkeeping (counters of work, index keys, TTL). */
+export function crawlOf(item: Record<string, unknown>): Crawl {
+  const { crawlId, status, total, succeeded, failed, createdAt, completedAt, cancelledAt, options, source, name, webhook } = item;
   return {
-    crawlId: id, status, total, succeeded, failed, createdAt, options, source,
+    crawlId, status, total, succeeded, failed, createdAt, options, source,
     ...(completedAt ? { completedAt } : {}),
     ...(cancelledAt ? { cancelledAt } : {}),
+    ...(name !== undefined ? { name } : {}),
+    ...(webhook !== undefined ? { webhook } : {}),
   } as Crawl;
 }

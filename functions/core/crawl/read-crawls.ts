@@ -11,8 +11,13 @@ import { normalizeUrl } from '../model/url.js';
 const CRAWL_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 export const isCrawlId = (text: string) => CRAWL_ID.test(text);
 
-/** What GET /crawls/{crawlId} (and DELETE) shows of a crawl: its progress, not its internals. */
-export type CrawlStatusView = Pick<Crawl, 'crawlId' | 'status' | 'total' | 'succeeded' | 'failed' | 'createdAt' | 'completedAt' | 'cancelledAt'>;
+/**
+ * What GET /crawls/{crawlId} (and DELETE, listings, events) shows of a crawl: its progress and labels, not its
+ * internals; `schedule` is the name of the schedule that started it.
+ */
+export type CrawlStatusView = Pick<Crawl, 'crawlId' | 'status' | 'total' | 'succeeded' | 'failed' | 'createdAt' | 'completedAt' | 'cancelledAt' | 'name'> & {
+  schedule?: string;
+};
 
 /** What a client sent, echoed back at most 64 characters long. */
 const shown = (text: string) => (text.length > 64 ? `${text.slice(0, 64)}…` : text);
@@ -31,6 +36,8 @@ export function crawlStatusView(c: Crawl): CrawlStatusView {
     crawlId: c.crawlId, status: c.status, total: c.total, succeeded: c.succeeded, failed: c.failed, createdAt: c.createdAt,
     ...(c.completedAt ? { completedAt: c.completedAt } : {}),
     ...(c.cancelledAt ? { cancelledAt: c.cancelledAt } : {}),
+    ...(c.name !== undefined ? { name: c.name } : {}),
+    ...(c.source.kind === 'schedule' ? { schedule: c.source.name } : {}),
   };
 }
 

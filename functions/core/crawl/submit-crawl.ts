@@ -59,13 +59,22 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
     throw tooLarge('TOO_MANY_URLS', `one request holds at most ${MAX_URLS_PER_REQUEST} URLs; this one has ${urls.length}`);
   }
   const parsed = crawlRequestSchema.safeParse(body);
-  if (!parsed.success) throw invalid('INVALID_REQUEST', describeIssues(parsed.error));
+  if (!parsed.success) {
+    // A webhook of the wrong shape gets the webhook's own code, as a webhook URL that is not http(s) does.
+    const webhookOnly = parsed.error.issues.every((issue) => issue.path[0] === 'webhook');
+    throw invalid(webhookOnly ? 'INVALID_WEBHOOK' : 'INVALID_REQUEST', describeIssues(parsed.error));
+  }
   const request = parsed.data;
 
   const defaults = deps.policy ?? DEFAULT_SUBMIT_POLICY;
   const maxPages = request.maxPages ?? defaults.maxPagesPerCrawl;
   if (maxPages > defaults.maxPagesPerCrawl) {
     throw invalid('INVALID_REQUEST', `maxPages: at most ${defaults.maxPagesPerCrawl} in this deployment (crawler.limits.maxPagesPerCrawl)`);
+  }
+
+  const webhook = request.webhook;
+  if (webhook && !isAbsoluteHttpUrl(webhook.url)) {
+    throw invalid('INVALID_WEBHOOK', 'webhook.url must be an absolute http(s) URL');
   }
 
   const { accepted, rejected } = partitionUrls(request.urls);
@@ -96,6 +105,8 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
       hostDelayMs: request.hostDelayMs ?? defaults.hostDelayMs,
     },
     source,
+    ...(request.name !== undefined ? { name: request.name } : {}),
+    ...(webhook ? { webhook: { url: webhook.url, events: [...new Set(webhook.events)] } } : {}),
   };
   // Every seed is counted and durably recorded before any message is sent: if this invocation dies from here on,
   // the reconciler finds the seeds that have no outcome and queues them.
@@ -126,6 +137,12 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
   }
 
   return { crawlId: crawl.crawlId, accepted: accepted.length, rejected, unqueued: unsent.length };
+}
+
+/** An absolute http: or https: URL (the address guard judges where it points when a delivery is made). */
+function isAbsoluteHttpUrl(text: string): boolean {
+  const url = URL.parse(text);
+  return url !== null && (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
 }
 
 /**

@@ -1,6 +1,7 @@
 import en from 'zod/v4/locales/en.js';
 import * as z from 'zod/mini';
 import { patternProblem } from '../crawl/scope.js';
+import { WEBHOOK_EVENTS } from './crawl.js';
 
 // zod/mini keeps the Lambda bundles small (the classic API and its locales are ~440 KB minified); the English
 // messages are configured once, here, so errors read as they did.
@@ -12,6 +13,8 @@ z.config(en());
  */
 /** include/exclude: at most this many patterns, each at most this long (the contract's limits). */
 export const MAX_PATTERNS = 100;
+/** A crawl's name: at most this many characters. */
+export const MAX_NAME_LENGTH = 100;
 export const MAX_PATTERN_LENGTH = 500;
 const patterns = z.optional(
   z
@@ -43,6 +46,15 @@ export const crawlRequestSchema = z.strictObject({
   sitemap: z._default(z.enum(['skip', 'include', 'only']), 'skip'),
   /** Default: the deployment's politeness.hostDelayMs, applied by submitCrawl. */
   hostDelayMs: z.optional(z.int().check(z.minimum(0), z.maximum(60_000))),
+  /** A label shown in listings. */
+  name: z.optional(z.string().check(z.maxLength(MAX_NAME_LENGTH))),
+  /** Its URL is checked by submitCrawl (INVALID_WEBHOOK); here only its shape. */
+  webhook: z.optional(
+    z.strictObject({
+      url: z.string(),
+      events: z._default(z.array(z.enum(WEBHOOK_EVENTS)).check(z.minLength(1)), ['crawl.completed']),
+    }),
+  ),
 });
 
 export type CrawlRequestInput = z.input<typeof crawlRequestSchema>;

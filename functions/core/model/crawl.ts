@@ -16,6 +16,16 @@ export interface CrawlOptions {
 
 export type CrawlSource = { kind: 'api' } | { kind: 'schedule'; name: string };
 
+/** The events a crawl's webhook can be sent (the contract's Events and webhooks). */
+export const WEBHOOK_EVENTS = ['crawl.completed', 'page.changed'] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+/** Where a crawl's chosen events are POSTed. */
+export interface Webhook {
+  url: string;
+  events: WebhookEvent[];
+}
+
 export type CrawlStatus = 'running' | 'completed' | 'cancelled';
 
 /** A crawl as the store holds it: the job a request or a schedule started. */
@@ -35,6 +45,9 @@ export interface Crawl {
   cancelledAt?: string;
   options: CrawlOptions;
   source: CrawlSource;
+  /** A label shown in listings, as the request gave it. */
+  name?: string;
+  webhook?: Webhook;
 }
 
 /** A running crawl as the reconciler sees it: one not completed yet (a cancelled one until its URLs have ended). */

@@ -17,7 +17,32 @@ export interface Summary {
   durationMs: number;
   fetchedAt: string;
   contentHash: string | null;
+  /**
+   * SHA-256 (hex) of the page's text: its <body>'s text outside <script>, <style>, <template> and comments, ASCII
+   * whitespace collapsed and trimmed (parse/). Null when `ok` is false.
+   */
+  textHash: string | null;
   error?: { code: string; message: string };
+  /** Link hops from a seed (0 for seeds and sitemap URLs). This and what follows are set when a crawl records the page. */
+  depth?: number;
+  /** Against the latest earlier summary of the same URL from any crawl of the deployment (crawl/change.ts). */
+  change?: Change;
+  /** Which fields differ from that summary; [] unless `change` is "changed". */
+  changedFields?: ChangedField[];
+  /** That summary, null when `change` is "new". */
+  previous?: PreviousSummary | null;
+}
+
+export type Change = 'new' | 'same' | 'changed';
+
+/** The fields change detection compares, in the contract's order; `text` is compared by textHash. */
+export const CHANGE_FIELDS = ['status', 'ok', 'title', 'lang', 'description', 'canonical', 'h1', 'links', 'images', 'text'] as const;
+export type ChangedField = (typeof CHANGE_FIELDS)[number];
+
+export interface PreviousSummary {
+  crawlId: string;
+  fetchedAt: string;
+  contentHash: string | null;
 }
 
 /** The fields a page's markup decides; the rest come from the fetch. */
@@ -56,13 +81,15 @@ export function failedSummary(at: {
     durationMs: at.durationMs ?? 0,
     fetchedAt: at.fetchedAt,
     contentHash: null,
+    textHash: null,
     error: at.error,
   };
 }
 
 export const SUMMARY_KEYS = [
   'url', 'finalUrl', 'status', 'ok', 'contentType', 'charset', 'title', 'lang', 'description', 'canonical',
-  'h1', 'links', 'images', 'bytes', 'durationMs', 'fetchedAt', 'contentHash', 'error',
+  'h1', 'links', 'images', 'bytes', 'durationMs', 'fetchedAt', 'contentHash', 'textHash', 'error',
+  'depth', 'change', 'changedFields', 'previous',
 ] as const satisfies readonly (keyof Summary)[];
 
 /** Picks exactly the Summary's fields from a stored record, dropping storage keys and bookkeeping. */
