@@ -1,9 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoHostPacer, MAX_CONFLICTS } from '../../functions/adapters/dynamodb/host-pace.js';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/index.js';
+import { hostPaceKey } from '../../functions/adapters/dynamodb/keys.js';
 import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
 import { processPage } from '../../functions/core/crawl/process-page.js';
 import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
@@ -11,7 +14,9 @@ import { DEFAULT_USER_AGENT } from '../../functions/core/fetch/user-agent.js';
 import type { CrawlOptions } from '../../functions/core/model/crawl.js';
 import type { PageMessage } from '../../functions/core/model/page-message.js';
 import type { Summary } from '../../functions/core/model/summary.js';
-import { hostKeyOf } from '../../functions/core/polite/pacing-policy.js';
+import { holdsSlot, hostKeyOf, MAX_DELAY_SECONDS, PACE_MARGIN_MS, RETURN_WAIT_MS } from '../../functions/core/polite/pacing-policy.js';
+import type { Turn } from '../../functions/core/polite/ports.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines.js';
 import { startPoliteSite, type RecordingSite } from '../../harness/polite-site.js';
 import { startPoliteSiteProcess, type PoliteSiteProcessOptions } from '../../harness/polite-site-process.js';
 import { startEngines, type Engines } from '../support/engines.js';
@@ -183,5 +188,105 @@ describe('politeness across consumers, on the real engines', () => {
     expect(item.Item?.['penaltyMs']).toBe(0);
     expect(c.polite.pacer.knownPenaltyMs(host)).toBe(0);
     expect(Math.max(...gaps.slice(-2))).toBeLessThan(300);
+  });
+});
+
+describe("a host's pace in DynamoDB, claimed by several consumers", () => {
+  const INTERVAL_MS = 2_000;
+  const I = INTERVAL_MS + PACE_MARGIN_MS;
+  const table = () => ({ db: createDocumentClient(engines.dynamodb), name: engines.resources.tableName });
+  const paceItem = async (host: string) =>
+    (await table().db.send(new GetCommand({ TableName: engines.resources.tableName, Key: hostPaceKey(host) }))).Item!;
+  const slotOf = (turn: Turn) => {
+    expect(turn.kind).toBe('later');
+    return turn.at;
+  };
+
+  /** A consumer's pacer on a client of its own, counting the conditional writes it sends (and running `before` first). */
+  function countingPacer(before?: () => Promise<unknown>): { pacer: DynamoHostPacer; writes: () => number } {
+    const client = new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: engines.dynamodb.config.endpoint });
+    let writes = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'UpdateItemCommand') {
+          writes++;
+          await before?.();
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'countWrites' },
+    );
+    return { pacer: new DynamoHostPacer({ db: createDocumentClient(client), name: engines.resources.tableName }), writes: () => writes };
+  }
+
+  it('queues new URLs on a busy host without changing its version, so a start planned before them commits at once', async () => {
+    const host = `queue-${ulid().toLowerCase()}.test:80`;
+    const one = countingPacer();
+    const two = new DynamoHostPacer(table());
+    expect(await one.pacer.claim(host, { now: Date.now(), intervalMs: INTERVAL_MS })).toMatchObject({ kind: 'start' });
+    const version = (await paceItem(host))['version'];
+    const first = slotOf(await two.claim(host, { now: Date.now(), intervalMs: INTERVAL_MS }));
+    slotOf(await one.pacer.claim(host, { now: Date.now(), intervalMs: INTERVAL_MS }));
+    const later = [];
+    for (let n = 0; n < 3; n++) later.push(slotOf(await two.claim(host, { now: Date.now(), intervalMs: INTERVAL_MS })));
+    expect((await paceItem(host))['version']).toBe(version);
+    // The first URL comes back for its slot (a second early) to the consumer that has not seen the last three queue:
+    // one write, no conflict.
+    const writes = one.writes();
+    expect(await one.pacer.claim(host, { now: first - 1_000, intervalMs: INTERVAL_MS, reservation: first })).toEqual({ kind: 'start', at: first, version: version + 1 });
+    expect(one.writes() - writes).toBe(1);
+    expect((await paceItem(host))['tail']).toBe(later.at(-1)! + I);
+  });
+
+  it('conditions a turn that moves the tail on the tail it saw, so it never undoes a reservation queued since', async () => {
+    const host = `tail-${ulid().toLowerCase()}.test:80`;
+    const one = new DynamoHostPacer(table());
+    const two = new DynamoHostPacer(table());
+    expect(await one.claim(host, { now: Date.now(), intervalMs: INTERVAL_MS })).toMatchObject({ kind: 'start' });
+    const slots = [];
+    for (let n = 0; n < 3; n++) slots.push(slotOf(await two.claim(host, { now: Date.now(), intervalMs: INTERVAL_MS })));
+    // `one` saw the tail end at the first slot: its start there would move the tail, as far as it knows.
+    expect(await one.claim(host, { now: slots[0]! - 1_000, intervalMs: INTERVAL_MS, reservation: slots[0] })).toMatchObject({ kind: 'start', at: slots[0] });
+    expect((await paceItem(host))['tail']).toBe(slots[2]! + I);
+    const next = slotOf(await new DynamoHostPacer(table()).claim(host, { now: Date.now(), intervalMs: INTERVAL_MS }));
+    expect(next).toBe(slots[2]! + I);
+  });
+
+  it(`reserves no slot further ahead than the longest SQS delay, however stale the consumer's view of the tail`, async () => {
+    const host = `horizon-${ulid().toLowerCase()}.test:80`;
+    const now = Date.now();
+    const busy = { lastStart: now, nextStart: now + I, startInterval: I, tail: now + 600_000, tailInterval: I, penaltyMs: 0, version: 3 };
+    await table().db.send(new PutCommand({ TableName: engines.resources.tableName, Item: { ...hostPaceKey(host), ...busy } }));
+    const pacer = new DynamoHostPacer(table());
+    expect(slotOf(await pacer.claim(host, { now, intervalMs: INTERVAL_MS }))).toBe(now + 600_000);
+    // Since, other consumers have queued URLs up to the longest delay by their clocks, one of which runs a minute ahead:
+    // this consumer's next append, planned on the tail it last saw, is refused by its condition.
+    const full = now + MAX_DELAY_SECONDS * 1000 + 60_000;
+    await table().db.send(new UpdateCommand({ TableName: engines.resources.tableName, Key: hostPaceKey(host), UpdateExpression: 'SET tail = :full', ExpressionAttributeValues: { ':full': full } }));
+    const told = slotOf(await pacer.claim(host, { now: Date.now(), intervalMs: INTERVAL_MS }));
+    expect((await paceItem(host))['tail']).toBe(full);
+    // It holds nothing: when SQS brings it back, after the longest delay, it queues again.
+    expect(holdsSlot(told, Date.now() + MAX_DELAY_SECONDS * 1000)).toBe(false);
+  });
+
+  it('answers a claim that keeps conflicting with a wait a moment out, committing nothing, instead of failing the page', async () => {
+    const host = `conflicts-${ulid().toLowerCase()}.test:80`;
+    // Intervals this short are waited for in the process: every claim is a start, committed on the version.
+    const intervalMs = 1_000;
+    const plain = new DynamoHostPacer(table());
+    expect(await plain.claim(host, { now: Date.now(), intervalMs })).toMatchObject({ kind: 'start' });
+    // Another consumer commits a turn right before each of this one's writes.
+    const rival = () =>
+      table().db.send(new UpdateCommand({ TableName: engines.resources.tableName, Key: hostPaceKey(host), UpdateExpression: 'SET version = version + :one', ExpressionAttributeValues: { ':one': 1 } }));
+    const contended = countingPacer(rival);
+    const before = await paceItem(host);
+    const asked = Date.now();
+    const turn = await contended.pacer.claim(host, { now: asked, intervalMs });
+    expect(contended.writes()).toBe(MAX_CONFLICTS);
+    expect(turn.kind).toBe('later');
+    expect(turn.at - asked).toBeGreaterThan(0);
+    expect(turn.at - Date.now()).toBeLessThanOrEqual(RETURN_WAIT_MS);
+    const after = await paceItem(host);
+    expect(after).toEqual({ ...before, version: (before['version'] as number) + MAX_CONFLICTS });
   });
 });

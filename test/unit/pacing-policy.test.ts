@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   delaySecondsUntil,
+  holdsSlot,
   hostKeyOf,
+  MAX_DELAY_SECONDS,
   MAX_PENALTY_MS,
   NEW_HOST,
   PACE_MARGIN_MS,
@@ -21,7 +23,7 @@ const T0 = 1_800_000_000_000;
 /** Plans and commits, as a store does when the state is current. */
 function commit(state: PaceState, now: number, intervalMs: number, reservation?: number): { state: PaceState; plan: TurnPlan } {
   const plan = planTurn(state, { now, intervalMs, reservation });
-  return { state: plan.kind === 'early' ? state : plan.next, plan };
+  return { state: plan.kind === 'later' ? state : plan.next, plan };
 }
 
 describe('planTurn', () => {
@@ -50,13 +52,44 @@ describe('planTurn', () => {
     expect(commit(s, T0 + i, 2_000).plan).toMatchObject({ kind: 'reserve', at: T0 + 3 * i });
   });
 
-  it('leaves a reservation that is not due alone (early), and reserves again for one whose turn cannot come soon', () => {
+  it('sends a returning URL whose start went by for the first start after those committed, not behind the tail', () => {
     const s = commit(NEW_HOST, T0, 1_000).state;
-    expect(commit(s, T0, 1_000, T0 + 5_000).plan).toEqual({ kind: 'early', at: T0 + 5_000 });
-    // Came back (late) while the host's starts are booked more than a wait ahead: a new slot.
     const i = 1_000 + PACE_MARGIN_MS;
-    const busy: PaceState = { ...s, lastStart: T0 + 900, nextStart: T0 + 900 + 2 * i, startInterval: 2 * i, tail: T0 + 9_000, tailInterval: i };
-    expect(commit(busy, T0 + 100, 1_000, T0 + 50).plan).toMatchObject({ kind: 'reserve', at: T0 + 9_000 });
+    // Came back late, while the URLs after it started: the starts are booked more than a wait ahead, the tail further.
+    const busy: PaceState = { ...s, lastStart: T0 + 2_000, nextStart: T0 + 2_000 + i, startInterval: i, tail: T0 + 60_000, tailInterval: i };
+    const late = commit(busy, T0 + 100, 1_000, T0 + 50);
+    expect(late.plan).toEqual({ kind: 'later', at: T0 + 2_000 + i });
+    expect(late.state).toBe(busy);
+    // Back for that start (as SQS brings it, a second or two early): it waits for it in the process.
+    const back = commit(busy, T0 + 2_000 + i - 1_800, 1_000, T0 + 2_000 + i);
+    expect(back.plan).toMatchObject({ kind: 'start', at: T0 + 2_000 + i });
+    // A new URL meanwhile still queues behind the tail.
+    expect(commit(busy, T0 + 100, 1_000).plan).toMatchObject({ kind: 'reserve', at: T0 + 60_000 });
+  });
+
+  it('reserves no further ahead than the longest SQS delay: a new URL beyond is told to come back, holding no slot, and queues again then', () => {
+    const i = 2_000 + PACE_MARGIN_MS;
+    const horizon = T0 + MAX_DELAY_SECONDS * 1000;
+    let s = commit(NEW_HOST, T0, 2_000).state;
+    const slots: number[] = [];
+    for (;;) {
+      const next = commit(s, T0, 2_000);
+      if (next.plan.kind !== 'reserve') break;
+      slots.push(next.plan.at);
+      s = next.state;
+    }
+    expect(slots.at(-1)).toBeLessThanOrEqual(horizon);
+    expect(slots.at(-1)! + i).toBeGreaterThan(horizon);
+    const noRoom = commit(s, T0, 2_000);
+    expect(noRoom.plan.kind).toBe('later');
+    expect(noRoom.state).toBe(s);
+    // SQS brings it back after its longest delay: it holds nothing, so it queues behind the URLs that queued meanwhile.
+    const returnsAt = T0 + MAX_DELAY_SECONDS * 1000 + 1_250;
+    expect(holdsSlot(noRoom.plan.at, returnsAt)).toBe(false);
+    const then: PaceState = { ...s, lastStart: returnsAt - 500, nextStart: returnsAt - 500 + i, tail: returnsAt + 600_000 };
+    expect(commit(then, returnsAt, 2_000, noRoom.plan.at).plan).toMatchObject({ kind: 'reserve', at: returnsAt + 600_000 });
+    // So URLs that never come back for their slots (a cancelled crawl's) hold the host no longer than that delay.
+    expect(s.tail - T0).toBeLessThanOrEqual(MAX_DELAY_SECONDS * 1000 + i);
   });
 
   it('keeps the larger interval between two crawls that ask different ones', () => {
@@ -85,20 +118,23 @@ describe('planTurn', () => {
   });
 
   // A host under load: URLs arrive at random, those that cannot start soon come back through an SQS delay (whole
-  // seconds, a second short) up to 1.25 s after it (the batching window and polling), or far too early when the delay
-  // was capped. Whatever the interleaving, no two starts are closer than the interval, every URL starts, and the host
-  // is kept busy.
+  // seconds, a second short) up to 1.25 s after it (the batching window and polling). Whatever the interleaving, no
+  // two starts are closer than the interval, every URL starts, the host is kept busy, and a URL that came back too late
+  // for its slot is not sent behind the URLs that queued after it: the starts keep close to the order of arrival.
   it.each([
     [1_000, 60, 1],
     [500, 120, 2],
     [3_000, 30, 3],
     [200, 200, 4],
+    [1_000, 300, 5],
+    [200, 1_000, 6],
   ])('never starts two requests closer than %i ms (+ margin), however URLs come back (%i URLs, seed %i)', (intervalMs, urls, seed) => {
     const random = mulberry32(seed);
     const interval = pacedInterval(intervalMs, 0);
     let state = NEW_HOST;
     const events: { at: number; url: number; reservation?: number }[] = [];
     for (let url = 0; url < urls; url++) events.push({ at: T0 + Math.floor(random() * 5_000), url });
+    const arrivalOrder = [...events].sort((a, b) => a.at - b.at).map((e) => e.url);
     const starts: { at: number; url: number }[] = [];
     let claims = 0;
     while (events.length > 0) {
@@ -106,27 +142,28 @@ describe('planTurn', () => {
       const event = events.shift()!;
       const plan = planTurn(state, { now: event.at, intervalMs, reservation: event.reservation });
       claims++;
-      if (plan.kind === 'early') {
-        events.push({ ...event, at: plan.at - 1_000 + Math.floor(random() * 1_500) });
-        continue;
-      }
-      state = plan.next;
+      if (plan.kind !== 'later') state = plan.next;
       if (plan.kind === 'start') {
         expect(plan.at - event.at).toBeLessThanOrEqual(event.reservation === undefined ? WAIT_IN_PROCESS_MS : RETURN_WAIT_MS);
         starts.push({ at: plan.at, url: event.url });
       } else {
+        if (plan.kind === 'reserve') expect(plan.at - event.at).toBeLessThanOrEqual(MAX_DELAY_SECONDS * 1000);
         const delayMs = delaySecondsUntil(plan.at, event.at) * 1000;
         events.push({ url: event.url, reservation: plan.at, at: event.at + delayMs + Math.floor(random() * 1_250) });
       }
     }
     expect(new Set(starts.map((s) => s.url)).size).toBe(urls);
-    const times = starts.map((s) => s.at).sort((a, b) => a - b);
+    const inOrder = [...starts].sort((a, b) => a.at - b.at);
+    const times = inOrder.map((s) => s.at);
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(interval);
-    // Busy: the starts span little more than the intervals they need (96% to 100% of the rate measured here).
-    expect(times.at(-1)! - times[0]!).toBeLessThan(interval * (urls - 1) * 1.05 + 2_000);
+    // Busy: the starts span little more than the intervals they need (99% of the rate measured here).
+    expect(times.at(-1)! - times[0]!).toBeLessThan(interval * (urls - 1) * 1.03 + 2_000);
     // And about two claims per URL: its reservation, and its start when it comes back.
     expect(claims / urls).toBeLessThan(2.2);
+    // No URL started after more than a few of the URLs that arrived after it (behind the tail, it would be hundreds).
+    const overtaken = inOrder.map((s, place) => place - arrivalOrder.indexOf(s.url));
+    expect(Math.max(...overtaken)).toBeLessThanOrEqual(RETURN_WAIT_MS / interval + 10);
   });
 });
 

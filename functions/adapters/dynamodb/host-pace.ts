@@ -3,15 +3,20 @@
 // turn (core/polite/pacing-policy.ts: planTurn) is committed only against the state it was planned from — the
 // item's version, on a conflict the current item comes back with the failure (no extra read) and the turn is planned
 // again — or, for a reservation at the tail of a busy host, by one atomic addition to the tail whose condition
-// guarantees the slot planTurn would have given, so the many URLs that queue on a busy host do not conflict.
+// guarantees the slot planTurn would have given.
+// An addition to the tail leaves the version alone, so the many URLs that queue on a busy host do not make the starts
+// conflict: a start is planned from the starts' fields alone unless it moves the tail, and only a turn that moves the
+// tail (a reservation, a start past it) is also conditioned on the tail it saw, so none overwrites a slot added since.
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   afterResponse,
+  MAX_DELAY_SECONDS,
   NEW_HOST,
   pacedInterval,
   planTurn,
+  RETURN_WAIT_MS,
   slideStart,
   WAIT_IN_PROCESS_MS,
   type PaceState,
@@ -24,8 +29,11 @@ import type { TableRef } from './requests.js';
 
 /** A host's item lives a day past its last turn: its state means nothing after a quiet day. */
 const HOST_TTL_SECONDS = 24 * 3600;
-/** Conflicting claims in a row before a claim gives up (the page is retried): only a pathological host gets there. */
-const MAX_CONFLICTS = 25;
+/**
+ * Conflicting claims in a row before a claim gives up and the URL comes back a little later (a wait, which uses up no
+ * attempt): only a pathological host gets there.
+ */
+export const MAX_CONFLICTS = 25;
 /** Hosts whose state this process remembers. */
 const MEMO_HOSTS = 10_000;
 
@@ -50,12 +58,12 @@ export class DynamoHostPacer implements HostPacer {
       if (conflicts >= 3) await sleep(Math.random() * 10 * conflicts);
       const now = request.now + (Date.now() - started) + Math.ceil(this.roundTripMs * 1.5);
       const plan = planTurn(state ?? NEW_HOST, { ...request, now });
-      if (plan.kind === 'early') return { kind: 'later', at: plan.at };
+      if (plan.kind === 'later') return { kind: 'later', at: plan.at };
       const interval = pacedInterval(request.intervalMs, (state ?? NEW_HOST).penaltyMs);
       const sent = Date.now();
       // A new URL on a busy host appends to the tail; once that failed (the host's state was not as planned), the
       // claim commits on the version like any other.
-      const append = plan.kind === 'reserve' && request.reservation === undefined && !appendFailed && state !== undefined && plan.at === state.tail;
+      const append = plan.kind === 'reserve' && !appendFailed && state !== undefined && plan.at === state.tail;
       const result = append ? await this.appendToTail(host, state!, interval, now) : await this.commit(host, state, plan.next);
       if (append && !result.committed) appendFailed = true;
       this.roundTripMs = this.roundTripMs * 0.8 + (Date.now() - sent) * 0.2;
@@ -66,7 +74,8 @@ export class DynamoHostPacer implements HostPacer {
       }
       state = result.state;
     }
-    throw new Error(`the pace of ${host} changed under ${MAX_CONFLICTS} claims in a row`);
+    // Nothing committed: the URL comes back in a moment (and, if it held a slot, still holds one then: holdsSlot).
+    return { kind: 'later', at: Date.now() + RETURN_WAIT_MS };
   }
 
   /** slideStart committed on the version of the missed turn's commit; if a turn was planned since, a new claim. */
@@ -113,42 +122,53 @@ export class DynamoHostPacer implements HostPacer {
     return this.seen.get(host)?.penaltyMs ?? 0;
   }
 
-  /** planTurn's state, if the item is still the one it was planned from (its version; none yet: no version). */
+  /**
+   * planTurn's state, if the item is still the one it was planned from: its version (none yet: no version), and when
+   * the turn moves the tail, the tail it saw too (an addition to the tail leaves the version alone). A turn that
+   * leaves the tail where it was does not write it, so it cannot undo a reservation added since.
+   */
   private commit(host: string, from: PaceState | undefined, next: PaceState) {
+    const existing = from !== undefined && from.version > 0;
+    const movesTail = next.tail !== (from?.tail ?? 0) || next.tailInterval !== (from?.tailInterval ?? 0);
+    const conditions = [existing ? 'version = :from' : 'attribute_not_exists(version)'];
+    if (existing && movesTail) conditions.push(from.tail > 0 ? 'tail = :fromTail' : '(attribute_not_exists(tail) OR tail = :fromTail)');
     return this.write(host, {
       UpdateExpression:
-        'SET lastStart = :lastStart, nextStart = :nextStart, startInterval = :startInterval, tail = :tail, tailInterval = :tailInterval, ' +
+        'SET lastStart = :lastStart, nextStart = :nextStart, startInterval = :startInterval, ' +
+        (movesTail || !existing ? 'tail = :tail, tailInterval = :tailInterval, ' : '') +
         'version = :version, expiresAt = :expires',
-      ConditionExpression: from && from.version > 0 ? 'version = :from' : 'attribute_not_exists(version)',
+      ConditionExpression: conditions.join(' AND '),
       ExpressionAttributeValues: {
         ':lastStart': next.lastStart,
         ':nextStart': next.nextStart,
         ':startInterval': next.startInterval,
-        ':tail': next.tail,
-        ':tailInterval': next.tailInterval,
+        ...(movesTail || !existing ? { ':tail': next.tail, ':tailInterval': next.tailInterval } : {}),
         ':version': next.version,
         ':expires': expiresAt(),
-        ...(from && from.version > 0 ? { ':from': from.version } : {}),
+        ...(existing ? { ':from': from.version } : {}),
+        ...(existing && movesTail ? { ':fromTail': from.tail } : {}),
       },
     });
   }
 
   /**
    * A reservation on a busy host in one addition: the slot is the tail as it is when the write lands, which the
-   * condition keeps where planTurn would put it: more than WAIT_IN_PROCESS_MS away; after the last reservation by the
-   * larger of its interval and ours (tailInterval ≥ ours); after the last start by the larger of its interval and ours
-   * (nextStart ≤ tail, and startInterval ≥ ours so lastStart + ours ≤ nextStart); with no larger penalty than planned.
+   * condition keeps where planTurn would put it: more than WAIT_IN_PROCESS_MS away and no further than SQS can delay;
+   * after the last reservation by the larger of its interval and ours (tailInterval ≥ ours); after the last start by
+   * the larger of its interval and ours (nextStart ≤ tail, and startInterval ≥ ours so lastStart + ours ≤ nextStart);
+   * with no larger penalty than planned. The version stays: a start planned meanwhile still holds (it is planned from
+   * the starts, and one that moves the tail is conditioned on it).
    */
   private appendToTail(host: string, seen: PaceState, interval: number, now: number) {
     return this.write(host, {
-      UpdateExpression: 'SET tail = tail + :interval, tailInterval = :interval, version = version + :one, expiresAt = :expires',
+      UpdateExpression: 'SET tail = tail + :interval, tailInterval = :interval, expiresAt = :expires',
       ConditionExpression:
-        'tail >= :floor AND tailInterval >= :interval AND nextStart <= tail AND startInterval >= :interval ' +
+        'tail BETWEEN :floor AND :horizon AND tailInterval >= :interval AND nextStart <= tail AND startInterval >= :interval ' +
         'AND (attribute_not_exists(penaltyMs) OR penaltyMs <= :penalty)',
       ExpressionAttributeValues: {
         ':interval': interval,
-        ':one': 1,
         ':floor': now + WAIT_IN_PROCESS_MS + 1,
+        ':horizon': now + MAX_DELAY_SECONDS * 1000,
         ':penalty': seen.penaltyMs,
         ':expires': expiresAt(),
       },

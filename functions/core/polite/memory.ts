@@ -10,7 +10,7 @@ export class MemoryHostPacer implements HostPacer {
 
   async claim(host: string, request: TurnRequest): Promise<Turn> {
     const plan = planTurn(this.hosts.get(host) ?? NEW_HOST, request);
-    if (plan.kind === 'early') return { kind: 'later', at: plan.at };
+    if (plan.kind === 'later') return { kind: 'later', at: plan.at };
     this.hosts.set(host, plan.next);
     return plan.kind === 'start' ? { kind: 'start', at: plan.at, version: plan.next.version } : { kind: 'later', at: plan.at };
   }

@@ -5,13 +5,16 @@
 // The state is two timelines of one host:
 // - starts (lastStart, nextStart): the latest start anyone committed to, and the earliest the next one may be. Every
 //   start is committed against them, so starts happen in commit order, each at least the larger of its own interval
-//   and the previous start's after it.
+//   and the previous start's after it. This alone keeps the host's pace: nothing below can bring two starts closer.
 // - reservations (tail, tailInterval): URLs whose turn is too far off to wait for in a Lambda take a slot at the
 //   tail and come back then (an SQS delay); the tail grows by the interval with each one, so the returns are spread
-//   out as the starts will be, and a new URL queues behind the URLs already waiting.
-// A returning URL starts at its slot (or as soon after it as the starts allow, if that is within WAIT_IN_PROCESS_MS),
-// else it takes a new slot at the tail. A start is never before its slot, nor before nextStart: SQS's lateness can
-// only push a start later, never two starts closer.
+//   out as the starts will be, and a new URL queues behind the URLs already waiting. No slot is further ahead than
+//   SQS can delay a message (MAX_DELAY_SECONDS): a new URL that would queue further is told to come back later and
+//   holds nothing (so the URLs of a cancelled crawl hold a host for that long at most).
+// A returning URL starts at its slot (or as soon after it as the starts allow, if that is within RETURN_WAIT_MS). If
+// the starts have gone past that by then (it came back late, and the URLs after it started meanwhile), it keeps its
+// priority: it comes back for the first start after those committed, never queuing behind the tail again. A start is
+// never before its slot, nor before nextStart: SQS's lateness can only push a start later, never two starts closer.
 
 /**
  * A turn this close is waited for in the process; a later one is a reservation and an SQS delay. Waiting costs a
@@ -57,8 +60,15 @@ export const MIN_PENALTY_MS = 1_000;
 /** …up to this (the deployment's politeness.maxThrottleMs by default). */
 export const MAX_PENALTY_MS = 60_000;
 
-/** SQS's longest message delay: a URL whose turn is later is sent again when it comes back. */
+/** SQS's longest message delay, and so the furthest ahead a slot is reserved. */
 export const MAX_DELAY_SECONDS = 900;
+const MAX_DELAY_MS = MAX_DELAY_SECONDS * 1000;
+
+/**
+ * When a URL the queue has no room for is told to come back: SQS brings it back after MAX_DELAY_SECONDS, still a
+ * whole delay before this, which no slot ever is (holdsSlot), so it queues again as a new URL.
+ */
+const NO_ROOM_RETURN_MS = 2 * MAX_DELAY_MS;
 
 export interface PaceState {
   /** Epoch ms of the latest start committed (it may be up to WAIT_IN_PROCESS_MS ahead of now). */
@@ -84,7 +94,7 @@ export interface TurnRequest {
   now: number;
   /** The crawl's interval for this host before the penalty: max(hostDelayMs, Crawl-delay). */
   intervalMs: number;
-  /** The slot this URL reserved earlier (it is coming back for its turn), epoch ms. */
+  /** The reservation this URL was given (it is coming back for its turn), epoch ms: a slot if holdsSlot. */
   reservation?: number | undefined;
 }
 
@@ -93,8 +103,8 @@ export type TurnPlan =
   | { kind: 'start'; at: number; next: PaceState }
   /** Commit `next`, and come back at `at` with it as the reservation. */
   | { kind: 'reserve'; at: number; next: PaceState }
-  /** A reservation not due yet (SQS delays are at most 900 s): come back at `at`, nothing to commit. */
-  | { kind: 'early'; at: number };
+  /** Nothing to commit: come back at `at` (a returning URL for the first start after those committed; a new one when the queue has room). */
+  | { kind: 'later'; at: number };
 
 /** The interval a turn keeps: the crawl's, raised by the host's penalty, plus the margin; 0 when neither asks for one. */
 export function pacedInterval(intervalMs: number, penaltyMs: number): number {
@@ -107,22 +117,37 @@ export function needsTurn(intervalMs: number, penaltyMs: number): boolean {
   return pacedInterval(intervalMs, penaltyMs) > 0;
 }
 
+/**
+ * Whether a URL coming back with `reservation` holds a slot: it does if it is back no earlier than SQS brings a URL
+ * back for a slot (a second early, and the batching window: RETURN_WAIT_MS), a slot being never further ahead than
+ * SQS can delay. One further ahead was told to come back when the queue had no room for it: it holds nothing.
+ */
+export function holdsSlot(reservation: number | undefined, now: number): reservation is number {
+  return reservation !== undefined && reservation - now <= RETURN_WAIT_MS;
+}
+
 /** What one request to the host should do, and the state to commit for it. */
 export function planTurn(state: PaceState, request: TurnRequest): TurnPlan {
   const { now, reservation } = request;
-  if (reservation !== undefined && reservation - now > RETURN_WAIT_MS) return { kind: 'early', at: reservation };
   const interval = pacedInterval(request.intervalMs, state.penaltyMs);
   const version = state.version + 1;
   const afterStarts = Math.max(state.nextStart, state.lastStart + interval);
-  const afterTail = Math.max(state.tail, state.tail - state.tailInterval + interval);
-  // A returning URL holds its place in the tail already; a new one queues behind every reservation.
-  const startAt = reservation !== undefined ? Math.max(now, reservation, afterStarts) : Math.max(now, afterStarts, afterTail);
-  if (startAt - now <= (reservation !== undefined ? RETURN_WAIT_MS : WAIT_IN_PROCESS_MS)) {
-    const end = startAt + interval;
+  const start = (at: number): TurnPlan => {
+    const end = at + interval;
     const tail = end > state.tail ? { tail: end, tailInterval: interval } : {};
-    return { kind: 'start', at: startAt, next: { ...state, lastStart: startAt, nextStart: end, startInterval: interval, ...tail, version } };
+    return { kind: 'start', at, next: { ...state, lastStart: at, nextStart: end, startInterval: interval, ...tail, version } };
+  };
+  if (holdsSlot(reservation, now)) {
+    // A returning URL holds its place in the tail already; if the starts went past it meanwhile, it comes back for the
+    // first start after them rather than queue behind every URL that queued after it.
+    const startAt = Math.max(now, reservation, afterStarts);
+    return startAt - now <= RETURN_WAIT_MS ? start(startAt) : { kind: 'later', at: afterStarts };
   }
+  // A new URL queues behind every reservation, as far as the longest SQS delay.
+  const afterTail = Math.max(state.tail, state.tail - state.tailInterval + interval);
   const slot = Math.max(now, afterStarts, afterTail);
+  if (slot - now <= WAIT_IN_PROCESS_MS) return start(slot);
+  if (slot - now > MAX_DELAY_MS) return { kind: 'later', at: now + NO_ROOM_RETURN_MS };
   return { kind: 'reserve', at: slot, next: { ...state, tail: slot + interval, tailInterval: interval, version } };
 }
 
@@ -179,7 +204,7 @@ export function hostKeyOf(url: string | URL): string {
 /**
  * The SQS delay that brings a URL back for a turn at `until`: whole seconds, a second short of it (the consumer's
  * batching window and polling come on top; an early URL waits the rest in the process, RETURN_WAIT_MS), at least 1,
- * at most MAX_DELAY_SECONDS (a URL that comes back early from that is sent again).
+ * at most MAX_DELAY_SECONDS (no slot is further; a URL told to come back later than that queues again when it does).
  */
 export function delaySecondsUntil(until: number, now: number): number {
   return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.floor((until - now) / 1000) - 1));
