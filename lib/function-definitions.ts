@@ -22,7 +22,8 @@ export type CrawlerFunctionName = 'submit' | 'read' | 'consume' | 'reconcile';
 export const TABLE_ACCESS = {
   submit: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem'],
   consume: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
-  read: ['dynamodb:GetItem', 'dynamodb:Query'],
+  // BatchGetItem: GET /crawls reads the listed crawls' items in batches.
+  read: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
   reconcile: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
 } as const;
 export type TableAccess = keyof typeof TABLE_ACCESS;

@@ -165,9 +165,9 @@ describe('functions', () => {
     }
   });
 
-  it('the read function may only get and query the table', () => {
+  it('the read function may only get, batch-get and query the table', () => {
     const statements = actionsOf(template, functionId(template, 'Read'));
-    expect(statements.flatMap((s) => s.actions).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    expect(statements.flatMap((s) => s.actions).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query']);
     const fn = resources('AWS::Lambda::Function')[functionId(template, 'Read')]!;
     expect(fn.Properties['Environment'].Variables['PAGE_QUEUE_URL']).toBeUndefined();
   });
