@@ -60,12 +60,12 @@ const BAD_PORTS = new Set([
 // Module-scope agents: connections are reused per origin across pages and, in Lambda, across invocations. One pair
 // per (network, guard); in production that is one pair. Node's own http client: as little CPU per page as undici's
 // request() (measured), and nothing to bundle.
-interface Agents {
+export interface Agents {
   http: HttpAgent;
   https: HttpsAgent;
 }
 const agents = new WeakMap<NetworkAccess, Map<boolean, Agents>>();
-function agentsFor(network: NetworkAccess, limits: FetchLimits): Agents {
+export function agentsFor(network: NetworkAccess, limits: Pick<FetchLimits, 'allowPrivateNetwork'>): Agents {
   let byGuard = agents.get(network);
   if (!byGuard) agents.set(network, (byGuard = new Map()));
   const guard = !limits.allowPrivateNetwork;
@@ -201,7 +201,7 @@ export function mediaTypeOf(contentType: string | null): string | null {
  * Refuses a hop before any packet is sent: wrong scheme, a bad port, or an IP-literal host that is not public (no
  * lookup happens for a literal). Host names, `localhost` included, are judged by the agent's connect lookup.
  */
-function checkHop(target: URL, limits: FetchLimits, network: NetworkAccess): void {
+export function checkHop(target: URL, limits: Pick<FetchLimits, 'allowPrivateNetwork'>, network: NetworkAccess): void {
   const url = target.href;
   if (target.protocol !== 'http:' && target.protocol !== 'https:') {
     throw new FetchError('UNSUPPORTED_SCHEME', `cannot fetch ${target.protocol} URLs`, url);
