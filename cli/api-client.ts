@@ -1,6 +1,6 @@
 import type { CrawlStatusView } from '../functions/core/crawl/read-crawls.js';
 import type { CrawlRequestInput } from '../functions/core/model/crawl-request.js';
-import type { Summary } from '../functions/core/model/summary.js';
+import type { Change, Summary } from '../functions/core/model/summary.js';
 
 export class ApiError extends Error {}
 
@@ -107,12 +107,25 @@ export class ApiClient {
     return this.request('DELETE', `/crawls/${encodeURIComponent(crawlId)}`);
   }
 
-  /** The crawl's pages, one API page at a time, so nothing more than one page of results is held. */
-  async *pages(crawlId: string, limit = 200): AsyncGenerator<Summary[]> {
+  /**
+   * The crawl's pages (only those with this `change`, when given), one API page at a time, so nothing more than one
+   * page of results is held.
+   */
+  pages(crawlId: string, options: { limit?: number; change?: Change | undefined } = {}): AsyncGenerator<Summary[]> {
+    const filter = options.change ? `&change=${options.change}` : '';
+    return this.paged(`/crawls/${encodeURIComponent(crawlId)}/pages`, `limit=${options.limit ?? 200}${filter}`);
+  }
+
+  /** GET /crawls: crawls newest first (a schedule's runs only, when given), one API page at a time. */
+  crawls(options: { limit?: number; schedule?: string | undefined } = {}): AsyncGenerator<CrawlStatusView[]> {
+    const filter = options.schedule !== undefined ? `&schedule=${encodeURIComponent(options.schedule)}` : '';
+    return this.paged('/crawls', `limit=${options.limit ?? 100}${filter}`);
+  }
+
+  private async *paged<T>(path: string, query: string): AsyncGenerator<T[]> {
     let cursor: string | null = null;
     do {
-      const query: string = `?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-      const page: { items: Summary[]; cursor: string | null } = await this.request('GET', `/crawls/${encodeURIComponent(crawlId)}/pages${query}`);
+      const page: { items: T[]; cursor: string | null } = await this.request('GET', `${path}?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
       yield page.items;
       cursor = page.cursor;
     } while (cursor);

@@ -1,3 +1,4 @@
+import type { CrawlStatusView } from '../functions/core/crawl/read-crawls.js';
 import { SUMMARY_KEYS, type Summary } from '../functions/core/model/summary.js';
 
 const kb = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KB`);
@@ -51,4 +52,13 @@ export function toTable(items: Summary[], withHeader: boolean): string {
     `${truncate(status, 16)} ${truncate(url, 60)} ${truncate(title, 40)} ${links.padStart(6)}`;
   const header = withHeader ? `${line('STATUS', 'URL', 'TITLE', 'LINKS')}\n` : '';
   return header + items.map((s) => `${line(s.ok ? String(s.status) : (s.error?.code ?? 'FAILED'), s.url, s.title, String(s.links))}\n`).join('');
+}
+
+/** Crawls as fixed-width rows for a terminal: newest first, as GET /crawls lists them. */
+export function toCrawlTable(items: CrawlStatusView[], withHeader: boolean): string {
+  const line = (id: string, status: string, progress: string, created: string, label: string) =>
+    `${truncate(id, 26)} ${truncate(status, 9)} ${progress.padStart(15)} ${truncate(created, 20)} ${label}`;
+  const header = withHeader ? `${line('CRAWL', 'STATUS', 'ENDED/TOTAL', 'CREATED', 'NAME / SCHEDULE')}\n` : '';
+  const label = (c: CrawlStatusView) => [c.name, c.schedule !== undefined ? `(schedule ${c.schedule})` : undefined].filter(Boolean).join(' ');
+  return header + items.map((c) => `${line(c.crawlId, c.status, `${c.succeeded + c.failed}/${c.total}`, c.createdAt.slice(0, 19) + 'Z', label(c))}\n`).join('');
 }

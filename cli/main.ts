@@ -6,15 +6,16 @@ import pLimit from 'p-limit';
 import type { FetchLimits } from '../functions/core/fetch/fetch-limits.js';
 import type { PoliteSettings } from '../functions/core/polite/admission.js';
 import type { CrawlStatusView } from '../functions/core/crawl/read-crawls.js';
-import type { Summary } from '../functions/core/model/summary.js';
+import type { Change, Summary } from '../functions/core/model/summary.js';
+import { WEBHOOK_EVENTS, type WebhookEvent } from '../functions/core/model/crawl.js';
 import { normalizeUrl } from '../functions/core/model/url.js';
 import { patternProblem } from '../functions/core/crawl/scope.js';
-import type { CrawlRequestInput } from '../functions/core/model/crawl-request.js';
+import { MAX_NAME_LENGTH, type CrawlRequestInput } from '../functions/core/model/crawl-request.js';
 import { ConfigFileError, readCrawlerConfig, type CrawlerConfig } from '../lib/config.js';
 import { ApiClient, sigv4Signer, type SubmitResponse } from './api-client.js';
 import { LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from './endpoint.js';
 import { EXIT, exitQuietlyOnBrokenPipe, UsageError } from './errors.js';
-import { formatSummaryLine, toCsv, toTable } from './format.js';
+import { formatSummaryLine, toCrawlTable, toCsv, toTable } from './format.js';
 import { politeSummarizer } from './polite-fetch.js';
 import { Progress } from './progress.js';
 
@@ -30,12 +31,15 @@ Commands:
   fetch [--json] [--concurrency N] [--host-delay MS] [--ignore-robots] [--allow-private-network] [--config FILE] [--file F] URL...
       Fetch and summarize pages in this process, with the engine, fetch limits and politeness the consumer Lambda uses.
   submit [--wait [--timeout S] | --json] [--max-depth N] [--max-pages N] [--same-origin=false]
-         [--include P]... [--exclude P]... [--sitemap MODE] [--ignore-robots] [--host-delay MS] [--file F] URL...
+         [--include P]... [--exclude P]... [--sitemap MODE] [--ignore-robots] [--host-delay MS]
+         [--name NAME] [--webhook URL [--webhook-event E]...] [--file F] URL...
       Start a crawl through the API (POST /crawls); --wait shows its progress, then prints the results.
   status [--wait [--timeout S]] CRAWL_ID
       Show a crawl's progress (--wait: follow it to the end).
-  pages [--format table|json|csv] CRAWL_ID
-      Print a crawl's page summaries.
+  pages [--format table|json|csv] [--change new|same|changed] CRAWL_ID
+      Print a crawl's page summaries (only the new, same or changed ones, with --change).
+  list [--schedule NAME] [--format table|json]
+      List crawls, newest first (a schedule's runs, with --schedule).
   cancel [--json] CRAWL_ID
       Cancel a running crawl (DELETE /crawls/{id}): no request for it starts after a few seconds.
   help [COMMAND]
@@ -82,7 +86,7 @@ lines starting with # are skipped).
 Exits 0 when every page was tried, even if some failed (their error says why); 2 on bad usage.`,
   submit: `Usage: crawler submit [--wait [--timeout S] | --json] [--max-depth N] [--max-pages N] [--same-origin=false]
                       [--include P]... [--exclude P]... [--sitemap MODE] [--ignore-robots] [--host-delay MS]
-                      [--file F] [ENDPOINT OPTIONS] URL...
+                      [--name NAME] [--webhook URL [--webhook-event E]...] [--file F] [ENDPOINT OPTIONS] URL...
 
 Starts a crawl (POST /crawls) and prints its id on stdout; with --wait, prints its pages once it completes. On
 stderr it says how many URLs were accepted and rejected (and why), and how many the API could not put on the queue
@@ -100,6 +104,9 @@ ${WAIT_HELP}
   --sitemap MODE    skip (default), include (add the seed origins' sitemap URLs) or only (crawl those alone)
   --ignore-robots   do not fetch or obey robots.txt (robotsTxt: "ignore")
   --host-delay MS   least time between two requests to one host, 0 to 60000 ms (default: the deployment's, 1000)
+  --name NAME       a label for the crawl, shown by crawler list (at most 100 characters)
+  --webhook URL     POST the crawl's events to URL, signed (see the README's "Events and webhooks")
+  --webhook-event E which events the webhook gets: crawl.completed (the default) and/or page.changed (repeatable)
   --format F        with --wait: how to print the pages (table, json, csv)
   --file F          read URLs from F, one a line ("-" for standard input)
 ${ENDPOINT_HELP}`,
@@ -109,13 +116,24 @@ Prints the crawl's status as JSON. With --wait, shows its progress until it comp
 
 ${WAIT_HELP}
 ${ENDPOINT_HELP}`,
-  pages: `Usage: crawler pages [--format table|json|csv] [ENDPOINT OPTIONS] CRAWL_ID
+  pages: `Usage: crawler pages [--format table|json|csv] [--change new|same|changed] [ENDPOINT OPTIONS] CRAWL_ID
 
 Streams every page summary of the crawl, one API page at a time.
 
   --format table   aligned columns for a terminal (default)
   --format json    one Summary per line (JSON lines)
   --format csv     a header and one row per page
+  --change C       only the pages whose change is C, against the URL's latest earlier summary from any crawl:
+                   new (never crawled before), same, or changed (see changedFields)
+${ENDPOINT_HELP}`,
+  list: `Usage: crawler list [--schedule NAME] [--format table|json] [ENDPOINT OPTIONS]
+
+Lists crawls newest first (GET /crawls), one API page at a time: every crawl the table still keeps, or with
+--schedule the runs of that schedule (cdk.json's crawler.schedules).
+
+  --schedule NAME  only the crawls this schedule started
+  --format table   aligned columns for a terminal (default)
+  --format json    one crawl per line (JSON lines), as GET /crawls/{id} shows it
 ${ENDPOINT_HELP}`,
   cancel: `Usage: crawler cancel [--json] [ENDPOINT OPTIONS] CRAWL_ID
 
@@ -275,6 +293,9 @@ async function submitCommand(argv: string[]): Promise<number> {
     sitemap: { type: 'string' },
     'ignore-robots': { type: 'boolean' },
     'host-delay': { type: 'string' },
+    name: { type: 'string' },
+    webhook: { type: 'string' },
+    'webhook-event': { type: 'string', multiple: true },
     format: { type: 'string' },
     json: { type: 'boolean' },
     file: { type: 'string' },
@@ -290,6 +311,7 @@ async function submitCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--same-origin is true or false (--same-origin=false), not "${sameOrigin}"`);
   }
   const scope = scopeOptions(values);
+  const labels = monitoringOptions(values);
   const urls = await readUrls(positionals, values.file);
   const pagesFormat = format(values.format);
   const timeoutMs = waitTimeoutMs(values);
@@ -300,6 +322,7 @@ async function submitCommand(argv: string[]): Promise<number> {
     ...(maxPages !== undefined ? { maxPages } : {}),
     ...(sameOrigin !== undefined ? { sameOrigin: sameOrigin === 'true' } : {}),
     ...scope,
+    ...labels,
   });
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -343,6 +366,25 @@ function scopeOptions(values: {
   if (values['ignore-robots']) request.robotsTxt = 'ignore';
   const delay = values['host-delay'];
   if (delay !== undefined) request.hostDelayMs = hostDelayOption(delay);
+  return request;
+}
+
+/** The crawl request's name and webhook from submit's options, each checked with a message naming it. */
+function monitoringOptions(values: { name?: string | undefined; webhook?: string | undefined; 'webhook-event'?: string[] | undefined }): Partial<CrawlRequestInput> {
+  const request: Partial<CrawlRequestInput> = {};
+  if (values.name !== undefined) {
+    if (values.name.length > MAX_NAME_LENGTH) throw new UsageError(`--name is at most ${MAX_NAME_LENGTH} characters`);
+    request.name = values.name;
+  }
+  const events = values['webhook-event'];
+  if (events !== undefined && values.webhook === undefined) throw new UsageError('--webhook-event needs --webhook URL');
+  if (values.webhook !== undefined) {
+    if (!/^https?:\/\/[^/]/i.test(values.webhook) || !URL.canParse(values.webhook)) throw new UsageError(`--webhook must be an absolute http(s) URL, not "${values.webhook}"`);
+    for (const event of events ?? []) {
+      if (!(WEBHOOK_EVENTS as readonly string[]).includes(event)) throw new UsageError(`--webhook-event is ${WEBHOOK_EVENTS.join(' or ')}, not "${event}"`);
+    }
+    request.webhook = { url: values.webhook, ...(events ? { events: events as WebhookEvent[] } : {}) };
+  }
   return request;
 }
 
@@ -432,22 +474,40 @@ function printStatus(status: CrawlStatusView, exitCode: number): number {
 }
 
 async function pagesCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('pages', argv, { ...ENDPOINT_OPTIONS, format: { type: 'string' } });
+  const { values, positionals } = parse('pages', argv, { ...ENDPOINT_OPTIONS, format: { type: 'string' }, change: { type: 'string' } });
   if (values.help) return help('pages');
+  const change = values.change;
+  if (change !== undefined && change !== 'new' && change !== 'same' && change !== 'changed') throw new UsageError(`--change is new, same or changed, not "${change}"`);
   if (positionals.length !== 1) throw new UsageError(`give exactly one CRAWL_ID\n\n${HELP['pages']}`);
   const pagesFormat = format(values.format);
-  await printPages(await clientFor(values), positionals[0]!, pagesFormat);
+  await printPages(await clientFor(values), positionals[0]!, pagesFormat, change);
   return 0;
 }
 
-async function printPages(client: ApiClient, crawlId: string, format: Format): Promise<void> {
+async function printPages(client: ApiClient, crawlId: string, format: Format, change?: Change): Promise<void> {
   let first = true;
-  for await (const items of client.pages(crawlId)) {
+  for await (const items of client.pages(crawlId, { change })) {
     if (format === 'json') for (const s of items) process.stdout.write(`${JSON.stringify(s)}\n`);
     else if (format === 'csv') process.stdout.write(toCsv(items, first));
     else process.stdout.write(toTable(items, first));
     first = false;
   }
+}
+
+async function listCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('list', argv, { ...ENDPOINT_OPTIONS, schedule: { type: 'string' }, format: { type: 'string' } });
+  if (values.help) return help('list');
+  if (positionals.length > 0) throw new UsageError(`list takes no arguments (did you mean --schedule ${positionals[0]}?)\n\n${HELP['list']}`);
+  const listFormat = values.format ?? 'table';
+  if (listFormat !== 'table' && listFormat !== 'json') throw new UsageError(`--format is table or json, not "${listFormat}"`);
+  if (values.schedule === '') throw new UsageError('--schedule needs a schedule name');
+  let first = true;
+  for await (const items of (await clientFor(values)).crawls({ schedule: values.schedule })) {
+    if (listFormat === 'json') for (const crawl of items) process.stdout.write(`${JSON.stringify(crawl)}\n`);
+    else process.stdout.write(toCrawlTable(items, first));
+    first = false;
+  }
+  return EXIT.ok;
 }
 
 async function cancelCommand(argv: string[]): Promise<number> {
@@ -472,6 +532,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   submit: submitCommand,
   status: statusCommand,
   pages: pagesCommand,
+  list: listCommand,
   cancel: cancelCommand,
 };
 

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { getCrawlStatus, getLatestPage, listCrawlPages } from '../core/crawl/read-crawls.js';
+import { getCrawlStatus, getLatestPage, listCrawlPages, listCrawls } from '../core/crawl/read-crawls.js';
 import { crawlStore } from '../adapters/from-settings.js';
 import { READ_SETTINGS } from '../settings/read.js';
 import { loadSettings } from '../settings/setting.js';
@@ -27,8 +27,10 @@ const route = (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> =>
     switch (`${event.httpMethod} ${event.resource}`) {
       case 'GET /crawls/{crawlId}':
         return json(200, await getCrawlStatus(store, crawlId));
+      case 'GET /crawls':
+        return json(200, await listCrawls(store, { limit: query['limit'], cursor: query['cursor'], schedule: query['schedule'] }));
       case 'GET /crawls/{crawlId}/pages':
-        return json(200, await listCrawlPages(store, crawlId, { limit: query['limit'], cursor: query['cursor'] }));
+        return json(200, await listCrawlPages(store, crawlId, { limit: query['limit'], cursor: query['cursor'], change: query['change'] }));
       case 'GET /pages':
         return json(200, await getLatestPage(store, query['url']));
       default: {

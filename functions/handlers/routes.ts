@@ -13,6 +13,7 @@ export interface Route {
 
 export const ROUTES: readonly Route[] = [
   { method: 'POST', resource: '/crawls', function: 'submit' },
+  { method: 'GET', resource: '/crawls', function: 'read' },
   { method: 'GET', resource: '/crawls/{crawlId}', function: 'read' },
   // A write, so not the read function (read grants only): the submit function, which already writes crawl items.
   { method: 'DELETE', resource: '/crawls/{crawlId}', function: 'submit' },

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { crawlIdForEvent, submitCrawl } from '../core/crawl/submit-crawl.js';
+import { crawlIdForEvent, startScheduledRun, submitCrawl } from '../core/crawl/submit-crawl.js';
 import { cancelCrawl } from '../core/crawl/cancel-crawl.js';
 import { crawlStore, pageQueue } from '../adapters/from-settings.js';
 import { loadSettings } from '../settings/setting.js';
@@ -45,10 +45,15 @@ async function onHttp(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResul
 
 async function onSchedule(event: ScheduledCrawlEvent): Promise<{ crawlId: string; accepted: number }> {
   const crawlId = event.eventId ? crawlIdForEvent(`${event.schedule}/${event.eventId}`, event.time ? new Date(event.time) : new Date()) : undefined;
-  const result = await submitCrawl(event.crawl, { kind: 'schedule', name: event.schedule }, { store, queue, sitemapQueue: queue, policy: settings.policy }, crawlId ? { crawlId } : {});
+  const result = await startScheduledRun(event.crawl, event.schedule, { store, queue, sitemapQueue: queue, policy: settings.policy }, crawlId ? { crawlId } : {});
   if (result.duplicate) {
     logger.info('scheduled crawl already submitted by an earlier try of this event', { schedule: event.schedule, crawlId: result.crawlId });
     return { crawlId: result.crawlId, accepted: result.accepted };
+  }
+  if (result.skipped) {
+    logger.warn('scheduled run skipped: the previous run is still running', { schedule: event.schedule, crawlId: result.crawlId });
+    metrics.addMetric('ScheduledRunsSkipped', MetricUnit.Count, 1);
+    return { crawlId: result.crawlId, accepted: 0 };
   }
   logger.info('scheduled crawl submitted', { schedule: event.schedule, crawlId: result.crawlId, accepted: result.accepted });
   countSubmission(result);

@@ -1,6 +1,6 @@
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DynamoCrawlStore } from '../../functions/adapters/dynamodb/index.js';
+import { createDocumentClient, DynamoCrawlStore } from '../../functions/adapters/dynamodb/index.js';
 import type { Crawl } from '../../functions/core/model/crawl.js';
 import { RecordBatcher } from '../../functions/core/crawl/record-batcher.js';
 import { EMPTY_PAGE_FIELDS, type Summary } from '../../functions/core/model/summary.js';
@@ -135,8 +135,8 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
 
   it('keeps the newest summary per URL, even when an older one arrives later', async () => {
     const url = 'https://f.example/';
-    await store.putLatest('C1', summary(url, true, '2026-01-02T00:00:00.000Z'));
-    await store.putLatest('C0', { ...summary(url, true, '2026-01-01T00:00:00.000Z'), title: 'old' });
+    await store.putLatest('C1', summary(url, true, '2026-01-02T00:00:00.000Z'), null);
+    await store.putLatest('C0', { ...summary(url, true, '2026-01-01T00:00:00.000Z'), title: 'old' }, null);
     expect(await store.getLatest(url)).toMatchObject({ fetchedAt: '2026-01-02T00:00:00.000Z', title: `t ${url}` });
     expect(await store.getLatest('https://never.example/')).toBeNull();
   });
@@ -179,5 +179,66 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
     expect(calls).toBe(1);
     expect(await store.getCrawl(c.crawlId)).toMatchObject({ succeeded: 30 });
     await expect(batcher.recordPage('no-such-crawl', summary('https://x.example/'), 0)).rejects.toThrow(/does not exist/);
+  });
+});
+
+describe('crawl listings on DynamoDB Local', () => {
+  /** A crawl started at `at` (its id's time too, as ids are made), by the API or by a schedule. */
+  async function started(at: Date, source: Crawl['source'], name?: string, on: DynamoCrawlStore = store): Promise<string> {
+    const c: Crawl = { ...crawl(1), crawlId: ulid(at.getTime()), createdAt: at.toISOString(), source, ...(name ? { name } : {}) };
+    expect(await on.createCrawl(c, ['https://list.example/'])).toBe('created');
+    return c.crawlId;
+  }
+
+  async function all(query: { schedule?: string; limit: number }, on: DynamoCrawlStore = store): Promise<{ ids: string[]; pages: number }> {
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await on.listCrawls({ ...query, cursor });
+      pages++;
+      ids.push(...page.items.map((c) => c.crawlId));
+      cursor = page.cursor ?? undefined;
+    } while (cursor && pages < 1000);
+    return { ids, pages };
+  }
+
+  it('lists every crawl newest first across months (back to the oldest the retention keeps), through cursors, each once', async () => {
+    // A store keeping items 60 days: last month's crawls are still listed (the engines' store keeps them a day).
+    const keeping = new DynamoCrawlStore({ tableName: engines.resources.tableName, retentionDays: 60, client: createDocumentClient(engines.dynamodb) });
+    const now = Date.now();
+    const lastMonth = new Date(now - 40 * 24 * 3600 * 1000);
+    const ids = [await started(lastMonth, { kind: 'api' }, 'old one', keeping)];
+    for (let i = 4; i >= 0; i--) ids.push(await started(new Date(now - i * 1000), { kind: 'api' }, undefined, keeping));
+    // Other tests' crawls are listed too: a small page still crosses several, and the month boundary.
+    const { ids: listed } = await all({ limit: 7 }, keeping);
+    const mine = listed.filter((id) => ids.includes(id));
+    expect(mine).toEqual([...ids].reverse());
+    expect(new Set(listed).size).toBe(listed.length);
+    const first = await keeping.listCrawls({ limit: 1000 });
+    expect(first.items.find((c) => c.crawlId === ids[0])).toMatchObject({ name: 'old one', status: 'running', total: 1 });
+  });
+
+  it("lists one schedule's runs alone, newest first", async () => {
+    const now = Date.now();
+    const nightly = [0, 1, 2].map((i) => new Date(now - (10 - i) * 60_000));
+    const runs: string[] = [];
+    for (const at of nightly) runs.push(await started(at, { kind: 'schedule', name: 'nightly-list' }));
+    await started(new Date(now - 5 * 60_000), { kind: 'schedule', name: 'hourly-list' });
+    await started(new Date(now - 4 * 60_000), { kind: 'api' });
+    const { ids, pages } = await all({ schedule: 'nightly-list', limit: 2 });
+    expect(ids).toEqual([...runs].reverse());
+    expect(pages).toBe(2);
+    expect((await store.listCrawls({ limit: 10, schedule: 'never-ran' })).items).toEqual([]);
+  });
+
+  it("refuses a cursor it did not issue, or one of another listing, with INVALID_CURSOR", async () => {
+    const now = Date.now();
+    for (let i = 0; i < 2; i++) await started(new Date(now - i), { kind: 'schedule', name: 'cursor-a' });
+    const page = await store.listCrawls({ limit: 1, schedule: 'cursor-a' });
+    expect(page.cursor).not.toBeNull();
+    await expect(store.listCrawls({ limit: 1, schedule: 'cursor-b', cursor: page.cursor! })).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
+    await expect(store.listCrawls({ limit: 1, cursor: page.cursor! })).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
+    await expect(store.listCrawls({ limit: 1, cursor: 'bm90LWEtY3Vyc29y' })).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
   });
 });

@@ -8,6 +8,7 @@ import type { SitemapTask } from '../../core/sitemap/sitemap-message.js';
 import { crawlKey, RUNNING, seenKey } from './keys.js';
 import { batchWrite, conditionHeld, itemExists, type StoreTable, type TableRef } from './requests.js';
 import { sitemapItems } from './sitemap-work.js';
+import { listingItems } from './crawl-listing.js';
 
 export async function createCrawl(t: StoreTable, crawl: Crawl, seeds: readonly string[], sitemaps: readonly SitemapTask[] = []): Promise<'created' | 'exists'> {
   // A retried scheduled submit: its crawl stands as recorded, seeds and all (rewriting them would reset what the
@@ -18,7 +19,8 @@ export async function createCrawl(t: StoreTable, crawl: Crawl, seeds: readonly s
   // (and a link back to a seed is not counted twice). A submit that dies before the crawl item leaves no crawl.
   const puts = seeds.map((url) => ({ PutRequest: { Item: { ...seenKey(crawl.crawlId, url), url, parent: '', depth: 0, expiresAt } } }));
   // Likewise its sitemap work (sitemap-work.ts), counted by the crawl item's sitemapWork.
-  await batchWrite(t, [...puts, ...sitemapItems(t, crawl.crawlId, sitemaps).map((Item) => ({ PutRequest: { Item } }))]);
+  // And its listing items (crawl-listing.ts), so a crawl is listed from the moment it exists.
+  await batchWrite(t, [...puts, ...[...sitemapItems(t, crawl.crawlId, sitemaps), ...listingItems(t, crawl)].map((Item) => ({ PutRequest: { Item } }))]);
   const created = await conditionHeld(() =>
     t.db.send(
       new PutCommand({
@@ -105,12 +107,13 @@ export async function getCrawl(t: TableRef, crawlId: string): Promise<Crawl | nu
 
 /** The crawl an item holds, without its bookkeeping (counters of work, index keys, TTL). */
 export function crawlOf(item: Record<string, unknown>): Crawl {
-  const { crawlId, status, total, succeeded, failed, createdAt, completedAt, cancelledAt, options, source, name, webhook } = item;
+  const { crawlId, status, total, succeeded, failed, createdAt, completedAt, cancelledAt, options, source, name, webhook, skipped } = item;
   return {
     crawlId, status, total, succeeded, failed, createdAt, options, source,
     ...(completedAt ? { completedAt } : {}),
     ...(cancelledAt ? { cancelledAt } : {}),
     ...(name !== undefined ? { name } : {}),
     ...(webhook !== undefined ? { webhook } : {}),
+    ...(skipped !== undefined ? { skipped } : {}),
   } as Crawl;
 }

@@ -14,14 +14,16 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Crawl, RecordOutcome } from '../../core/model/crawl.js';
 import type { CrawlStore, PageList } from '../../core/model/ports.js';
-import type { Summary } from '../../core/model/summary.js';
+import type { Change, Summary } from '../../core/model/summary.js';
 import type { SitemapTask } from '../../core/sitemap/sitemap-message.js';
 import { registerLinks, releaseLinks, noteRetry, type RegisterLinksOptions } from './count-links.js';
 import { cancelCrawl, completeIfDone, createCrawl, getCrawl } from './crawl-lifecycle.js';
 import { hasPage, recordPages, type Outcome } from './record-once.js';
 import { createDocumentClient, type StoreTable } from './requests.js';
 import { DynamoSitemapStore } from './sitemap-work.js';
-import { getLatest, listPages, putLatest } from './summaries.js';
+import { getLatest, latestFor, listPages, putLatest } from './summaries.js';
+import { listCrawls, type CrawlListing } from './crawl-listing.js';
+import type { ChangeBase, LatestSummary } from '../../core/crawl/change.js';
 
 export { createDocumentClient };
 export { DynamoReconcileStore } from './reconcile.js';
@@ -90,16 +92,24 @@ export class DynamoCrawlStore implements CrawlStore {
     return noteRetry(this.t, crawlId, url, at);
   }
 
-  putLatest(crawlId: string, summary: Summary): Promise<void> {
-    return putLatest(this.t, crawlId, summary);
+  putLatest(crawlId: string, summary: Summary, base: ChangeBase | null): Promise<void> {
+    return putLatest(this.t, crawlId, summary, base);
   }
 
-  listPages(crawlId: string, limit: number, cursor?: string): Promise<PageList> {
-    return listPages(this.t, crawlId, limit, cursor);
+  latestFor(url: string): Promise<LatestSummary | null> {
+    return latestFor(this.t, url);
+  }
+
+  listPages(crawlId: string, limit: number, cursor?: string, change?: Change): Promise<PageList> {
+    return listPages(this.t, crawlId, limit, cursor, change);
   }
 
   getLatest(url: string): Promise<Summary | null> {
     return getLatest(this.t, url);
+  }
+
+  listCrawls(query: { limit: number; cursor?: string | undefined; schedule?: string | undefined }): Promise<CrawlListing> {
+    return listCrawls(this.t, query);
   }
 
   /** The same table's sitemap work (sitemap-work.ts): the sitemap use case's store and the reconciler's view of it. */

@@ -7,6 +7,7 @@ import type { RecordOutcome } from '../model/crawl.js';
 import type { CrawlCache } from './crawl-cache.js';
 import { scopeFor, type Scope } from './scope.js';
 import { CANCELLED, cancelledSummary } from './cancel-crawl.js';
+import { baseFor, compareWith } from './change.js';
 import type { CrawlStore, PageSender } from '../model/ports.js';
 import { DEFAULT_RETRY_POLICY, RetryLater, retryDelaySeconds, type RetryPolicy } from './retry-policy.js';
 import { enqueueFailed, failedSummary, type Summary } from '../model/summary.js';
@@ -162,8 +163,11 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
     }
   }
 
-  await deps.store.putLatest(message.crawlId, summary);
-  return recordTerminal(message, summary, deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
+  // Compared with the URL's latest earlier summary (crawl/change.ts), which this page's then replaces.
+  const base = baseFor(message.crawlId, await deps.store.latestFor(message.url));
+  const compared: Summary = { ...summary, ...compareWith(summary, base) };
+  await deps.store.putLatest(message.crawlId, compared, base);
+  return recordTerminal(message, compared, deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
 }
 
 /**

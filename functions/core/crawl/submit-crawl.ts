@@ -20,6 +20,19 @@ export interface SubmitResult {
   unqueued: number;
   /** True when this crawl id was recorded already (a retried scheduled submit): nothing was queued again. */
   duplicate?: boolean;
+  /** True when the run was recorded as skipped (SubmitOptions.skippedFor): nothing was queued. */
+  skipped?: boolean;
+}
+
+/**
+ * A schedule's run: started as any crawl, unless the schedule's previous run has not ended yet (no completedAt), in
+ * which case it is recorded as skipped. The previous run is the schedule's newest crawl other than this one (a retried
+ * event finds its own first try's crawl newest, and carries on with it).
+ */
+export async function startScheduledRun(body: unknown, schedule: string, deps: SubmitDeps, options: SubmitOptions = {}): Promise<SubmitResult> {
+  const [previous] = (await deps.store.listCrawls({ limit: 2, schedule })).items.filter((c) => c.crawlId !== options.crawlId);
+  const running = previous !== undefined && previous.completedAt === undefined;
+  return submitCrawl(body, { kind: 'schedule', name: schedule }, deps, running ? { ...options, skippedFor: previous.crawlId } : options);
 }
 
 export interface SubmitDeps {
@@ -47,6 +60,11 @@ export interface SubmitOptions {
    * invocation that failed, and each retry must find the crawl its first try recorded instead of starting another).
    */
   crawlId?: string;
+  /**
+   * A schedule's run that is not started because its previous run (this id) is still running: recorded, with no URLs,
+   * as a completed crawl that says so (`skipped`), so the schedule's listing shows every time it fired.
+   */
+  skippedFor?: string;
 }
 
 /** The use case behind POST /crawls and every schedule: validate, record the crawl, queue one message per URL. */
@@ -86,7 +104,8 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
   // sitemap "only": the seeds name the sites whose sitemaps make the crawl; a seed is crawled only if a sitemap lists
   // it, and no links are followed (maxDepth 0, so the reconciler requeues as it was).
   const only = request.sitemap === 'only';
-  const seeds = only ? [] : accepted;
+  const skipped = options.skippedFor !== undefined;
+  const seeds = only || skipped ? [] : accepted;
   const crawl: Crawl = {
     crawlId: options.crawlId ?? ulid(),
     status: 'running',
@@ -107,14 +126,19 @@ export async function submitCrawl(body: unknown, source: CrawlSource, deps: Subm
     source,
     ...(request.name !== undefined ? { name: request.name } : {}),
     ...(webhook ? { webhook: { url: webhook.url, events: [...new Set(webhook.events)] } } : {}),
+    ...(options.skippedFor !== undefined ? { skipped: { previousCrawlId: options.skippedFor } } : {}),
   };
   // Every seed is counted and durably recorded before any message is sent: if this invocation dies from here on,
   // the reconciler finds the seeds that have no outcome and queues them.
   // Sitemap work (include, only): one task per seed origin, counted with the seeds, so the crawl cannot complete before
   // its sitemaps are read (core/sitemap/).
-  const sitemapTasks = request.sitemap === 'skip' ? [] : originTasks(accepted);
+  const sitemapTasks = request.sitemap === 'skip' || skipped ? [] : originTasks(accepted);
   if ((await deps.store.createCrawl(crawl, seeds, sitemapTasks)) === 'exists') {
     return { crawlId: crawl.crawlId, accepted: accepted.length, rejected, unqueued: 0, duplicate: true };
+  }
+  if (skipped) {
+    await deps.store.completeIfDone(crawl.crawlId, crawl.createdAt);
+    return { crawlId: crawl.crawlId, accepted: 0, rejected, unqueued: 0, skipped: true };
   }
 
   // Each message carries what following links needs; the rest of the options (patterns, politeness) stay on the crawl.

@@ -48,6 +48,8 @@ export interface Crawl {
   /** A label shown in listings, as the request gave it. */
   name?: string;
   webhook?: Webhook;
+  /** A scheduled run not started because the schedule's previous run was still running: it has no URLs. */
+  skipped?: { previousCrawlId: string };
 }
 
 /** A running crawl as the reconciler sees it: one not completed yet (a cancelled one until its URLs have ended). */

@@ -1,6 +1,7 @@
 import type { Crawl, CrawlOptions, RecordOutcome, RunningCrawl, UnfinishedUrl } from './crawl.js';
 import type { PageMessage } from './page-message.js';
-import type { Summary } from './summary.js';
+import type { Change, Summary } from './summary.js';
+import type { ChangeBase, LatestSummary } from '../crawl/change.js';
 import type { SitemapTask } from '../sitemap/sitemap-message.js';
 
 // The core's ports: what it needs from the outside world. functions/adapters/ implements them on DynamoDB and SQS.
@@ -47,11 +48,19 @@ export interface CrawlStore {
   noteRetry(crawlId: string, url: string, at: string): Promise<void>;
   /** Gives up the lease on links this delivery could not queue, so the next delivery of the parent queues them. */
   releaseLinks(crawlId: string, urls: readonly string[]): Promise<void>;
-  /** Keeps the newest summary of a URL across crawls. */
-  putLatest(crawlId: string, summary: Summary): Promise<void>;
+  /**
+   * Keeps the newest summary of a URL across crawls, with the base it was compared with (crawl/change.ts), so that a
+   * redelivery of the same page compares with the same earlier summary.
+   */
+  putLatest(crawlId: string, summary: Summary, base: ChangeBase | null): Promise<void>;
+  /** The URL's latest summary, the crawl that recorded it, and the base it was compared with; null if never crawled. */
+  latestFor(url: string): Promise<LatestSummary | null>;
   getCrawl(crawlId: string): Promise<Crawl | null>;
-  listPages(crawlId: string, limit: number, cursor?: string): Promise<PageList>;
+  /** A crawl's pages in key order, one page of them per call; with `change`, only the summaries with that change. */
+  listPages(crawlId: string, limit: number, cursor?: string, change?: Change): Promise<PageList>;
   getLatest(url: string): Promise<Summary | null>;
+  /** Crawls newest first, `limit` at most, from `cursor`; only a schedule's runs when `schedule` is given. */
+  listCrawls(query: { limit: number; cursor?: string | undefined; schedule?: string | undefined }): Promise<{ items: Crawl[]; cursor: string | null }>;
 }
 
 /** What the reconciler reads and marks; the DynamoDB adapter implements it beside CrawlStore. */

@@ -1,0 +1,111 @@
+// Invariant: every crawl recorded since listings exist has one listing item per listing it appears in (all crawls by
+// the month it started in; its schedule's, when a schedule started it), written before the crawl item itself. A
+// listing item whose crawl was never recorded (a submit that died in between) or has expired is skipped on reading.
+// No partition grows without bound: all crawls are split by month, and a schedule's runs by schedule.
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Crawl } from '../../core/model/crawl.js';
+import { invalid } from '../../core/model/errors.js';
+import { crawlOf } from './crawl-lifecycle.js';
+import { crawlKey } from './keys.js';
+import { batchGetEach, type StoreTable } from './requests.js';
+
+const MONTH_PREFIX = 'CRAWLS#';
+const SCHEDULE_PREFIX = 'SCHEDULE#';
+
+/** The month listing a crawl started in ("CRAWLS#2026-11"); crawl ids (ULIDs) sort by start within it. */
+const monthPk = (createdAt: string) => `${MONTH_PREFIX}${createdAt.slice(0, 7)}`;
+const schedulePk = (name: string) => `${SCHEDULE_PREFIX}${name}`;
+
+/** The listing items of a new crawl, written with its seeds (crawl-lifecycle.ts: createCrawl). */
+export function listingItems(t: StoreTable, crawl: Crawl): Record<string, unknown>[] {
+  const expiresAt = t.expiresAt();
+  const items = [{ PK: monthPk(crawl.createdAt), SK: crawl.crawlId, type: 'listing', expiresAt }];
+  if (crawl.source.kind === 'schedule') items.push({ PK: schedulePk(crawl.source.name), SK: crawl.crawlId, type: 'listing', expiresAt });
+  return items;
+}
+
+export interface CrawlListing {
+  items: Crawl[];
+  cursor: string | null;
+}
+
+/** Crawl item attributes a listing shows, each aliased (DynamoDB reserves several of the names: status, total, name…). */
+const SHOWN = ['crawlId', 'status', 'total', 'succeeded', 'failed', 'createdAt', 'completedAt', 'cancelledAt', 'options', 'source', 'name', 'webhook', 'skipped'];
+const CRAWL_FIELDS = {
+  ProjectionExpression: SHOWN.map((_, i) => `#a${i}`).join(', '),
+  ExpressionAttributeNames: Object.fromEntries(SHOWN.map((name, i) => [`#a${i}`, name])),
+};
+
+/**
+ * Crawls newest first, `limit` at most, from where `cursor` left off: a schedule's runs from its partition, else every
+ * crawl month by month back to the oldest month the table's retention keeps.
+ */
+export async function listCrawls(t: StoreTable, query: { limit: number; cursor?: string | undefined; schedule?: string | undefined }, now = new Date()): Promise<CrawlListing> {
+  const start = query.cursor === undefined ? null : decodeListingCursor(query.cursor, query.schedule);
+  let pk = start?.pk ?? (query.schedule !== undefined ? schedulePk(query.schedule) : monthPk(now.toISOString()));
+  let after = start?.sk;
+  // Items live as long as the table's retention (expiresAt is now + retention): no listing is older than that.
+  const retentionMs = t.expiresAt() * 1000 - now.getTime();
+  const oldestMonth = monthPk(new Date(now.getTime() - retentionMs).toISOString());
+  const ids: string[] = [];
+  for (;;) {
+    const out = await t.db.send(
+      new QueryCommand({
+        TableName: t.name,
+        KeyConditionExpression: after !== undefined ? 'PK = :pk AND SK < :after' : 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': pk, ...(after !== undefined ? { ':after': after } : {}) },
+        ScanIndexForward: false,
+        Limit: query.limit - ids.length,
+        ProjectionExpression: 'SK',
+      }),
+    );
+    for (const item of out.Items ?? []) ids.push(String(item['SK']));
+    // Full: the next page goes on after the last id (an empty one at worst, when this was the very last).
+    if (ids.length >= query.limit) return { items: await crawlsOf(t, ids), cursor: encodeListingCursor(pk, ids.at(-1)!) };
+    if (out.LastEvaluatedKey) {
+      after = String(out.LastEvaluatedKey['SK']);
+      continue;
+    }
+    // This partition is done: a schedule's listing ends; the months go on back to the oldest the table keeps.
+    if (!pk.startsWith(MONTH_PREFIX) || pk <= oldestMonth) return { items: await crawlsOf(t, ids), cursor: null };
+    pk = previousMonth(pk);
+    after = undefined;
+  }
+}
+
+/** The crawls the ids name, in the ids' order; those no longer (or never) recorded are left out. */
+async function crawlsOf(t: StoreTable, ids: readonly string[]): Promise<Crawl[]> {
+  const byId = new Map<string, Crawl>();
+  await batchGetEach(t, ids.map(crawlKey), CRAWL_FIELDS, (item) => {
+    const crawl = crawlOf(item);
+    byId.set(crawl.crawlId, crawl);
+  });
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
+function previousMonth(pk: string): string {
+  const [year, month] = pk.slice(MONTH_PREFIX.length).split('-').map(Number) as [number, number];
+  const date = new Date(Date.UTC(year, month - 2, 1));
+  return monthPk(date.toISOString());
+}
+
+function encodeListingCursor(pk: string, sk: string): string {
+  return Buffer.from(JSON.stringify({ v: 1, pk, sk })).toString('base64url');
+}
+
+/** Only a cursor this API returned for the same listing decodes (to a listing key); anything else is INVALID_CURSOR. */
+function decodeListingCursor(cursor: string, schedule: string | undefined): { pk: string; sk: string } {
+  const invalidCursor = () => invalid('INVALID_CURSOR', 'cursor is not one this API returned for this listing');
+  if (cursor.length > 300 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalidCursor();
+  let parsed: { v?: unknown; pk?: unknown; sk?: unknown };
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as typeof parsed;
+  } catch {
+    throw invalidCursor();
+  }
+  const { pk, sk } = parsed;
+  if (parsed.v !== 1 || typeof pk !== 'string' || typeof sk !== 'string' || !/^[0-9A-HJKMNP-TV-Z]{26}$/.test(sk)) throw invalidCursor();
+  const fits = schedule !== undefined ? pk === schedulePk(schedule) : /^CRAWLS#\d{4}-\d{2}$/.test(pk);
+  if (!fits) throw invalidCursor();
+  return { pk, sk };
+}
