@@ -14,7 +14,7 @@ import { DEFAULT_USER_AGENT } from '../../functions/core/fetch/user-agent.js';
 import type { CrawlOptions } from '../../functions/core/model/crawl.js';
 import type { PageMessage } from '../../functions/core/model/page-message.js';
 import type { Summary } from '../../functions/core/model/summary.js';
-import { holdsSlot, hostKeyOf, MAX_DELAY_SECONDS, PACE_MARGIN_MS, RETURN_WAIT_MS } from '../../functions/core/polite/pacing-policy.js';
+import { hostKeyOf, MAX_DELAY_SECONDS, PACE_MARGIN_MS, RETURN_WAIT_MS } from '../../functions/core/polite/pacing-policy.js';
 import type { Turn } from '../../functions/core/polite/ports.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines.js';
 import { startPoliteSite, type RecordingSite } from '../../harness/polite-site.js';
@@ -263,10 +263,11 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
     // this consumer's next append, planned on the tail it last saw, is refused by its condition.
     const full = now + MAX_DELAY_SECONDS * 1000 + 60_000;
     await table().db.send(new UpdateCommand({ TableName: engines.resources.tableName, Key: hostPaceKey(host), UpdateExpression: 'SET tail = :full', ExpressionAttributeValues: { ':full': full } }));
-    const told = slotOf(await pacer.claim(host, { now: Date.now(), intervalMs: INTERVAL_MS }));
+    const told = await pacer.claim(host, { now: Date.now(), intervalMs: INTERVAL_MS });
     expect((await paceItem(host))['tail']).toBe(full);
     // It holds nothing: when SQS brings it back, after the longest delay, it queues again.
-    expect(holdsSlot(told, Date.now() + MAX_DELAY_SECONDS * 1000)).toBe(false);
+    expect(told).toMatchObject({ kind: 'later', held: false });
+    expect(told.at - Date.now()).toBeLessThanOrEqual(MAX_DELAY_SECONDS * 1000);
   });
 
   it('answers a claim that keeps conflicting with a wait a moment out, committing nothing, instead of failing the page', async () => {
@@ -283,7 +284,8 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
     const asked = Date.now();
     const turn = await contended.pacer.claim(host, { now: asked, intervalMs });
     expect(contended.writes()).toBe(MAX_CONFLICTS);
-    expect(turn.kind).toBe('later');
+    // A new URL (it held no slot): it comes back as new.
+    expect(turn).toMatchObject({ kind: 'later', held: false });
     expect(turn.at - asked).toBeGreaterThan(0);
     expect(turn.at - Date.now()).toBeLessThanOrEqual(RETURN_WAIT_MS);
     const after = await paceItem(host);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   delaySecondsUntil,
-  holdsSlot,
   hostKeyOf,
   MAX_DELAY_SECONDS,
   MAX_PENALTY_MS,
@@ -58,7 +57,7 @@ describe('planTurn', () => {
     // Came back late, while the URLs after it started: the starts are booked more than a wait ahead, the tail further.
     const busy: PaceState = { ...s, lastStart: T0 + 2_000, nextStart: T0 + 2_000 + i, startInterval: i, tail: T0 + 60_000, tailInterval: i };
     const late = commit(busy, T0 + 100, 1_000, T0 + 50);
-    expect(late.plan).toEqual({ kind: 'later', at: T0 + 2_000 + i });
+    expect(late.plan).toEqual({ kind: 'later', at: T0 + 2_000 + i, holds: true });
     expect(late.state).toBe(busy);
     // Back for that start (as SQS brings it, a second or two early): it waits for it in the process.
     const back = commit(busy, T0 + 2_000 + i - 1_800, 1_000, T0 + 2_000 + i);
@@ -81,13 +80,13 @@ describe('planTurn', () => {
     expect(slots.at(-1)).toBeLessThanOrEqual(horizon);
     expect(slots.at(-1)! + i).toBeGreaterThan(horizon);
     const noRoom = commit(s, T0, 2_000);
-    expect(noRoom.plan.kind).toBe('later');
+    expect(noRoom.plan).toEqual({ kind: 'later', at: T0 + MAX_DELAY_SECONDS * 1000, holds: false });
     expect(noRoom.state).toBe(s);
-    // SQS brings it back after its longest delay: it holds nothing, so it queues behind the URLs that queued meanwhile.
+    // SQS brings it back after its longest delay holding nothing (no reservation): it queues behind the URLs that
+    // queued meanwhile.
     const returnsAt = T0 + MAX_DELAY_SECONDS * 1000 + 1_250;
-    expect(holdsSlot(noRoom.plan.at, returnsAt)).toBe(false);
     const then: PaceState = { ...s, lastStart: returnsAt - 500, nextStart: returnsAt - 500 + i, tail: returnsAt + 600_000 };
-    expect(commit(then, returnsAt, 2_000, noRoom.plan.at).plan).toMatchObject({ kind: 'reserve', at: returnsAt + 600_000 });
+    expect(commit(then, returnsAt, 2_000).plan).toMatchObject({ kind: 'reserve', at: returnsAt + 600_000 });
     // So URLs that never come back for their slots (a cancelled crawl's) hold the host no longer than that delay.
     expect(s.tail - T0).toBeLessThanOrEqual(MAX_DELAY_SECONDS * 1000 + i);
   });

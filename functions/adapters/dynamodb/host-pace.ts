@@ -58,7 +58,7 @@ export class DynamoHostPacer implements HostPacer {
       if (conflicts >= 3) await sleep(Math.random() * 10 * conflicts);
       const now = request.now + (Date.now() - started) + Math.ceil(this.roundTripMs * 1.5);
       const plan = planTurn(state ?? NEW_HOST, { ...request, now });
-      if (plan.kind === 'later') return { kind: 'later', at: plan.at };
+      if (plan.kind === 'later') return { kind: 'later', at: plan.at, held: plan.holds };
       const interval = pacedInterval(request.intervalMs, (state ?? NEW_HOST).penaltyMs);
       const sent = Date.now();
       // A new URL on a busy host appends to the tail; once that failed (the host's state was not as planned), the
@@ -70,12 +70,12 @@ export class DynamoHostPacer implements HostPacer {
       this.remember(host, result.state);
       if (result.committed) {
         if (plan.kind === 'start') return { kind: 'start', at: plan.at, version: result.state.version };
-        return { kind: 'later', at: result.state.tail - result.state.tailInterval };
+        return { kind: 'later', at: result.state.tail - result.state.tailInterval, held: true };
       }
       state = result.state;
     }
-    // Nothing committed: the URL comes back in a moment (and, if it held a slot, still holds one then: holdsSlot).
-    return { kind: 'later', at: Date.now() + RETURN_WAIT_MS };
+    // Nothing committed: the URL comes back in a moment, keeping its priority if it had a slot (held), else as new.
+    return { kind: 'later', at: Date.now() + RETURN_WAIT_MS, held: request.reservation !== undefined };
   }
 
   /** slideStart committed on the version of the missed turn's commit; if a turn was planned since, a new claim. */

@@ -223,7 +223,7 @@ async function takeTurn(
   const now = deps.now ?? Date.now;
   let turn = await deps.pacer.claim(host, { now: now(), intervalMs, reservation });
   for (let tries = 0; tries < 3; tries++) {
-    if (turn.kind === 'later') return { kind: 'wait', until: turn.at, reservation: turn.at };
+    if (turn.kind === 'later') return { kind: 'wait', until: turn.at, ...(turn.held ? { reservation: turn.at } : {}) };
     const lead = turn.at - (preconnect ? PRECONNECT_MS : 0) - now();
     if (lead > 0) await (deps.sleep ?? sleep)(lead);
     if (now() - turn.at <= LATE_START_MS) return { kind: 'go', turn: requestTurn(host, turn, intervalMs, deps) };

@@ -10,9 +10,9 @@ export class MemoryHostPacer implements HostPacer {
 
   async claim(host: string, request: TurnRequest): Promise<Turn> {
     const plan = planTurn(this.hosts.get(host) ?? NEW_HOST, request);
-    if (plan.kind === 'later') return { kind: 'later', at: plan.at };
+    if (plan.kind === 'later') return { kind: 'later', at: plan.at, held: plan.holds };
     this.hosts.set(host, plan.next);
-    return plan.kind === 'start' ? { kind: 'start', at: plan.at, version: plan.next.version } : { kind: 'later', at: plan.at };
+    return plan.kind === 'start' ? { kind: 'start', at: plan.at, version: plan.next.version } : { kind: 'later', at: plan.at, held: true };
   }
 
   async slide(host: string, missed: { at: number; version: number }, request: TurnRequest): Promise<Turn> {

@@ -64,11 +64,6 @@ export const MAX_PENALTY_MS = 60_000;
 export const MAX_DELAY_SECONDS = 900;
 const MAX_DELAY_MS = MAX_DELAY_SECONDS * 1000;
 
-/**
- * When a URL the queue has no room for is told to come back: SQS brings it back after MAX_DELAY_SECONDS, still a
- * whole delay before this, which no slot ever is (holdsSlot), so it queues again as a new URL.
- */
-const NO_ROOM_RETURN_MS = 2 * MAX_DELAY_MS;
 
 export interface PaceState {
   /** Epoch ms of the latest start committed (it may be up to WAIT_IN_PROCESS_MS ahead of now). */
@@ -103,8 +98,11 @@ export type TurnPlan =
   | { kind: 'start'; at: number; next: PaceState }
   /** Commit `next`, and come back at `at` with it as the reservation. */
   | { kind: 'reserve'; at: number; next: PaceState }
-  /** Nothing to commit: come back at `at` (a returning URL for the first start after those committed; a new one when the queue has room). */
-  | { kind: 'later'; at: number };
+  /**
+   * Nothing to commit: come back at `at`. `holds`: with `at` as the reservation (a returning URL keeps its priority, for
+   * the first start after those committed); otherwise as a new URL (the queue had no room for it).
+   */
+  | { kind: 'later'; at: number; holds: boolean };
 
 /** The interval a turn keeps: the crawl's, raised by the host's penalty, plus the margin; 0 when neither asks for one. */
 export function pacedInterval(intervalMs: number, penaltyMs: number): number {
@@ -141,13 +139,13 @@ export function planTurn(state: PaceState, request: TurnRequest): TurnPlan {
     // A returning URL holds its place in the tail already; if the starts went past it meanwhile, it comes back for the
     // first start after them rather than queue behind every URL that queued after it.
     const startAt = Math.max(now, reservation, afterStarts);
-    return startAt - now <= RETURN_WAIT_MS ? start(startAt) : { kind: 'later', at: afterStarts };
+    return startAt - now <= RETURN_WAIT_MS ? start(startAt) : { kind: 'later', at: afterStarts, holds: true };
   }
   // A new URL queues behind every reservation, as far as the longest SQS delay.
   const afterTail = Math.max(state.tail, state.tail - state.tailInterval + interval);
   const slot = Math.max(now, afterStarts, afterTail);
   if (slot - now <= WAIT_IN_PROCESS_MS) return start(slot);
-  if (slot - now > MAX_DELAY_MS) return { kind: 'later', at: now + NO_ROOM_RETURN_MS };
+  if (slot - now > MAX_DELAY_MS) return { kind: 'later', at: now + MAX_DELAY_MS, holds: false };
   return { kind: 'reserve', at: slot, next: { ...state, tail: slot + interval, tailInterval: interval, version } };
 }
 

@@ -8,8 +8,11 @@ import type { RobotsRecord } from './robots-gate.js';
 export type Turn =
   /** Start at `at` (epoch ms, within WAIT_IN_PROCESS_MS): the turn is this request's, committed (as `version`). */
   | { kind: 'start'; at: number; version: number }
-  /** Come back at `at`, holding it as the URL's reservation (nothing was committed when it was one already). */
-  | { kind: 'later'; at: number };
+  /**
+   * Come back at `at`; `held`: holding it as the URL's reservation (a slot committed for it, or the priority of the one
+   * it had), else as a new URL (the host's queue had no room for it, or claims kept conflicting).
+   */
+  | { kind: 'later'; at: number; held: boolean };
 
 /** The pace of requests to each host (hostname:port), for every process that shares it. */
 export interface HostPacer {
