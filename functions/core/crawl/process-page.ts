@@ -165,7 +165,7 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
 
   // Compared with the URL's latest earlier summary (crawl/change.ts), which this page's then replaces.
   const base = baseFor(message.crawlId, await deps.store.latestFor(message.url));
-  const compared: Summary = { ...summary, ...compareWith(summary, base) };
+  const compared: Summary = { ...summary, depth: message.depth, ...compareWith(summary, base) };
   await deps.store.putLatest(message.crawlId, compared, base);
   return recordTerminal(message, compared, deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
 }
