@@ -93,10 +93,40 @@ describe('crawler submit / status / pages against the local stack (real processe
     const { code, stdout } = await runCrawler(['pages', '--endpoint', api, '--format', 'csv', crawlId]);
     expect(code).toBe(0);
     const rows = stdout.split('\r\n').filter((r) => r !== '');
-    expect(rows[0]).toBe('url,finalUrl,status,ok,contentType,charset,title,lang,description,canonical,h1,links,images,bytes,durationMs,fetchedAt,contentHash,errorCode,errorMessage');
+    expect(rows[0]).toBe(
+      'url,finalUrl,status,ok,contentType,charset,title,lang,description,canonical,h1,links,images,bytes,durationMs,fetchedAt,contentHash,textHash,' +
+        'errorCode,errorMessage,depth,change,changedFields,previousCrawlId,previousFetchedAt,previousContentHash',
+    );
     expect(rows).toHaveLength(14);
     expect(rows.find((r) => r.startsWith(`${urls[3]},`))).toContain(`,${expectedPage(3).title},`);
-    expect(rows.find((r) => r.startsWith(`${site.url}/missing/1,`))).toMatch(/,false,.*,HTTP_404,the server answered 404$/);
+    expect(rows.find((r) => r.startsWith(`${site.url}/missing/1,`))).toMatch(/,false,.*,HTTP_404,the server answered 404,0,(new|same|changed),/);
+  });
+
+  it('list shows crawls newest first with their names (GET /crawls); pages --change keeps only that change', async () => {
+    const named = await runCrawler(['submit', '--json', '--endpoint', api, '--name', 'docs check', urls[0]!]);
+    expect(named.code).toBe(0);
+    const newest = JSON.parse(named.stdout).crawlId as string;
+    const listed = await runCrawler(['list', '--endpoint', api, '--format', 'json']);
+    expect(listed.code).toBe(0);
+    const crawls = listed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(crawls[0]).toMatchObject({ crawlId: newest, name: 'docs check' });
+    expect(crawls.map((c) => c.crawlId)).toContain(crawlId);
+    const ids = crawls.map((c) => c.crawlId as string);
+    expect([...ids].sort().reverse()).toEqual(ids);
+    const table = await runCrawler(['list', '--endpoint', api]);
+    expect(table.stdout.split('\n')[0]).toMatch(/^CRAWL\s+STATUS\s+ENDED\/TOTAL\s+CREATED\s+NAME \/ SCHEDULE$/);
+    expect(table.stdout).toContain('docs check');
+
+    // The first crawl of these URLs in this deployment: every page is new, none changed.
+    const fresh = await runCrawler(['pages', '--endpoint', api, '--format', 'json', '--change', 'new', crawlId]);
+    expect(fresh.stdout.trim().split('\n')).toHaveLength(13);
+    const changed = await runCrawler(['pages', '--endpoint', api, '--format', 'json', '--change', 'changed', crawlId]);
+    expect(changed.stdout).toBe('');
+    const bad = await runCrawler(['pages', '--endpoint', api, '--change', 'different', crawlId]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--change is new, same or changed');
+    const refused = await call(api, 'GET', `/crawls/${crawlId}/pages?change=different`);
+    expect(refused).toMatchObject({ status: 400, body: { error: { code: 'INVALID_CHANGE' } } });
   });
 
   it('reads the endpoint from a cdk deploy outputs file given with --outputs, and never picks one up unasked', async () => {
