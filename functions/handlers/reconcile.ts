@@ -24,7 +24,9 @@ export const handler = async (): Promise<ReconcileReport> => {
     },
     { afterSeconds: settings.afterSeconds, maxRequeues: settings.maxRequeues },
   );
-  if (report.requeued > 0 || report.failed > 0 || report.completed > 0) logger.warn('reconciled stalled crawls', { ...report });
+  // A cancelled crawl's URLs ended here are the normal end of a cancel, not a sign of trouble: info, below.
+  const repaired = report.requeued > 0 || report.failed > 0 || (report.completed > 0 && report.cancelled === 0);
+  if (repaired) logger.warn('reconciled stalled crawls', { ...report });
   if (report.backlog > 0 && report.stalled > 0) logger.info('stalled crawls left alone while the queue has a backlog', { ...report });
   if (report.cancelled > 0) logger.info('ended the unfinished URLs of cancelled crawls as CANCELLED', { cancelled: report.cancelled, completed: report.completed });
   if (report.inconsistent.length > 0) logger.error('crawls whose counts have no unfinished URL to requeue', { crawls: report.inconsistent });
