@@ -144,6 +144,10 @@ export function parseCrawlerConfig(raw: unknown): CrawlerConfig {
     );
   }
   for (const schedule of config.schedules) {
+    const webhook = schedule.crawl.webhook;
+    if (webhook && !/^https?:$/.test(URL.parse(webhook.url)?.protocol ?? '')) {
+      throw new Error(`Invalid "crawler" configuration: schedule "${schedule.name}" has a webhook.url that is not an absolute http(s) URL`);
+    }
     if ((schedule.crawl.maxPages ?? 0) > config.limits.maxPagesPerCrawl) {
       throw new Error(`Invalid "crawler" configuration: schedule "${schedule.name}" asks for maxPages ${schedule.crawl.maxPages}, over limits.maxPagesPerCrawl (${config.limits.maxPagesPerCrawl})`);
     }

@@ -29,6 +29,14 @@ describe('crawler configuration', () => {
     expect(() => parseCrawlerConfig({ schedules: [dup, dup] })).toThrow(/used twice/);
   });
 
+  it("takes every crawl request field in a schedule's crawl, and refuses a webhook that is not http(s) at synth time", () => {
+    const crawl = { urls: ['https://a.example/'], name: 'docs', webhook: { url: 'https://hooks.example/in', events: ['page.changed'] }, include: ['https://a.example/**'] };
+    const [schedule] = parseCrawlerConfig({ schedules: [{ name: 'nightly', expression: 'rate(1 day)', crawl }] }).schedules;
+    expect(schedule!.crawl).toMatchObject({ name: 'docs', webhook: { url: 'https://hooks.example/in', events: ['page.changed'] } });
+    const bad = { ...crawl, webhook: { url: 'ftp://hooks.example/in' } };
+    expect(() => parseCrawlerConfig({ schedules: [{ name: 'nightly', expression: 'rate(1 day)', crawl: bad }] })).toThrow(/schedule "nightly" has a webhook\.url/);
+  });
+
   it('refuses a batch that cannot finish within the function timeout', () => {
     expect(() => parseCrawlerConfig({ consumer: { batchSize: 100, pageConcurrency: 16, timeoutSeconds: 60, maxBatchingWindowSeconds: 1 } })).toThrow(
       /can take 72 s, more than consumer\.timeoutSeconds \(60\)/,
