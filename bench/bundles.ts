@@ -14,7 +14,13 @@ const LAMBDA_ENV = {
   AWS_ACCESS_KEY_ID: 'bench',
   AWS_SECRET_ACCESS_KEY: 'bench',
   // The resources the functions read (the table's name, the queue's URL); their other settings keep their defaults.
-  ...resourceEnvironment(FUNCTION_SETTINGS, { table: 'crawls', queue: 'https://sqs.us-east-1.amazonaws.com/000000000000/pages' }),
+  ...resourceEnvironment(FUNCTION_SETTINGS, {
+    table: 'crawls',
+    queue: 'https://sqs.us-east-1.amazonaws.com/000000000000/pages',
+    webhookQueue: 'https://sqs.us-east-1.amazonaws.com/000000000000/webhooks',
+    eventBus: 'default',
+    secret: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:webhooks',
+  }),
   POWERTOOLS_METRICS_DISABLED: 'true',
 };
 

@@ -1,10 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RESOURCE_KINDS, resourceVariables, type ResourceKind } from '../functions/settings/setting.js';
@@ -108,6 +110,37 @@ export class CrawlerFunction extends NodejsFunction {
   bindQueueForSending(queue: IQueue): this {
     this.setResource('queue', queue.queueUrl);
     queue.grantSendMessages(this);
+    return this;
+  }
+
+  /** The webhook delivery queue's URL, and permission to send to it. */
+  bindWebhookQueueForSending(queue: IQueue): this {
+    this.setResource('webhookQueue', queue.queueUrl);
+    queue.grantSendMessages(this);
+    return this;
+  }
+
+  /**
+   * The webhook delivery queue's URL, and permission to hide a received delivery until its retry
+   * (ChangeMessageVisibility); receiving and deleting are its event source's.
+   */
+  bindWebhookQueueForRetrying(queue: IQueue): this {
+    this.setResource('webhookQueue', queue.queueUrl);
+    queue.grant(this, 'sqs:ChangeMessageVisibility');
+    return this;
+  }
+
+  /** The bus's name, and permission to put events on that bus only. */
+  bindEventBus(bus: IEventBus): this {
+    this.setResource('eventBus', bus.eventBusName);
+    bus.grantPutEventsTo(this);
+    return this;
+  }
+
+  /** The secret's ARN, and permission to read its value (read once, at cold start). */
+  bindSecret(secret: ISecret): this {
+    this.setResource('secret', secret.secretArn);
+    secret.grantRead(this);
     return this;
   }
 

@@ -4,6 +4,7 @@ import { CrawlerApi } from './api.js';
 import type { CrawlerConfig } from './config.js';
 import { Consumer } from './consumer.js';
 import { CrawlerFunction } from './crawler-function.js';
+import { CrawlEvents } from './events.js';
 import { functionDefinitions } from './function-definitions.js';
 import { Reconciler } from './reconciler.js';
 import { PageQueue } from './queue.js';
@@ -11,13 +12,15 @@ import { CrawlerMonitoring } from './monitoring.js';
 import { crawlQueues } from './resources.js';
 import { CrawlSchedules } from './schedules.js';
 import { CrawlStoreTable } from './store.js';
+import { Webhooks } from './webhooks.js';
 
 export interface CrawlerStackProps extends StackProps {
   readonly config: CrawlerConfig;
 }
 
 /**
- * The whole crawler: API → submit → SQS → consumer → DynamoDB, reads, and schedules. The stack reads the configuration
+ * The whole crawler: API → submit → SQS → consumer → DynamoDB, reads, schedules, and the table's stream → events and
+ * webhooks. The stack reads the configuration
  * and hands each construct only the settings it uses; each construct checks them and acknowledges its own cdk-nag findings.
  */
 export class CrawlerStack extends Stack {
@@ -49,6 +52,14 @@ export class CrawlerStack extends Stack {
       tracing,
     });
 
+    const webhooks = new Webhooks(this, 'Webhooks');
+    const events = new CrawlEvents(this, 'Events', {
+      definition: definitions.publish,
+      table: store.table,
+      webhookQueue: webhooks.deliveries.queue,
+      tracing,
+    });
+
     const api = new CrawlerApi(this, 'Http', {
       functions: { submit, read },
       throttleRateLimit: config.api.throttleRateLimit,
@@ -63,6 +74,8 @@ export class CrawlerStack extends Stack {
       functions: { submit, read, consume: consumer.function, reconcile: reconciler.function },
       queue: pages.queue,
       deadLetterQueue: pages.deadLetterQueue,
+      webhookDeadLetterQueue: webhooks.deliveries.deadLetterQueue,
+      publishFailureQueue: events.failureQueue,
       api: api.api,
       alarmEmail: config.observability.alarmEmail,
       oldestMessageAgeAlarmSeconds: config.observability.oldestMessageAgeAlarmSeconds,

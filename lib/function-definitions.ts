@@ -1,4 +1,6 @@
+import { PUBLISH_STREAM_FILTERS } from '../functions/adapters/stream-filters.js';
 import { CONSUME_SETTINGS } from '../functions/settings/consume.js';
+import { PUBLISH_SETTINGS } from '../functions/settings/publish.js';
 import { READ_SETTINGS } from '../functions/settings/read.js';
 import { RECONCILE_SETTINGS } from '../functions/settings/reconcile.js';
 import { configuredEnvironment, type Settings } from '../functions/settings/setting.js';
@@ -13,18 +15,21 @@ import { runningCrawlsIndex } from './resources.js';
  * drift. No CDK imports: the local stack loads this cheaply.
  */
 
-export type CrawlerFunctionName = 'submit' | 'read' | 'consume' | 'reconcile';
+export type CrawlerFunctionName = 'submit' | 'read' | 'consume' | 'reconcile' | 'publish';
 
 /**
  * What each function may do to the table: only the actions its code calls (TransactWriteItems needs Put/Update).
  * submit also serves DELETE /crawls/{crawlId}, a write the read function may not do: an UpdateItem and a GetItem.
  */
 export const TABLE_ACCESS = {
-  submit: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem'],
+  // Query and BatchGetItem: a schedule's run reads the schedule's previous run (its listing) before it starts.
+  submit: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],
   consume: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
   // BatchGetItem: GET /crawls reads the listed crawls' items in batches.
   read: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
   reconcile: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+  // A changed page's crawl, for its webhook (the stream itself is granted by the event source).
+  publish: ['dynamodb:GetItem'],
 } as const;
 export type TableAccess = keyof typeof TABLE_ACCESS;
 
@@ -68,7 +73,21 @@ export const FUNCTION_SETTINGS = {
   read: READ_SETTINGS,
   consume: CONSUME_SETTINGS,
   reconcile: RECONCILE_SETTINGS,
+  publish: PUBLISH_SETTINGS,
 } satisfies Record<CrawlerFunctionName, Settings>;
+
+/**
+ * How the table's stream invokes the publish function, on AWS (lib/events.ts) and locally (local/stream-source.ts):
+ * only the records its filters match, in batches; a batch that throws is split in two and retried, a record reported
+ * failed is retried from there, and after retryAttempts the batch's description goes to the on-failure queue.
+ */
+export const PUBLISH_EVENT_SOURCE = {
+  filters: PUBLISH_STREAM_FILTERS,
+  batchSize: 100,
+  maxBatchingWindowSeconds: 0,
+  bisectBatchOnError: true,
+  retryAttempts: 10,
+} as const;
 
 export function functionDefinitions(config: CrawlerConfig): Record<CrawlerFunctionName, FunctionDefinition> {
   const table = { retentionDays: config.retentionDays };
@@ -121,6 +140,17 @@ export function functionDefinitions(config: CrawlerConfig): Record<CrawlerFuncti
       settings: FUNCTION_SETTINGS.reconcile,
       environment: configuredEnvironment(FUNCTION_SETTINGS.reconcile, { table, ...config.reconcile }),
       tableAccess: 'reconcile',
+      maxConcurrency: 1,
+    },
+    publish: {
+      handlerFile: 'publish',
+      description: "Turns the table's stream into EventBridge events (Crawl Completed, Page Changed) and webhook deliveries",
+      memorySize: 256,
+      timeoutSeconds: 30,
+      settings: FUNCTION_SETTINGS.publish,
+      environment: configuredEnvironment(FUNCTION_SETTINGS.publish, { table }),
+      tableAccess: 'publish',
+      // One batch per shard at a time, as the stream's event source invokes it.
       maxConcurrency: 1,
     },
   };

@@ -28,6 +28,10 @@ export interface MonitoringProps {
   /** The page queue and its dead-letter queue. */
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
+  /** The webhook delivery queue's dead-letter queue: deliveries that failed through their whole retry schedule. */
+  readonly webhookDeadLetterQueue: IQueue;
+  /** The publish function's on-failure queue: stream records whose events failed through every retry. */
+  readonly publishFailureQueue: IQueue;
   readonly api: RestApi;
   /** An address to mail alarms to; the alarm topic exists either way, for any subscription you add. */
   readonly alarmEmail?: string;
@@ -44,13 +48,21 @@ export class CrawlerMonitoring extends Construct {
   readonly dashboard: Dashboard;
   readonly alarmTopic: Topic;
   readonly alarms: Record<
-    'deadLetters' | 'consumerErrors' | 'consumerThrottles' | 'oldestMessage' | 'apiServerErrors' | 'unprocessedUrls' | 'reconcilerErrors',
+    | 'deadLetters'
+    | 'consumerErrors'
+    | 'consumerThrottles'
+    | 'oldestMessage'
+    | 'apiServerErrors'
+    | 'unprocessedUrls'
+    | 'reconcilerErrors'
+    | 'webhookDeadLetters'
+    | 'publishFailures',
     Alarm
   >;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const { functions, queue, deadLetterQueue, api, alarmEmail, oldestMessageAgeAlarmSeconds } = props;
+    const { functions, queue, deadLetterQueue, webhookDeadLetterQueue, publishFailureQueue, api, alarmEmail, oldestMessageAgeAlarmSeconds } = props;
     checkProps(`CrawlerMonitoring ${id}`, [
       integerIn('oldestMessageAgeAlarmSeconds', oldestMessageAgeAlarmSeconds, 60, 1_209_600),
       alarmEmail === undefined || Token.isUnresolved(alarmEmail) || /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)
@@ -156,6 +168,18 @@ export class CrawlerMonitoring extends Construct {
         1,
         'The reconciler failed: crawls that lost messages are not being finished.',
         3,
+      ),
+      webhookDeadLetters: alarm(
+        'WebhookDeadLetters',
+        webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+        1,
+        'Webhook deliveries reached their dead-letter queue: a receiver failed every retry for over an hour. The messages say which crawl, event and URL; redrive them once the receiver answers 2xx.',
+      ),
+      publishFailures: alarm(
+        'PublishFailures',
+        publishFailureQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+        1,
+        "Stream records of the crawl table failed the publish function through every retry: their events and webhook deliveries were not sent. Each message names the shard and sequence numbers; see the publish function's logs.",
       ),
     };
     const failuresByCode = new MathExpression({

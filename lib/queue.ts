@@ -7,8 +7,14 @@ import type { QueueDefinition, QueuePairDefinition } from './resources.js';
 /** The page queue and its dead-letter queue as lib/resources.ts's crawlQueues defines them (the local stack's too). */
 export type PageQueueProps = QueuePairDefinition;
 
+/** A queue and its dead-letter queue as lib/resources.ts defines them, and what the queue is for (said in the DLQ's nag acknowledgement). */
+export interface DeadLetteredQueueProps extends QueuePairDefinition {
+  /** What the queue is, e.g. "the page queue". */
+  readonly purpose: string;
+}
+
 /** SQS's limits on a queue's settings, in seconds. */
-function queueProblems(name: string, def: QueueDefinition): (string | undefined)[] {
+export function queueProblems(name: string, def: QueueDefinition): (string | undefined)[] {
   return [
     integerIn(`${name}.visibilityTimeoutSeconds`, def.visibilityTimeoutSeconds, 0, 43_200),
     integerIn(`${name}.retentionSeconds`, def.retentionSeconds, 60, 1_209_600),
@@ -16,14 +22,14 @@ function queueProblems(name: string, def: QueueDefinition): (string | undefined)
   ];
 }
 
-/** The page queue and its dead-letter queue (by redrive policy), encrypted and TLS-only. */
-export class PageQueue extends Construct {
+/** A queue and its dead-letter queue (by redrive policy), encrypted and TLS-only. */
+export class DeadLetteredQueue extends Construct {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
 
-  constructor(scope: Construct, id: string, props: PageQueueProps) {
+  constructor(scope: Construct, id: string, props: DeadLetteredQueueProps) {
     super(scope, id);
-    checkProps(`PageQueue ${id}`, [
+    checkProps(`${new.target.name} ${id}`, [
       ...queueProblems('queue', props.queue),
       ...queueProblems('deadLetterQueue', props.deadLetterQueue),
       integerIn('maxReceiveCount', props.maxReceiveCount, 1, 1000),
@@ -36,7 +42,7 @@ export class PageQueue extends Construct {
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the page queue.',
+      reason: `This queue is itself the dead-letter queue of ${props.purpose}.`,
     });
     this.queue = new Queue(this, 'Queue', {
       visibilityTimeout: Duration.seconds(props.queue.visibilityTimeoutSeconds),
@@ -46,5 +52,12 @@ export class PageQueue extends Construct {
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
     });
+  }
+}
+
+/** The page queue and its dead-letter queue. */
+export class PageQueue extends DeadLetteredQueue {
+  constructor(scope: Construct, id: string, props: PageQueueProps) {
+    super(scope, id, { ...props, purpose: 'the page queue' });
   }
 }

@@ -1,3 +1,4 @@
+import { WEBHOOK_MAX_RECEIVE_COUNT } from '../functions/core/webhooks/retry-schedule.js';
 import type { CrawlerConfig } from './config.js';
 
 /**
@@ -18,6 +19,8 @@ export interface TableDefinition {
   /** Epoch seconds after which DynamoDB may delete the item. */
   readonly timeToLiveAttribute: string;
   readonly globalIndexes: readonly IndexDefinition[];
+  /** The table's stream: what the publish function turns into events (the table is the truth). */
+  readonly stream: 'NEW_AND_OLD_IMAGES';
 }
 
 export interface IndexDefinition {
@@ -46,6 +49,8 @@ export const crawlTable: TableDefinition = {
   sortKey: { name: 'SK', type: 'S' },
   timeToLiveAttribute: 'expiresAt',
   globalIndexes: [runningCrawlsIndex],
+  // Old and new images: a crawl's completion is the change that adds completedAt, which only both images show.
+  stream: 'NEW_AND_OLD_IMAGES',
 };
 
 export interface QueueDefinition {
@@ -87,3 +92,40 @@ export function crawlQueues(config: CrawlerConfig): QueuePairDefinition {
     maxReceiveCount: config.queue.maxReceiveCount,
   };
 }
+
+/** The deliver function's timeout: a batch of deliveries, each POST within its fetch deadline. */
+export const DELIVER_TIMEOUT_SECONDS = 60;
+
+/**
+ * The webhook delivery queue and its DLQ. A failed delivery is hidden for its retry's delay (ChangeMessageVisibility,
+ * functions/core/webhooks/retry-schedule.ts) and comes back; the receive after the schedule's last delay is its last,
+ * then SQS moves it to the DLQ. The queue keeps a message longer than the whole schedule.
+ */
+export function webhookQueues(): QueuePairDefinition {
+  return {
+    queue: {
+      logicalName: 'webhooks',
+      visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_FACTOR * DELIVER_TIMEOUT_SECONDS,
+      retentionSeconds: FOUR_DAYS,
+      receiveWaitTimeSeconds: 20,
+    },
+    deadLetterQueue: {
+      logicalName: 'webhooks-dlq',
+      visibilityTimeoutSeconds: 30,
+      retentionSeconds: FOURTEEN_DAYS,
+      receiveWaitTimeSeconds: 0,
+    },
+    maxReceiveCount: WEBHOOK_MAX_RECEIVE_COUNT,
+  };
+}
+
+/**
+ * Where the table's stream records go that the publish function failed on through all its retries (Lambda's
+ * on-failure destination sends their description: shard, sequence numbers, not the records), kept as long as SQS can.
+ */
+export const publishFailureQueue: QueueDefinition = {
+  logicalName: 'publish-failures',
+  visibilityTimeoutSeconds: 30,
+  retentionSeconds: FOURTEEN_DAYS,
+  receiveWaitTimeSeconds: 0,
+};

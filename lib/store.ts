@@ -1,5 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { crawlTable } from './resources.js';
 
@@ -7,7 +7,7 @@ export interface CrawlStoreProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** The crawl table, from the definition the local stack uses too. */
+/** The crawl table and its stream, from the definition the local stack uses too. */
 export class CrawlStoreTable extends Construct {
   readonly table: Table;
 
@@ -21,6 +21,7 @@ export class CrawlStoreTable extends Construct {
       encryption: TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      stream: StreamViewType[crawlTable.stream],
     });
     for (const index of crawlTable.globalIndexes) {
       this.table.addGlobalSecondaryIndex({

@@ -1,18 +1,25 @@
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { CrawlerConfig } from '../lib/config.js';
-import { crawlQueues, crawlTable } from '../lib/resources.js';
+import { crawlQueues, crawlTable, publishFailureQueue, webhookQueues, type QueueDefinition, type QueuePairDefinition } from '../lib/resources.js';
 
 export interface ProvisionedResources {
   tableName: string;
+  /** The table's stream, which the publish function reads. */
+  streamArn: string;
   queueUrl: string;
   queueArn: string;
   deadLetterQueueUrl: string;
+  webhookQueueUrl: string;
+  webhookQueueArn: string;
+  webhookDeadLetterQueueUrl: string;
+  /** Where the stream's event source describes the records the publish function failed on through every retry. */
+  publishFailureQueueUrl: string;
 }
 
 /**
  * Creates the table and queues on the local engines from lib/resources.ts, the definitions the CDK stack is built
- * from: same keys, TTL attribute, visibility timeout, retention and redrive policy.
+ * from: same keys, TTL attribute, stream, visibility timeout, retention and redrive policy.
  */
 export async function provision(
   clients: { dynamodb: DynamoDBClient; sqs: SQSClient },
@@ -21,9 +28,10 @@ export async function provision(
 ): Promise<ProvisionedResources> {
   const tableName = `${prefix}-${crawlTable.logicalName}`;
   const keyAttributes = [crawlTable.partitionKey, crawlTable.sortKey, ...crawlTable.globalIndexes.flatMap((i) => [i.partitionKey, i.sortKey])];
-  await clients.dynamodb.send(
+  const created = await clients.dynamodb.send(
     new CreateTableCommand({
       TableName: tableName,
+      StreamSpecification: { StreamEnabled: true, StreamViewType: crawlTable.stream },
       BillingMode: 'PAY_PER_REQUEST',
       AttributeDefinitions: [...new Map(keyAttributes.map((a) => [a.name, { AttributeName: a.name, AttributeType: a.type }])).values()],
       KeySchema: [
@@ -47,34 +55,42 @@ export async function provision(
     }),
   );
 
-  const def = crawlQueues(config);
-  const dlq = await clients.sqs.send(
-    new CreateQueueCommand({
-      QueueName: `${prefix}-${def.deadLetterQueue.logicalName}`,
-      Attributes: {
-        MessageRetentionPeriod: String(def.deadLetterQueue.retentionSeconds),
-        VisibilityTimeout: String(def.deadLetterQueue.visibilityTimeoutSeconds),
-      },
-    }),
-  );
-  const dlqArn = await queueArn(clients.sqs, dlq.QueueUrl!);
-  const queue = await clients.sqs.send(
-    new CreateQueueCommand({
-      QueueName: `${prefix}-${def.queue.logicalName}`,
-      Attributes: {
-        VisibilityTimeout: String(def.queue.visibilityTimeoutSeconds),
-        MessageRetentionPeriod: String(def.queue.retentionSeconds),
-        ReceiveMessageWaitTimeSeconds: String(def.queue.receiveWaitTimeSeconds),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: def.maxReceiveCount }),
-      },
-    }),
-  );
+  const pages = await createQueuePair(clients.sqs, prefix, crawlQueues(config));
+  const webhooks = await createQueuePair(clients.sqs, prefix, webhookQueues());
+  const failures = await createQueue(clients.sqs, prefix, publishFailureQueue);
   return {
     tableName,
-    queueUrl: queue.QueueUrl!,
-    queueArn: await queueArn(clients.sqs, queue.QueueUrl!),
-    deadLetterQueueUrl: dlq.QueueUrl!,
+    streamArn: created.TableDescription!.LatestStreamArn!,
+    queueUrl: pages.queueUrl,
+    queueArn: pages.queueArn,
+    deadLetterQueueUrl: pages.deadLetterQueueUrl,
+    webhookQueueUrl: webhooks.queueUrl,
+    webhookQueueArn: webhooks.queueArn,
+    webhookDeadLetterQueueUrl: webhooks.deadLetterQueueUrl,
+    publishFailureQueueUrl: failures,
   };
+}
+
+async function createQueue(sqs: SQSClient, prefix: string, def: QueueDefinition, redrive?: { deadLetterTargetArn: string; maxReceiveCount: number }): Promise<string> {
+  const out = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${prefix}-${def.logicalName}`,
+      Attributes: {
+        VisibilityTimeout: String(def.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(def.retentionSeconds),
+        ReceiveMessageWaitTimeSeconds: String(def.receiveWaitTimeSeconds),
+        ...(redrive ? { RedrivePolicy: JSON.stringify(redrive) } : {}),
+      },
+    }),
+  );
+  return out.QueueUrl!;
+}
+
+/** A queue and its DLQ, by redrive policy. */
+async function createQueuePair(sqs: SQSClient, prefix: string, def: QueuePairDefinition): Promise<{ queueUrl: string; queueArn: string; deadLetterQueueUrl: string }> {
+  const deadLetterQueueUrl = await createQueue(sqs, prefix, def.deadLetterQueue);
+  const queueUrl = await createQueue(sqs, prefix, def.queue, { deadLetterTargetArn: await queueArn(sqs, deadLetterQueueUrl), maxReceiveCount: def.maxReceiveCount });
+  return { queueUrl, queueArn: await queueArn(sqs, queueUrl), deadLetterQueueUrl };
 }
 
 async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {

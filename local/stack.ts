@@ -1,15 +1,19 @@
 import { availableParallelism } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { CrawlerConfig } from '../lib/config.js';
 import type { ReconcileReport } from '../functions/core/crawl/reconcile.js';
 import { resourceEnvironment, switchVariables } from '../functions/settings/setting.js';
 import { HANDLER_FILES } from '../lib/bundling.js';
-import { BASE_ENVIRONMENT, functionDefinitions, RECONCILE_EVENT, type CrawlerFunctionName } from '../lib/function-definitions.js';
+import { BASE_ENVIRONMENT, functionDefinitions, PUBLISH_EVENT_SOURCE, RECONCILE_EVENT, type CrawlerFunctionName } from '../lib/function-definitions.js';
 import { crawlQueues } from '../lib/resources.js';
 import { startApiServer } from './api-server.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, startSqsServer } from './engines.js';
+import { startEventBus, type ReceivedEvent, type RunningEventBus } from './event-bus.js';
 import { startEventSource, type RunningEventSource } from './event-source.js';
+import { startStreamSource, type RunningStreamSource } from './stream-source.js';
 import { buildFunctionBundles, LocalFunction } from './lambda-runtime.js';
 import { provision, type ProvisionedResources } from './provision.js';
 import { startScheduler, type RunningScheduler } from './scheduler.js';
@@ -25,6 +29,8 @@ export interface LocalStackOptions {
   reconcileEveryMs?: number;
   /** Containers per function at most, whatever its concurrency (default: defaultMaxContainers()). */
   maxContainers?: number;
+  /** The key webhook deliveries are signed with (default: WEBHOOK_SECRET from the environment, else a new random one). */
+  webhookSecret?: string;
 }
 
 /**
@@ -46,6 +52,12 @@ export interface LocalStack {
   sqsEndpoint: string;
   resources: ProvisionedResources;
   eventSource: RunningEventSource;
+  /** The table's stream feeding the publish function. */
+  streamSource: RunningStreamSource;
+  /** EventBridge's stand-in: the events the publish function put. */
+  eventBus: RunningEventBus;
+  /** The key webhook deliveries are signed with. */
+  webhookSecret: string;
   scheduler: RunningScheduler | null;
   /** Consumer containers at most (its concurrency, capped by maxContainers). */
   consumerContainers: number;
@@ -74,13 +86,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   try {
-    const [dynamodb, sqs, bundles] = await Promise.all([startDynamoDbLocal(), startSqsServer(), buildFunctionBundles(HANDLER_FILES)]);
-    stops.push(() => dynamodb.stop(), () => sqs.stop(), () => bundles.remove());
+    const [dynamodb, sqs, eventBus, bundles] = await Promise.all([
+      startDynamoDbLocal(),
+      startSqsServer(),
+      startEventBus({ onEvent: (event) => log(eventLine(event)) }),
+      buildFunctionBundles(HANDLER_FILES),
+    ]);
+    stops.push(() => dynamodb.stop(), () => sqs.stop(), () => eventBus.stop(), () => bundles.remove());
+    const webhookSecret = options.webhookSecret ?? process.env['WEBHOOK_SECRET'] ?? randomBytes(32).toString('hex');
 
     const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     const ddbClient = new DynamoDBClient({ ...clientConfig, endpoint: dynamodb.endpoint });
     const sqsClient = new SQSClient({ ...clientConfig, endpoint: sqs.endpoint });
-    stops.push(() => ddbClient.destroy(), () => sqsClient.destroy());
+    const streamsClient = new DynamoDBStreamsClient({ ...clientConfig, endpoint: dynamodb.endpoint });
+    stops.push(() => ddbClient.destroy(), () => sqsClient.destroy(), () => streamsClient.destroy());
     const resources = await provision({ dynamodb: ddbClient, sqs: sqsClient }, config);
 
     // Each function in its own containers, from its bundle, with the environment the CDK stack gives it, pointed at
@@ -92,6 +111,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBus.endpoint,
       // Nor does your ~/.aws profile (retry modes, regions, credentials): a function sees only what Lambda gives it.
       AWS_CONFIG_FILE: '/nonexistent/serverless-crawler/aws-config',
       AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/serverless-crawler/aws-credentials',
@@ -112,7 +132,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           environment: {
             ...BASE_ENVIRONMENT,
             ...def.environment,
-            ...resourceEnvironment(def.settings, { table: resources.tableName, queue: resources.queueUrl }),
+            ...resourceEnvironment(def.settings, {
+              table: resources.tableName,
+              queue: resources.queueUrl,
+              webhookQueue: resources.webhookQueueUrl,
+              eventBus: 'default',
+            }),
             // The safety switches a function reads (functions/settings/), as you set them for the local stack.
             ...Object.fromEntries(switchVariables(def.settings).flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : []))),
             AWS_LAMBDA_FUNCTION_NAME: functionName,
@@ -158,6 +183,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ticker.unref();
     stops.push(() => clearInterval(ticker));
 
+    // The publish function on the table's stream, as its event source mapping on AWS (lib/events.ts) feeds it.
+    const streamSource = startStreamSource({
+      streams: streamsClient,
+      streamArn: resources.streamArn,
+      region: LOCAL_REGION,
+      invoke: (event) => fns.publish.invoke(event),
+      ...PUBLISH_EVENT_SOURCE,
+      onFailure: async (failure) => {
+        log(`publish gave up on stream records ${failure.DDBStreamBatchInfo.startSequenceNumber}…${failure.DDBStreamBatchInfo.endSequenceNumber}: described on the failure queue`);
+        await sqsClient.send(new SendMessageCommand({ QueueUrl: resources.publishFailureQueueUrl, MessageBody: JSON.stringify(failure) }));
+      },
+      onBatch: ({ failures, error }) => {
+        if (error) log(`publish batch failed: ${(error as Error).message}`);
+        else if (failures > 0) log(`publish: ${failures} stream records left for retry`);
+      },
+    });
+    stops.push(() => streamSource.stop());
+
     const api = await startApiServer(
       { submit: (event) => fns.submit.invoke(event), read: (event) => fns.read.invoke(event) },
       {
@@ -202,6 +245,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       sqsEndpoint: sqs.endpoint,
       resources,
       eventSource,
+      streamSource,
+      eventBus,
+      webhookSecret,
       scheduler,
       functions: fns,
       consumerContainers: fns.consume.options.maxConcurrency,
@@ -213,4 +259,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stopAll();
     throw err;
   }
+}
+
+/** One line of the `npm start` output per event put on the bus. */
+function eventLine(event: ReceivedEvent): string {
+  const detail = event.detail as { crawlId?: string; url?: string; status?: string; succeeded?: number; failed?: number; changedFields?: string[] };
+  const what =
+    event.detailType === 'Page Changed'
+      ? `${detail.url} (${detail.changedFields?.join(', ') ?? ''})`
+      : event.detailType === 'Crawl Completed'
+        ? `${detail.status}, ${detail.succeeded} succeeded, ${detail.failed} failed`
+        : JSON.stringify(detail).slice(0, 200);
+  return `event ${event.detailType}: crawl ${detail.crawlId ?? '?'} ${what}`;
 }

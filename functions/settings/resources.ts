@@ -16,3 +16,8 @@ export const TABLE_SETTINGS = {
 export const QUEUE_SETTINGS = {
   queueUrl: resource('queue', { env: 'PAGE_QUEUE_URL', doc: "The page queue's URL." }),
 };
+
+/** What the functions that send or retry webhook deliveries read: the webhook delivery queue (bound with the access each needs). */
+export const WEBHOOK_QUEUE_SETTINGS = {
+  queueUrl: resource('webhookQueue', { env: 'WEBHOOK_QUEUE_URL', doc: "The webhook delivery queue's URL." }),
+};

@@ -34,11 +34,15 @@ export interface TextSetting extends Declared {
   readonly default: string;
 }
 
-/** The resources a function can be bound to; the binding sets the variable and grants the access. */
-export const RESOURCE_KINDS = ['table', 'queue'] as const;
+/**
+ * The resources a function can be bound to; the binding sets the variable and grants the access. `queue` is the page
+ * queue, `webhookQueue` the webhook delivery queue, `eventBus` the EventBridge bus events are put on, `secret` the
+ * webhook signing secret (Secrets Manager).
+ */
+export const RESOURCE_KINDS = ['table', 'queue', 'webhookQueue', 'eventBus', 'secret'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
-/** A required name of a resource (the table's name, the queue's URL), set by binding the function to it. */
+/** A required name of a resource (the table's name, a queue's URL, the bus's name, the secret's ARN), set by binding the function to it. */
 export interface ResourceSetting extends Declared {
   readonly kind: 'resource';
   readonly resource: ResourceKind;
@@ -173,9 +177,20 @@ export function resourceVariables(settings: Settings, kind: ResourceKind): strin
   return settingsIn(settings).flatMap((setting) => (setting.kind === 'resource' && setting.resource === kind ? [setting.env] : []));
 }
 
-/** The variables naming the resources the function reads, set to the given table name and queue URL. */
-export function resourceEnvironment(settings: Settings, resources: Readonly<Record<ResourceKind, string>>): Record<string, string> {
-  return Object.fromEntries(RESOURCE_KINDS.flatMap((kind) => resourceVariables(settings, kind).map((name) => [name, resources[kind]])));
+/**
+ * The variables naming the resources the function reads, set to the given names. A resource the function reads but
+ * is not given is an error, as a CDK binding missing is at synth.
+ */
+export function resourceEnvironment(settings: Settings, resources: Readonly<Partial<Record<ResourceKind, string>>>): Record<string, string> {
+  return Object.fromEntries(
+    RESOURCE_KINDS.flatMap((kind) =>
+      resourceVariables(settings, kind).map((name) => {
+        const value = resources[kind];
+        if (value === undefined) throw new Error(`${name} names a ${kind}, but no ${kind} was given`);
+        return [name, value];
+      }),
+    ),
+  );
 }
 
 /** The variables of the function's safety switches. */

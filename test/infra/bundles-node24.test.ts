@@ -73,7 +73,13 @@ describe.runIf(canRun)(`bundles on the Lambda runtime's Node.js ${runtimeMajor}`
       timeout: 15_000,
       // Only what the handlers need at cold start; dummy credentials, and nothing here calls AWS.
       env: {
-        ...resourceEnvironment(FUNCTION_SETTINGS, { table: 'crawler-bundle-test', queue: 'https://sqs.us-east-1.amazonaws.com/000000000000/crawler-bundle-test' }),
+        ...resourceEnvironment(FUNCTION_SETTINGS, {
+          table: 'crawler-bundle-test',
+          queue: 'https://sqs.us-east-1.amazonaws.com/000000000000/crawler-bundle-test',
+          webhookQueue: 'https://sqs.us-east-1.amazonaws.com/000000000000/crawler-bundle-test-webhooks',
+          eventBus: 'default',
+          secret: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:crawler-bundle-test',
+        }),
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'AKIDBUNDLETEST',
         AWS_SECRET_ACCESS_KEY: 'bundle-test',

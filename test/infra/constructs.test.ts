@@ -117,6 +117,8 @@ describe('CrawlerMonitoring', () => {
           functions: { submit: fn, read: fn, consume: fn, reconcile: fn },
           queue,
           deadLetterQueue: queue,
+          webhookDeadLetterQueue: queue,
+          publishFailureQueue: queue,
           api,
           alarmEmail: 'ops at example.com',
           oldestMessageAgeAlarmSeconds: 900,

@@ -1,5 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { parseCrawlerConfig } from '../../lib/config.js';
+import { functionDefinitions } from '../../lib/function-definitions.js';
 import { functionId, shippedConfig, synthStack } from '../support/stack.js';
 
 const { template } = synthStack();
@@ -16,7 +18,7 @@ describe('alarms', () => {
   const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0]!;
 
   it('every alarm notifies the alarm topic', () => {
-    expect(alarms().length).toBe(7);
+    expect(alarms().length).toBe(9);
     for (const a of alarms()) expect(a['AlarmActions']).toEqual([ref(topic)]);
   });
 
@@ -119,7 +121,7 @@ describe('tracing', () => {
     for (const fn of Object.values(template.findResources('AWS::Lambda::Function') as Resources)) expect(fn.Properties['TracingConfig']).toBeUndefined();
     const traced = synthStack({ ...(shippedConfig() as object), observability: { tracing: true } }).template;
     const fns = Object.values(traced.findResources('AWS::Lambda::Function') as Resources).filter((f) => f.Properties['Handler'] === 'index.handler');
-    expect(fns.length).toBe(4);
+    expect(fns.length).toBe(Object.keys(functionDefinitions(parseCrawlerConfig(shippedConfig()))).length);
     for (const fn of fns) expect(fn.Properties['TracingConfig']).toEqual({ Mode: 'Active' });
     traced.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: true });
   });
