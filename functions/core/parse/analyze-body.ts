@@ -4,13 +4,15 @@ import type { PageLinks } from './links.js';
 import { parsePage } from './parse-page.js';
 import type { PageFields } from '../model/summary.js';
 
-/** What the engine learns from a fetched HTML body: its encoding, the Summary's page fields, its links, its hash. */
+/** What the engine learns from a fetched HTML body: its encoding, the Summary's page fields, its links, its hashes. */
 export interface Analysis {
   charset: string;
   fields: PageFields;
   pageLinks: PageLinks;
   parser: 'stream' | 'tree';
   contentHash: string;
+  /** The Summary's textHash, from the parse. */
+  textHash: string;
 }
 
 /** Decode + parse + summary + hash of one body. The engine calls one of these; a ParsePool provides another. */

@@ -6,6 +6,8 @@ import { scanTree } from './tree-builder.js';
 export interface ParsedPage {
   fields: PageFields;
   pageLinks: PageLinks;
+  /** The Summary's textHash (see PageScan). */
+  textHash: string;
   /** Which parser produced the fields: the streaming pass, or the standard's tree builder when the pass gave up. */
   parser: 'stream' | 'tree';
 }
@@ -18,6 +20,6 @@ export async function parsePage(html: string, documentUrl: string): Promise<Pars
   const scanned = await scanHtml(html);
   const parser = 'needsTreeBuilder' in scanned ? 'tree' : 'stream';
   const page = 'needsTreeBuilder' in scanned ? await scanTree(html) : scanned;
-  const { hrefs, baseHref, nofollow, ...fields } = page;
-  return { fields, pageLinks: { hrefs, baseHref, nofollow }, parser };
+  const { hrefs, baseHref, nofollow, textHash, ...fields } = page;
+  return { fields, pageLinks: { hrefs, baseHref, nofollow }, textHash, parser };
 }

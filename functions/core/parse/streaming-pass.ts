@@ -1,6 +1,7 @@
 import { setImmediate } from 'node:timers/promises';
 import { Parser, type Handler } from 'htmlparser2';
 import type { PageFields } from '../model/summary.js';
+import { TextHash } from './text-hash.js';
 
 /** What one pass over a document finds: the Summary's page fields, and what is needed to list its links. */
 export interface PageScan extends PageFields {
@@ -10,6 +11,8 @@ export interface PageScan extends PageFields {
   baseHref: string | null;
   /** Some `<meta name=robots>` says `nofollow` or `none`: the page's links are not to be followed. */
   nofollow: boolean;
+  /** The Summary's textHash: SHA-256 of the body's text outside script, style and template, whitespace collapsed. */
+  textHash: string;
 }
 
 /**
@@ -23,15 +26,23 @@ export interface PageScan extends PageFields {
  * SVG/MathML content, markup inside the raw-text elements htmlparser2 does not know (`iframe`, `noembed`,
  * `noframes`, `plaintext`), and escaped `<script>` text. The triggers are deliberately broad: a false alarm costs one
  * slower parse, a missed one a wrong count. The commonest misnesting, an `<a>` opened inside an open `<a>`, is
- * handled here: the adoption agency's clones are counted. On the real-page corpus 4 pages in 178 take the slow path.
+ * handled here: the adoption agency's clones are counted. The page's text adds its own places, where the tree
+ * builder would move text or keep it somewhere else: text or a non-table element straight inside a table (foster
+ * parenting), table parts out of place, text inside the raw-text elements htmlparser2 does not know, entities in a
+ * `<textarea>` (htmlparser2 leaves them undecoded), a `<frameset>`, CDATA in SVG/MathML (text there) or holding a `>`
+ * in HTML, a comment ended by `--!>`, an HTML `<template>` closed implicitly.
  *
  * The rules that do not need a tree builder are applied here: nothing inside `<template>` is part of the document;
  * only an HTML `<title>` is the document's title (not SVG's); `<image>` is `<img>`; a second `<html>` tag adds
  * attributes the first lacked; newlines are normalized and NUL becomes U+FFFD, as the input stream does.
+ *
+ * The text is the body's: what comes before the body is followed with the tree builder's insertion modes before
+ * `<body>` (see `startTagBeforeBody`), and from there all text counts but that of `<script>`, `<style>` (in any
+ * namespace: a selector matches SVG's too), `<template>`, and comments. It is hashed as it arrives (TextHash).
  */
-export async function scanHtml(html: string): Promise<PageScan | { needsTreeBuilder: string }> {
-  const scan = new Scan();
-  const parser = new Parser(scan, PARSER_OPTIONS);
+export async function scanHtml(html: string, options: ScanOptions = {}): Promise<PageScan | { needsTreeBuilder: string }> {
+  const scan = new Scan(options.hashText ?? true);
+  const parser = new EndTagTellingParser(scan, html);
   try {
     await inSlices(html, (slice) => parser.write(slice));
     // htmlparser2 closes whatever is still open at the end; a browser just stops, so those closes mean nothing.
@@ -42,6 +53,11 @@ export async function scanHtml(html: string): Promise<PageScan | { needsTreeBuil
     throw err;
   }
   return scan.result();
+}
+
+export interface ScanOptions {
+  /** False leaves the text out (textHash is then empty): the bench's way to show what the text costs. */
+  hashText?: boolean;
 }
 
 /**
@@ -60,6 +76,25 @@ export async function inSlices(text: string, write: (slice: string, last: boolea
 const PARSER_OPTIONS = { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true, recognizeSelfClosing: false };
 
 class NeedsTreeBuilder extends Error {}
+
+/**
+ * htmlparser2's parser, telling the scan of every end tag as written before acting on it: htmlparser2 says nothing
+ * of an end tag with no element of its name open, and before the body `</body>` or `</head>` still matter.
+ * (`onclosetag(start, end)` is the tokenizer's callback; its offsets count from the start of the document.)
+ */
+class EndTagTellingParser extends Parser {
+  constructor(
+    private readonly scan: Scan,
+    private readonly html: string,
+  ) {
+    super(scan, PARSER_OPTIONS);
+  }
+
+  override onclosetag(start: number, endIndex: number): void {
+    this.scan.onEndTagToken(this.html.slice(start, endIndex).toLowerCase());
+    super.onclosetag(start, endIndex);
+  }
+}
 
 const enum Ns {
   Html,
@@ -98,6 +133,42 @@ const MARKERS = new Set(['applet', 'object', 'marquee', 'td', 'th', 'caption']);
 const TABLE_PARTS = new Set(['caption', 'col', 'colgroup', 'tbody', 'td', 'tfoot', 'th', 'thead', 'tr']);
 /** Raw-text elements for a browser that htmlparser2 parses as markup. */
 const RAW_TEXT = new Set(['iframe', 'noembed', 'noframes']);
+/** Where the tree builder's current node makes text and most elements go before the table ("foster parenting"). */
+const TABLE_CONTEXT = new Set(['table', 'tbody', 'thead', 'tfoot', 'tr', 'colgroup']);
+/** What the tree builder keeps in place inside a table (void elements are moved out too, but hold no text). */
+const IN_TABLE_PLACE = new Set(['caption', 'colgroup', 'col', 'tbody', 'thead', 'tfoot', 'tr', 'td', 'th', 'table', 'script', 'style', 'template', 'input', 'form']);
+/** The table parts, and the elements they must sit in for htmlparser2's nesting to be the tree builder's. */
+const TABLE_PART_PARENTS: Record<string, ReadonlySet<string>> = {
+  td: new Set(['tr', 'tbody', 'thead', 'tfoot', 'table']),
+  th: new Set(['tr', 'tbody', 'thead', 'tfoot', 'table']),
+  tr: new Set(['tbody', 'thead', 'tfoot', 'table']),
+  tbody: new Set(['table']),
+  thead: new Set(['table']),
+  tfoot: new Set(['table']),
+  caption: new Set(['table']),
+  colgroup: new Set(['table']),
+};
+/** Elements the tree builder puts in the head before the body starts ("in head"); anything else starts the body. */
+const HEAD_CONTENT = new Set(['base', 'basefont', 'bgsound', 'link', 'meta', 'noframes', 'script', 'style', 'template', 'title']);
+/** What a `<noscript>` in the head may hold (scripting off); anything else closes it and is taken as in the head. */
+const HEAD_NOSCRIPT_CONTENT = new Set(['basefont', 'bgsound', 'link', 'meta', 'noframes', 'style']);
+/** Elements whose first newline the tree builder drops. */
+const DROPS_FIRST_NEWLINE = new Set(['pre', 'listing', 'textarea']);
+/** Elements htmlparser2 reads as raw text or RCDATA in any namespace; in SVG/MathML a browser reads tags and entities. */
+const HTMLPARSER2_RAW = new Set(['title', 'textarea', 'xmp']);
+/** HTML elements whose text the tokenizer reads as RCDATA or raw text, where NUL becomes U+FFFD. */
+const KEEPS_NUL = new Set(['title', 'textarea', 'xmp', 'iframe', 'noembed', 'noframes']);
+const NOT_ASCII_WHITESPACE = /[^\t\n\f\r ]/;
+
+/** The tree builder's insertion modes before the body, and "in body" for all that follows. */
+const enum Mode {
+  BeforeHead,
+  InHead,
+  InHeadNoscript,
+  AfterHead,
+  InBody,
+}
+
 const VOID = new Set(['area', 'base', 'basefont', 'br', 'col', 'command', 'embed', 'frame', 'hr', 'img', 'input', 'isindex', 'keygen', 'link', 'meta', 'param', 'source', 'track', 'wbr']);
 
 /** The input stream's preprocessing, for the values we keep: CRLF and CR become LF, NUL becomes U+FFFD. */
@@ -121,6 +192,8 @@ class Scan implements Partial<Handler> {
   /** Stack positions of `<a>` elements a browser has closed but htmlparser2 still holds open. */
   private readonly closedAnchors = new Set<number>();
   private templateDepth = 0;
+  /** Open `<template>` elements in SVG/MathML: not a template's content, but `querySelectorAll('template')` removes them. */
+  private foreignTemplateDepth = 0;
   private rawTextDepth = 0;
   ended = false;
   private titleState: 'none' | 'open' | 'done' = 'none';
@@ -136,6 +209,19 @@ class Scan implements Partial<Handler> {
   private images = 0;
   private readonly hrefs: string[] = [];
 
+  private parser: Parser | null = null;
+  private mode = Mode.BeforeHead;
+  private readonly text: TextHash | null;
+  /**
+   * The last token opened a `<pre>`, `<listing>` or `<textarea>`: a newline that follows at once is dropped ('newline');
+   * or it was a lone CR ending a piece of text, whose LF may start the next piece ('lf', as CRLF is one newline).
+   */
+  private dropNext: 'newline' | 'lf' | null = null;
+
+  constructor(hashText: boolean) {
+    this.text = hashText ? new TextHash() : null;
+  }
+
   result(): PageScan {
     return {
       title: this.titleState === 'none' ? '' : collapseWhitespace(normalizeText(this.titleText)),
@@ -148,10 +234,22 @@ class Scan implements Partial<Handler> {
       hrefs: this.hrefs,
       baseHref: this.baseHref,
       nofollow: this.nofollow,
+      textHash: this.text?.digest() ?? '',
     };
   }
 
-  onopentag(name: string, attribs: Record<string, string>): void {
+  /** An end tag as written (see EndTagTellingParser). */
+  onEndTagToken(name: string): void {
+    // In a raw-text element a browser reads any other end tag as text; htmlparser2 would close elements with it.
+    if (this.rawTextDepth > 0 && name !== this.names[this.names.length - 1]) throw new NeedsTreeBuilder(`markup inside <${this.names[this.names.length - 1]}>`);
+    if (this.text && this.mode !== Mode.InBody && this.templateDepth === 0) this.endTagBeforeBody(name);
+  }
+
+  onparserinit(parser: Parser): void {
+    this.parser = parser;
+  }
+
+  onopentag(name: string, attribs: Record<string, string>, isImplied: boolean): void {
     const depth = this.names.length;
     const parentNs = depth ? this.namespaces[depth - 1]! : Ns.Html;
     let ns: Ns;
@@ -164,10 +262,12 @@ class Scan implements Partial<Handler> {
       ns = parentNs;
     }
     if (this.rawTextDepth > 0) throw new NeedsTreeBuilder(`markup inside <${this.names.find((n) => RAW_TEXT.has(n))}>`);
+    if (this.text && this.templateDepth === 0) this.textOnStartTag(name, ns, isImplied);
     this.names.push(name);
     this.namespaces.push(ns);
 
     if (ns === Ns.Html && name === 'template') this.templateDepth++;
+    else if (name === 'template') this.foreignTemplateDepth++;
     if (this.templateDepth > 0) return;
 
     if (ns === Ns.Html) {
@@ -250,12 +350,18 @@ class Scan implements Partial<Handler> {
     const ns = this.namespaces[depth];
     this.names.pop();
     this.namespaces.pop();
-    if (ns !== Ns.Html) return;
+    if (ns !== Ns.Html) {
+      if (name === 'template') this.foreignTemplateDepth--;
+      return;
+    }
     if (name === 'template') {
+      // htmlparser2 closes a template when an end tag closes an element around it; a browser does not.
+      if (implied) throw new NeedsTreeBuilder('<template> closed implicitly');
       this.templateDepth--;
       return;
     }
     if (this.templateDepth > 0) return;
+    this.dropNext = null;
     if (name === 'a' && this.closedAnchors.delete(depth)) return;
     if (this.openAnchors.length > 0 && implied && !VOID.has(name)) {
       throw new NeedsTreeBuilder(`<${name}> closed implicitly inside <a>`);
@@ -280,7 +386,142 @@ class Scan implements Partial<Handler> {
   }
 
   ontext(text: string): void {
+    // Text flushed at the end is what htmlparser2 holds back: a tag, comment or declaration cut off by the end of
+    // the document, most of which a browser drops or takes as a comment.
+    if (this.ended && this.text) throw new NeedsTreeBuilder('the document ends inside markup');
     if (this.titleState === 'open') this.titleText += text;
     else if (this.scriptText !== null) this.scriptText += text;
+    if (this.text && this.templateDepth === 0 && this.foreignTemplateDepth === 0) this.bodyText(text, this.text);
+  }
+
+  oncomment(data: string): void {
+    this.dropNext = null;
+    if (!this.text || this.templateDepth > 0) return;
+    // htmlparser2 takes `<![CDATA[...]]>` for a comment. A browser does so in HTML but ends it at the first `>`, and
+    // in SVG/MathML it is text. And a browser also ends a comment at `--!>`.
+    if (data.startsWith('[CDATA[') && data.endsWith(']]')) {
+      const ns = this.namespaces[this.namespaces.length - 1] ?? Ns.Html;
+      if (ns !== Ns.Html) throw new NeedsTreeBuilder('CDATA in SVG/MathML');
+      if (data.includes('>')) throw new NeedsTreeBuilder('CDATA holding a >');
+    } else if (data.includes('--!>')) {
+      throw new NeedsTreeBuilder('a comment ended by --!>');
+    }
+  }
+
+  onprocessinginstruction(): void {
+    this.dropNext = null;
+  }
+
+  /** A start tag (outside templates), for the text: it may start the body, or be where the text goes elsewhere. */
+  private textOnStartTag(name: string, ns: Ns, isImplied: boolean): void {
+    this.dropNext = null;
+    if (ns === Ns.Html && name === 'frameset') throw new NeedsTreeBuilder('<frameset>: the body may be a frameset');
+    if (this.mode !== Mode.InBody) {
+      // htmlparser2 turns `</p>` into `<p></p>` and `</br>` into `<br>`: end tags, which onEndTagToken has seen.
+      if (!isImplied) this.startTagBeforeBody(name, ns);
+      return;
+    }
+    if (ns !== Ns.Html) return;
+    if (DROPS_FIRST_NEWLINE.has(name)) this.dropNext = 'newline';
+    const parent = this.tableParent();
+    if (parent !== null && !IN_TABLE_PLACE.has(name) && !VOID.has(name)) throw new NeedsTreeBuilder(`<${name}> straight inside <${parent}>`);
+    const parents = TABLE_PART_PARENTS[name];
+    if (parents && !(parent !== null && parents.has(parent))) throw new NeedsTreeBuilder(`<${name}> out of its table`);
+  }
+
+  /**
+   * The element the tree builder would insert into, if it is one where text is moved before the table; else null.
+   * A `<form>` opened straight inside a table is closed by the tree builder at once: what follows is in the table.
+   */
+  private tableParent(): string | null {
+    let at = this.names.length - 1;
+    while (at > 0 && this.names[at] === 'form' && TABLE_CONTEXT.has(this.names[at - 1]!) && this.namespaces[at - 1] === Ns.Html) at--;
+    return at >= 0 && this.namespaces[at] === Ns.Html && TABLE_CONTEXT.has(this.names[at]!) ? this.names[at]! : null;
+  }
+
+  /** The insertion modes before the body ("before head", "in head", "in head noscript", "after head") for a start tag. */
+  private startTagBeforeBody(name: string, ns: Ns): void {
+    for (;;) {
+      if (ns === Ns.Html && name === 'html') return;
+      switch (this.mode) {
+        case Mode.BeforeHead:
+          this.mode = Mode.InHead;
+          if (name === 'head') return;
+          continue;
+        case Mode.InHeadNoscript:
+          if (name === 'head' || name === 'noscript' || HEAD_NOSCRIPT_CONTENT.has(name)) return;
+          this.mode = Mode.InHead;
+          continue;
+        case Mode.InHead:
+          if (name === 'head' || HEAD_CONTENT.has(name)) return;
+          if (name === 'noscript') {
+            this.mode = Mode.InHeadNoscript;
+            return;
+          }
+          this.mode = Mode.AfterHead;
+          continue;
+        default:
+          if (name === 'head' || HEAD_CONTENT.has(name)) return;
+          this.mode = Mode.InBody;
+          return;
+      }
+    }
+  }
+
+  /** An end tag before the body: `</head>` and `</noscript>` move on; `</body>`, `</html>` and `</br>` start the body. */
+  private endTagBeforeBody(name: string): void {
+    if (this.mode === Mode.InHeadNoscript) {
+      if (name === 'noscript') this.mode = Mode.InHead;
+      else if (name === 'br') this.mode = Mode.InBody;
+    } else if (name === 'body' || name === 'html' || name === 'br') {
+      this.mode = Mode.InBody;
+    } else if (name === 'head' && this.mode !== Mode.AfterHead) {
+      this.mode = Mode.AfterHead;
+    }
+  }
+
+  /** Text outside templates: hashed if it is the body's. */
+  private bodyText(text: string, hash: TextHash): void {
+    const depth = this.names.length - 1;
+    const element = this.names[depth];
+    const html = depth < 0 || this.namespaces[depth] === Ns.Html;
+    if (element === 'script' || element === 'style') {
+      // htmlparser2 reads these as raw text in SVG/MathML too, where a browser reads tags, which may leave the SVG.
+      if (!html && /<\/?[a-z]/i.test(text)) throw new NeedsTreeBuilder(`a tag inside an SVG/MathML <${element}>`);
+      return;
+    }
+    if (this.mode !== Mode.InBody) {
+      // A <title> or <noframes> before the body is the head's.
+      if (html && (element === 'title' || element === 'noframes')) return;
+      const first = text.search(NOT_ASCII_WHITESPACE);
+      if (first < 0) return;
+      this.mode = Mode.InBody;
+      text = text.slice(first);
+    }
+    // A browser decodes no character reference in these; htmlparser2 does, and hands a decoded one over on its own.
+    if (html && element !== undefined && RAW_TEXT.has(element) && this.parser!.endIndex - this.parser!.startIndex + 1 !== text.length) {
+      throw new NeedsTreeBuilder(`a character reference inside <${element}>`);
+    }
+    if (!html && element !== undefined && HTMLPARSER2_RAW.has(element) && /<\/?[a-z]|&/i.test(text)) {
+      throw new NeedsTreeBuilder(`a tag or character reference inside an SVG/MathML <${element}>`);
+    }
+    if (html && element === 'textarea' && text.includes('&')) throw new NeedsTreeBuilder('a character reference in <textarea>');
+    if (this.dropNext !== null) text = this.dropFirstNewline(text);
+    if (this.tableParent() !== null && NOT_ASCII_WHITESPACE.test(text)) throw new NeedsTreeBuilder('text straight inside a table');
+    if (text.includes('\0')) {
+      // The tree builder drops NUL from HTML text; in RCDATA, raw text and SVG/MathML the tokenizer made it U+FFFD.
+      text = html && !KEEPS_NUL.has(element!) ? text.replaceAll('\0', '') : text.replaceAll('\0', '\ufffd');
+    }
+    hash.add(text);
+  }
+
+  private dropFirstNewline(text: string): string {
+    const first = text.charCodeAt(0);
+    const drop = this.dropNext;
+    this.dropNext = null;
+    if (first === 0x0a) return text.slice(1);
+    if (first !== 0x0d || drop === 'lf') return text;
+    if (text.length === 1) this.dropNext = 'lf';
+    return text.charCodeAt(1) === 0x0a ? text.slice(2) : text.slice(1);
   }
 }

@@ -2,6 +2,7 @@ import type { ChildNode, Element, ParentNode } from 'domhandler';
 import { Parser } from 'parse5';
 import { adapter } from 'parse5-htmlparser2-tree-adapter';
 import { collapseWhitespace, inSlices, relHasCanonical, robotsSayNofollow, type PageScan } from './streaming-pass.js';
+import { TextHash } from './text-hash.js';
 
 const HTML_NS = 'http://www.w3.org/1999/xhtml';
 
@@ -27,6 +28,26 @@ function textOf(el: Element): string {
     else if (isElement(child)) text += textOf(child);
   }
   return text;
+}
+
+/** What `querySelectorAll('script, style, template')` finds, in any namespace, and the page's text leaves out. */
+const NOT_TEXT = new Set(['script', 'style', 'template']);
+
+/**
+ * The hash of `document.body`'s text: its text nodes in tree order, outside script, style and template elements.
+ * `document.body` is the `<html>` element's first `<body>` or `<frameset>` child; with none (the parser always makes
+ * one, but a tree could lack it) the text is empty. Walked with a stack of its own: a page may nest very deep.
+ */
+function bodyTextHash(root: Element | undefined): string {
+  const text = new TextHash();
+  const body = root?.children.find((node): node is Element => isElement(node) && (node.name === 'body' || node.name === 'frameset') && node.namespace === HTML_NS);
+  const pending: ChildNode[] = body ? [...body.children].reverse() : [];
+  while (pending.length > 0) {
+    const node = pending.pop()!;
+    if (node.type === 'text') text.add(node.data);
+    else if (isElement(node) && !NOT_TEXT.has(node.name)) for (let i = node.children.length - 1; i >= 0; i--) pending.push(node.children[i]!);
+  }
+  return text.digest();
 }
 
 /**
@@ -89,5 +110,6 @@ export async function scanTree(html: string): Promise<PageScan> {
     hrefs,
     baseHref,
     nofollow,
+    textHash: bodyTextHash(root),
   };
 }

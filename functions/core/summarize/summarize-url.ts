@@ -103,8 +103,7 @@ async function fetchAndAnalyze(url: string, limits: FetchLimits, network: Networ
       durationMs: elapsed(),
       fetchedAt,
       contentHash: analysis.contentHash,
-      // The text hash comes with the streaming pass's text (parse/), being built now.
-      textHash: null,
+      textHash: analysis.textHash,
     },
     outlinks: () => resolveLinks(analysis.pageLinks, doc.finalUrl),
     retry: null,
