@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summarizeUrl } from '../../functions/core/summarize/summarize-url.js';
 import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
@@ -19,6 +20,11 @@ const COMPARED = ['charset', 'title', 'lang', 'links', 'images', 'h1', 'descript
  * ("page/field" → why). At most two may ever be listed. None is needed today.
  */
 const ALLOWED_DIFFERENCES: Record<string, string> = {};
+
+/** Chromium's text hash of each page (scripts/corpus-text-with-chromium.mjs wrote it; see the corpus README). */
+const expectedText: Record<string, { textHash: string }> = JSON.parse(
+  readFileSync(new URL('../fixtures/corpus/expected-text.json', import.meta.url), 'utf8'),
+);
 
 const bodies = new Map(loadCorpus().map((page) => [page.name, page.bytes]));
 let site: LoopbackServer;
@@ -64,6 +70,12 @@ describe('the real-page corpus through the consumer path', () => {
       }
     }
     console.log(`corpus agreement with Chromium: ${agreed}/${compared} field values (${((100 * agreed) / compared).toFixed(2)}%) on ${results.size} pages`);
+    expect(misses).toEqual([]);
+  });
+
+  it("agrees with Chromium on every page's textHash", () => {
+    const misses = Object.keys(expected).filter((page) => results.get(page)!.textHash !== expectedText[page]?.textHash);
+    console.log(`textHash agreement with Chromium: ${results.size - misses.length}/${results.size} pages`);
     expect(misses).toEqual([]);
   });
 
