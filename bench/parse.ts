@@ -5,6 +5,7 @@ import { summarizeUrl } from '../functions/core/summarize/summarize-url.js';
 import { fetchDocument } from '../functions/core/fetch/http-client.js';
 import { DEFAULT_FETCH_LIMITS } from '../functions/core/fetch/fetch-limits.js';
 import { parsePage } from '../functions/core/parse/parse-page.js';
+import { scanHtml } from '../functions/core/parse/streaming-pass.js';
 import { loadCorpus, type CorpusPage } from '../harness/corpus.js';
 import { startLoopbackServer } from '../harness/loopback-server.js';
 import { cheerioDefaultSummary } from './baseline.js';
@@ -39,6 +40,9 @@ export async function benchParsing(): Promise<void> {
   const passes: [string, Pass][] = [
     ['cheerio default load + selectors (baseline)', (page) => cheerioDefaultSummary(decodeDocument(page.bytes, page.contentType).text)],
     ['this engine: decode + stream scan (+ tree builder when needed)', (page) => parsePage(decodeDocument(page.bytes, page.contentType).text, 'http://127.0.0.1/')],
+    // The streaming pass alone, with and without the page's text (textHash), to show what the text costs.
+    ['decode + stream scan, with the text hash', (page) => scanHtml(decodeDocument(page.bytes, page.contentType).text)],
+    ['decode + stream scan, without the text hash', (page) => scanHtml(decodeDocument(page.bytes, page.contentType).text, { hashText: false })],
     ['htmlparser2 tokenizer alone, no callbacks (floor)', (page) => new Parser({}).end(page.bytes.toString('utf8'))],
   ];
   const seconds = passes.map(() => Infinity);
