@@ -16,6 +16,8 @@ const SQS_USD_PER_MILLION_REQUESTS = 0.4;
 const DYNAMODB_USD_PER_MILLION_WRU = 0.625;
 /** https://aws.amazon.com/dynamodb/pricing/on-demand/ — per million read request units (4 KB strongly consistent). */
 const DYNAMODB_USD_PER_MILLION_RRU = 0.125;
+/** https://aws.amazon.com/eventbridge/pricing/ — custom events put on a bus, per million (64 KB chunks). */
+const EVENTBRIDGE_USD_PER_MILLION_EVENTS = 1.0;
 /** https://aws.amazon.com/api-gateway/pricing/ — REST APIs, first 333 million requests a month. */
 const API_GATEWAY_USD_PER_MILLION_REQUESTS = 3.5;
 /** https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html — a full vCPU at 1,769 MB, shared below. */
@@ -27,13 +29,26 @@ const MB_PER_VCPU = 1769;
  * DynamoDB — the URL's counted record written before its message is sent (1 WRU; what the reconciler compares pages
  * against), hasPage and completeIfDone's check (1 strongly consistent read each), the page's record (a transaction:
  * the ~1 KB page item at 2 WRU, and the crawl item at 2 WRU shared by the pages of a batch, RecordBatcher), putLatest
- * (1 WRU), and the host's turn (functions/core/polite/, adapters/dynamodb/host-pace.ts: one conditional write of the
+ * (1 WRU, and 1 more for the comparison base it keeps: CHANGE_DETECTION), and the host's turn (functions/core/polite/, adapters/dynamodb/host-pace.ts: one conditional write of the
  * host's small item, 1 WRU, for every request at the shipped 1 s pace; none for a crawl with hostDelayMs 0);
  * API Gateway — one POST per 1,000 URLs and one status poll per 100 pages (a client polling every few seconds).
  * robots.txt costs nothing per page at scale: one fetch per origin a day, one read of its item per container a minute.
  */
 /** Write units per page when `sharing` pages share one crawl-item update. */
-const wruPerPage = (sharing: number) => 1 + 2 + 2 / sharing + 1 + PACING_WRU_PER_PAGE;
+const wruPerPage = (sharing: number) => 1 + 2 + 2 / sharing + 1 + CHANGE_DETECTION.wru + PACING_WRU_PER_PAGE;
+/**
+ * Change detection (functions/core/crawl/change.ts): one eventually consistent read of the URL's latest summary (under
+ * 4 KB: half a unit), and the latest item, now holding the base it was compared with too, over 1 KB (a second unit).
+ */
+const CHANGE_DETECTION = { rru: 0.5, wru: 1 };
+/**
+ * Events (the table's stream → the publish function → EventBridge): one PutEvents entry per changed page and per
+ * completed crawl; stream records of other items are filtered out before they invoke anything. A webhook delivery:
+ * one SendMessage, a receive and a delete in batches, and its share of a deliver invocation (a POST of ~200 ms, a
+ * planning figure, at the function's 256 MB); each retry repeats the delivery's SQS and Lambda part.
+ */
+const EVENT = { publishMsPerEvent: 20, publishMemoryMb: 256 };
+const DELIVERY = { sqsRequests: 1 + 2 / 10, lambdaMs: 200, memoryMb: 256, invocationsPerDelivery: 1 / 10 };
 /** The host's turn: one claim per request. */
 const PACING_WRU_PER_PAGE = 1;
 /**
@@ -42,7 +57,7 @@ const PACING_WRU_PER_PAGE = 1;
  * (1 WRU), and when it comes back it waits for its slot in the function (about a second, a sixteenth of a batch's time).
  */
 const QUEUED = { wru: 2, sqsRequests: (batch: number) => 1 + 2 / batch, waitMs: 1_000 };
-const RRU_PER_PAGE = 2;
+const RRU_PER_PAGE = 2 + CHANGE_DETECTION.rru;
 const API_CALLS_PER_PAGE = 1 / 1000 + 1 / 100;
 /** Per-page DynamoDB and SQS time inside the function (round trips in parallel with other pages), a planning figure. */
 const STORE_MS_PER_PAGE = 20;
@@ -118,5 +133,18 @@ export async function benchCost(): Promise<void> {
   console.log(
     `  Politeness: the host's turn (one claim per request) is ${usd(claim)} of each total; a page queued on a busy host` +
       ` (reserved, sent back with a delay, waited for) adds ${usd(queued)} per million; hostDelayMs 0 saves the ${usd(claim)}.`,
+  );
+  const change = CHANGE_DETECTION.rru * DYNAMODB_USD_PER_MILLION_RRU + CHANGE_DETECTION.wru * DYNAMODB_USD_PER_MILLION_WRU;
+  const perEvent =
+    EVENTBRIDGE_USD_PER_MILLION_EVENTS + 1e6 * (EVENT.publishMsPerEvent / 1000) * (EVENT.publishMemoryMb / 1024) * LAMBDA_ARM_USD_PER_GB_SECOND;
+  const perDelivery =
+    DELIVERY.sqsRequests * SQS_USD_PER_MILLION_REQUESTS +
+    DELIVERY.invocationsPerDelivery * LAMBDA_USD_PER_MILLION_REQUESTS +
+    1e6 * (DELIVERY.lambdaMs / 1000) * (DELIVERY.memoryMb / 1024) * LAMBDA_ARM_USD_PER_GB_SECOND;
+  console.log(
+    `  Monitoring: change detection (the latest summary read, and its comparison base kept) is ${usd(change)} of each total.` +
+      ` Events: ${usd(perEvent)} per million events (a Page Changed per changed page, a Crawl Completed per crawl):` +
+      ` ${usd(perEvent / 10)} per million pages when one page in ten changes. Webhooks: ${usd(perDelivery)} per million` +
+      ` deliveries, each retry as much again.`,
   );
 }

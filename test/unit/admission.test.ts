@@ -148,6 +148,18 @@ describe('admit', () => {
     expect(now()).toBe(T0 + 1_000 + PACE_MARGIN_MS - PRECONNECT_MS);
   });
 
+  it('hands back a wait, not a failure, when the request keeps missing its turns (a process too busy): a wait uses no attempt', async () => {
+    const { deps, now } = setup();
+    const crawl = { robotsTxt: 'ignore' as const, hostDelayMs: 1_000 };
+    let tries = 0;
+    const got = await fetchPolitely(`${ORIGIN}/a`, crawl, deps, async () => {
+      tries++;
+      throw new FetchError('LATE_START', 'late', `${ORIGIN}/a`, null, true);
+    });
+    expect(tries).toBe(3);
+    expect(got).toEqual({ kind: 'wait', until: now() + 2_000 });
+  });
+
   it("moves a turn the fetch's connection missed, when no turn was planned after it", async () => {
     const { deps, advance } = setup();
     const crawl = { robotsTxt: 'ignore' as const, hostDelayMs: 1_000 };

@@ -204,9 +204,12 @@ async function fetchInTurn(
     const limits: FetchLimits = { ...deps.limits, ...(admission.turn ? { turn: admission.turn } : {}), admitRedirect: hops.admit };
     const result = await summarizeUrl(message.url, limits, network, deps.analyze);
     const code = result.summary.error?.code;
-    if (code === 'LATE_START' && turns < MAX_TURNS) {
+    if (code === 'LATE_START') {
       reservation = undefined;
-      continue;
+      if (turns < MAX_TURNS) continue;
+      // A process too busy to send its requests in their turns: the URL comes back in a moment, as any wait does,
+      // using no attempt (the host was not asked anything).
+      return { kind: 'ended', outcome: await waitForTurn(message, { kind: 'wait', until: Date.now() + BUSY_RETURN_MS }, deps, attempt, isLast) };
     }
     if (code === HOST_BUSY && hops.busyUntil !== undefined) {
       return { kind: 'ended', outcome: await waitForTurn(message, { kind: 'wait', until: hops.busyUntil }, deps, attempt, isLast) };
@@ -216,6 +219,9 @@ async function fetchInTurn(
     return { kind: 'fetched', ...result };
   }
 }
+
+/** When a URL whose process kept missing its turns (LATE_START, MAX_TURNS times) comes back. */
+const BUSY_RETURN_MS = 2_000;
 
 /**
  * How long a URL may wait in all for its hosts' turns. Waits use up no attempts, so without a bound a URL whose host

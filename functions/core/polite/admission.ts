@@ -191,10 +191,12 @@ export async function fetchPolitely<T extends { status: number }>(
       await reportResponse(url, { status: response.status }, deps);
       return { kind: 'fetched', response };
     } catch (err) {
-      // `fetch` gave the turn to the request, which could not leave in it: another turn.
-      if (err instanceof FetchError && err.code === 'LATE_START' && turns < MAX_TURNS) {
+      // `fetch` gave the turn to the request, which could not leave in it: another turn, or, a process this busy, a
+      // wait (a moment, as a wait for a turn: it uses no attempt).
+      if (err instanceof FetchError && err.code === 'LATE_START') {
         reservation = undefined;
-        continue;
+        if (turns < MAX_TURNS) continue;
+        return { kind: 'wait', until: (deps.now ?? Date.now)() + 2_000 };
       }
       if (err instanceof FetchError && err.code === HOST_BUSY && hops.busyUntil !== undefined) return { kind: 'wait', until: hops.busyUntil };
       if (err instanceof FetchError) await reportResponse(url, { status: err.status, errorCode: err.code }, deps);

@@ -1,0 +1,106 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { call } from '../harness/api.js';
+import { readCrawlerConfig } from '../lib/config.js';
+import { startLocalStack } from '../local/stack.js';
+import { printTable } from './table.js';
+
+const HOSTS = 50;
+const INTERVAL_MS = 500;
+const PAGES_PER_HOST = 40;
+
+interface Run {
+  label: string;
+  seconds: number;
+  pages: number;
+  pagesPerSecond: number;
+  /** Smallest start-to-start gap between two requests to one host, as the hosts measured them. */
+  minGapMs: number;
+  robotsFetches: number;
+  outcome: string;
+}
+
+/**
+ * A crawl spread over many hosts at the politeness the contract asks (every host its own loopback port, so its own
+ * pace): its pages/s beside the politeness limit (hosts ÷ interval: no crawler can be faster without being rude) and
+ * beside the same crawl with pacing off (hostDelayMs 0, robots.txt ignored), which shows what this machine's local
+ * stack can do at all. The gaps are measured at the sites.
+ */
+export async function benchPoliteness(): Promise<void> {
+  process.env['ALLOW_PRIVATE_NETWORK'] = 'true';
+  const limit = HOSTS / (INTERVAL_MS / 1000);
+  const paced = await run('paced', { hostDelayMs: INTERVAL_MS, robotsTxt: 'obey' });
+  const unpaced = await run('pacing off', { hostDelayMs: 0, robotsTxt: 'ignore' });
+  console.log(
+    `\nPoliteness: ${HOSTS * PAGES_PER_HOST} pages on ${HOSTS} loopback hosts (${PAGES_PER_HOST} each), through the local stack` +
+      ` (API → SQS → consumer containers → DynamoDB Local); the politeness limit at ${INTERVAL_MS} ms per host is ${limit} pages/s`,
+  );
+  printTable(
+    ['crawl', 'completed in', 'pages/s', 'of the politeness limit', 'smallest gap at a host', 'robots.txt fetches', 'outcome'],
+    [paced, unpaced].map((r) => [
+      r.label,
+      `${r.seconds.toFixed(1)} s`,
+      r.pagesPerSecond.toFixed(1),
+      `${((r.pagesPerSecond / limit) * 100).toFixed(0)}%`,
+      `${r.minGapMs.toFixed(0)} ms`,
+      String(r.robotsFetches),
+      r.outcome,
+    ]),
+  );
+  console.log(
+    `  Paced, each host's requests start at least ${INTERVAL_MS} ms apart plus the pacing margin; the first request of each` +
+      ` host is its robots.txt. What pacing costs per page in DynamoDB and SQS requests is in \`npm run bench -- cost\`.`,
+  );
+}
+
+/** The sites' process: their URLs, and what each saw (path, arrival time) once asked. */
+async function startSites(): Promise<{ urls: string[]; report: () => Promise<[string, number][][]>; stop: () => void }> {
+  const child = fork(fileURLToPath(new URL('./polite-sites-child.mjs', import.meta.url)), [JSON.stringify({ count: HOSTS, robots: ROBOTS })], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const urls = await new Promise<string[]>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('message', (message: { urls: string[] }) => resolve(message.urls));
+  });
+  const report = () =>
+    new Promise<[string, number][][]>((resolve) => {
+      child.once('message', (message: { records: [string, number][][] }) => resolve(message.records));
+      child.send({ report: true });
+    });
+  return { urls, report, stop: () => child.disconnect() };
+}
+
+const ROBOTS = 'User-agent: *\nDisallow: /private/\n';
+
+async function run(label: string, politeness: { hostDelayMs: number; robotsTxt: 'obey' | 'ignore' }): Promise<Run> {
+  const sites = await startSites();
+  const stack = await startLocalStack({ config: readCrawlerConfig(), port: 0 });
+  try {
+    // Host by host in turn, as a crawl seeded from many sites would be.
+    const urls = Array.from({ length: PAGES_PER_HOST }, (_, p) => sites.urls.map((site) => `${site}/page/${p}`)).flat();
+    const t0 = Date.now();
+    const submit = await call(stack.apiUrl, 'POST', '/crawls', { urls, ...politeness });
+    if (submit.status !== 202) throw new Error(`submit answered ${submit.status}: ${JSON.stringify(submit.body)}`);
+    let crawl;
+    for (;;) {
+      crawl = (await call(stack.apiUrl, 'GET', `/crawls/${submit.body.crawlId}`)).body;
+      if (crawl.status === 'completed') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const seconds = (Date.parse(crawl.completedAt) - t0) / 1000;
+    const records = await sites.report();
+    const gaps = records.flatMap((site) => site.slice(1).map(([, at], i) => at - site[i]![1]));
+    return {
+      label,
+      seconds,
+      pages: urls.length,
+      pagesPerSecond: urls.length / seconds,
+      minGapMs: Math.min(...gaps),
+      robotsFetches: records.reduce((n, site) => n + site.filter(([path]) => path === '/robots.txt').length, 0),
+      outcome: `${crawl.succeeded} succeeded, ${crawl.failed} failed`,
+    };
+  } finally {
+    await stack.stop();
+    sites.stop();
+  }
+}
