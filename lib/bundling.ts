@@ -26,5 +26,5 @@ export const ESBUILD_OPTIONS: BuildOptions = {
   logLevel: 'error',
 };
 
-export const HANDLER_FILES = ['submit', 'read', 'consume', 'reconcile', 'publish'] as const;
+export const HANDLER_FILES = ['submit', 'read', 'consume', 'reconcile', 'publish', 'deliver'] as const;
 export type HandlerFile = (typeof HANDLER_FILES)[number];

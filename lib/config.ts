@@ -3,10 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { crawlRequestSchema } from '../functions/core/model/crawl-request.js';
 import { CONSUME_SETTINGS, FETCH_SETTINGS, RETRY_SETTINGS } from '../functions/settings/consume.js';
+import { DELIVER_SETTINGS } from '../functions/settings/deliver.js';
 import { RECONCILE_SETTINGS } from '../functions/settings/reconcile.js';
 import { TABLE_SETTINGS } from '../functions/settings/resources.js';
 import { CRAWL_LIMIT_SETTINGS, POLITENESS_SETTINGS } from '../functions/settings/politeness.js';
 import { isUsableText, type IntegerSetting, type TextSetting } from '../functions/settings/setting.js';
+import { DELIVER_TIMEOUT_SECONDS } from './resources.js';
 
 /**
  * Typed deployment configuration, read from the `crawler` key of cdk.json's context. The CDK stack and the local
@@ -96,6 +98,20 @@ export const crawlerConfigSchema = z.strictObject({
       maxRequeues: configField(RECONCILE_SETTINGS.maxRequeues),
     })
     .prefault({}),
+  webhooks: z
+    .strictObject({
+      /** The retry schedule's base: at the default, a failing receiver is retried for over an hour; small for tests. */
+      retryBaseSeconds: configField(DELIVER_SETTINGS.retryBaseSeconds),
+      timeoutMs: configField(DELIVER_SETTINGS.timeoutMs),
+      connectTimeoutMs: configField(DELIVER_SETTINGS.connectTimeoutMs),
+      /** Deliveries POSTed at once by one invocation. */
+      concurrency: configField(DELIVER_SETTINGS.concurrency),
+      /** Deliveries per invocation (SQS records), 1 to 10. */
+      batchSize: z.int().min(1).max(10).default(10),
+      /** Lambda's SQS event source maximumConcurrency for the deliver function: 2 to 1000. */
+      maxConcurrency: z.int().min(2).max(1000).default(5),
+    })
+    .prefault({}),
   observability: z
     .strictObject({
       /** X-Ray active tracing on the functions and the API stage. */
@@ -141,6 +157,15 @@ export function parseCrawlerConfig(raw: unknown): CrawlerConfig {
     throw new Error(
       `Invalid "crawler" configuration: reconcile.afterSeconds (${config.reconcile.afterSeconds}) must be longer than retry.maxDelaySeconds ` +
         `(${config.retry.maxDelaySeconds}), or URLs waiting for a retry would be taken for lost`,
+    );
+  }
+  // Likewise a batch of deliveries, each up to its deadline, within the deliver function's timeout.
+  const { webhooks } = config;
+  const deliveryWorstCaseMs = Math.ceil(webhooks.batchSize / webhooks.concurrency) * webhooks.timeoutMs + 2_000;
+  if (DELIVER_TIMEOUT_SECONDS * 1000 < deliveryWorstCaseMs) {
+    throw new Error(
+      `Invalid "crawler" configuration: a batch of ${webhooks.batchSize} webhook deliveries, ${webhooks.concurrency} at once with a ${webhooks.timeoutMs} ms ` +
+        `deadline, can take ${Math.ceil(deliveryWorstCaseMs / 1000)} s, more than the deliver function's ${DELIVER_TIMEOUT_SECONDS} s; lower webhooks.batchSize or timeoutMs, or raise concurrency`,
     );
   }
   for (const schedule of config.schedules) {

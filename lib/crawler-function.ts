@@ -96,11 +96,13 @@ export class CrawlerFunction extends NodejsFunction {
 
   /** The table's name, and the actions the definition's access needs on the table and on no index but its own. */
   bindTable(table: ITable): this {
+    const access = this.definition.tableAccess;
+    if (access === undefined) throw new Error(`${this.label}: its definition gives it no table access, so it is not given the table`);
     this.setResource('table', table.tableName);
-    const indexes = TABLE_INDEXES[this.definition.tableAccess] ?? [];
+    const indexes = TABLE_INDEXES[access] ?? [];
     Grant.addToPrincipal({
       grantee: this,
-      actions: [...TABLE_ACCESS[this.definition.tableAccess]],
+      actions: [...TABLE_ACCESS[access]],
       resourceArns: [table.tableArn, ...indexes.map((index) => `${table.tableArn}/index/${index}`)],
     });
     return this;

@@ -52,7 +52,7 @@ export class CrawlerStack extends Stack {
       tracing,
     });
 
-    const webhooks = new Webhooks(this, 'Webhooks');
+    const webhooks = new Webhooks(this, 'Webhooks', { definition: definitions.deliver, batchSize: config.webhooks.batchSize, tracing });
     const events = new CrawlEvents(this, 'Events', {
       definition: definitions.publish,
       table: store.table,

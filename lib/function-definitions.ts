@@ -1,5 +1,6 @@
 import { PUBLISH_STREAM_FILTERS } from '../functions/adapters/stream-filters.js';
 import { CONSUME_SETTINGS } from '../functions/settings/consume.js';
+import { DELIVER_SETTINGS } from '../functions/settings/deliver.js';
 import { PUBLISH_SETTINGS } from '../functions/settings/publish.js';
 import { READ_SETTINGS } from '../functions/settings/read.js';
 import { RECONCILE_SETTINGS } from '../functions/settings/reconcile.js';
@@ -7,7 +8,7 @@ import { configuredEnvironment, type Settings } from '../functions/settings/sett
 import { SUBMIT_SETTINGS } from '../functions/settings/submit.js';
 import type { HandlerFile } from './bundling.js';
 import type { CrawlerConfig } from './config.js';
-import { runningCrawlsIndex } from './resources.js';
+import { DELIVER_TIMEOUT_SECONDS, runningCrawlsIndex } from './resources.js';
 
 /**
  * The crawler's functions as plain data: the CDK stack builds its Lambda functions from these and the local stack
@@ -15,7 +16,7 @@ import { runningCrawlsIndex } from './resources.js';
  * drift. No CDK imports: the local stack loads this cheaply.
  */
 
-export type CrawlerFunctionName = 'submit' | 'read' | 'consume' | 'reconcile' | 'publish';
+export type CrawlerFunctionName = 'submit' | 'read' | 'consume' | 'reconcile' | 'publish' | 'deliver';
 
 /**
  * What each function may do to the table: only the actions its code calls (TransactWriteItems needs Put/Update).
@@ -50,7 +51,8 @@ export interface FunctionDefinition {
    * theirs (on AWS, CrawlerFunction's bind methods, with the grants; locally, resourceEnvironment).
    */
   readonly environment: Readonly<Record<string, string>>;
-  readonly tableAccess: TableAccess;
+  /** What it may do to the table; none for a function that does not use it (deliver). */
+  readonly tableAccess?: TableAccess;
   /**
    * Containers at most in the local stack. For the consumer it is also the event source's maximumConcurrency on AWS;
    * for the reconciler it is local only (AWS gets no reserved concurrency: see lib/reconciler.ts).
@@ -74,6 +76,7 @@ export const FUNCTION_SETTINGS = {
   consume: CONSUME_SETTINGS,
   reconcile: RECONCILE_SETTINGS,
   publish: PUBLISH_SETTINGS,
+  deliver: DELIVER_SETTINGS,
 } satisfies Record<CrawlerFunctionName, Settings>;
 
 /**
@@ -152,6 +155,21 @@ export function functionDefinitions(config: CrawlerConfig): Record<CrawlerFuncti
       tableAccess: 'publish',
       // One batch per shard at a time, as the stream's event source invokes it.
       maxConcurrency: 1,
+    },
+    deliver: {
+      handlerFile: 'deliver',
+      description: "POSTs the crawls' webhook deliveries, signed, and retries those that failed with backoff",
+      memorySize: 256,
+      timeoutSeconds: DELIVER_TIMEOUT_SECONDS,
+      settings: FUNCTION_SETTINGS.deliver,
+      environment: configuredEnvironment(FUNCTION_SETTINGS.deliver, {
+        timeoutMs: config.webhooks.timeoutMs,
+        connectTimeoutMs: config.webhooks.connectTimeoutMs,
+        retryBaseSeconds: config.webhooks.retryBaseSeconds,
+        concurrency: config.webhooks.concurrency,
+      }),
+      // Also the event source's maximumConcurrency on AWS: receivers are not flooded when many crawls end at once.
+      maxConcurrency: config.webhooks.maxConcurrency,
     },
   };
 }

@@ -8,7 +8,7 @@ import type { ReconcileReport } from '../functions/core/crawl/reconcile.js';
 import { resourceEnvironment, switchVariables } from '../functions/settings/setting.js';
 import { HANDLER_FILES } from '../lib/bundling.js';
 import { BASE_ENVIRONMENT, functionDefinitions, PUBLISH_EVENT_SOURCE, RECONCILE_EVENT, type CrawlerFunctionName } from '../lib/function-definitions.js';
-import { crawlQueues } from '../lib/resources.js';
+import { crawlQueues, webhookQueues } from '../lib/resources.js';
 import { startApiServer } from './api-server.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, startSqsServer } from './engines.js';
 import { startEventBus, type ReceivedEvent, type RunningEventBus } from './event-bus.js';
@@ -137,6 +137,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
               queue: resources.queueUrl,
               webhookQueue: resources.webhookQueueUrl,
               eventBus: 'default',
+              // No Secrets Manager here: the deliver function takes a value that is not an ARN as the key itself.
+              secret: webhookSecret,
             }),
             // The safety switches a function reads (functions/settings/), as you set them for the local stack.
             ...Object.fromEntries(switchVariables(def.settings).flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : []))),
@@ -200,6 +202,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
     });
     stops.push(() => streamSource.stop());
+
+    // The deliver function on the webhook delivery queue, as its SQS event source on AWS (lib/webhooks.ts).
+    const webhookSource = startEventSource({
+      sqs: sqsClient,
+      queueUrl: resources.webhookQueueUrl,
+      queueArn: resources.webhookQueueArn,
+      region: LOCAL_REGION,
+      invoke: (event) => fns.deliver.invoke(event),
+      batchSize: config.webhooks.batchSize,
+      maxBatchingWindowSeconds: 0,
+      maxConcurrency: fns.deliver.options.maxConcurrency,
+      visibilityTimeoutSeconds: webhookQueues().queue.visibilityTimeoutSeconds,
+      onBatch: ({ error }) => {
+        if (error) log(`deliver batch failed: ${(error as Error).message}`);
+      },
+    });
+    stops.push(() => webhookSource.stop());
 
     const api = await startApiServer(
       { submit: (event) => fns.submit.invoke(event), read: (event) => fns.read.invoke(event) },

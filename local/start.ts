@@ -27,7 +27,8 @@ Runs the local stack in the foreground; Ctrl-C stops it.
   --containers N  containers per function at most (default: two per core, at least 4); each function still runs
                   no more than its own concurrency (consumer.maxConcurrency for the consumer)
 
-Environment: PORT (the API port, default 3000), ${ALLOW_PRIVATE} (crawl loopback and private hosts).`;
+Environment: PORT (the API port, default 3000), ${ALLOW_PRIVATE} (crawl loopback and private hosts, and deliver webhooks
+to them), WEBHOOK_SECRET (the key webhook deliveries are signed with; default a new random one, printed at start).`;
 
 /** Bad usage or configuration: the message, and exit 2. */
 class StartError extends Error {}
@@ -77,6 +78,9 @@ serverless-crawler local stack ready in ${(stack.startupMs / 1000).toFixed(1)} s
   DynamoDB  ${stack.dynamodbEndpoint}  table ${stack.resources.tableName}
   SQS       ${stack.sqsEndpoint}  queue ${stack.resources.queueUrl}
             dead-letter queue ${stack.resources.deadLetterQueueUrl}
+            webhook deliveries ${stack.resources.webhookQueueUrl}
+  events    EventBridge stand-in ${stack.eventBus.endpoint} (each event is printed here as one line)
+  webhooks  signing secret ${stack.webhookSecret}${process.env['WEBHOOK_SECRET'] ? ' (WEBHOOK_SECRET)' : ' (generated: set WEBHOOK_SECRET to choose it)'}; retry base ${config.webhooks.retryBaseSeconds} s
   consumer  batch ${config.consumer.batchSize}, window ${config.consumer.maxBatchingWindowSeconds}s, ${config.consumer.pageConcurrency} pages at once, up to ${stack.consumerContainers} containers (maxConcurrency ${config.consumer.maxConcurrency}${stack.consumerContainers < config.consumer.maxConcurrency ? `, capped at ${maxContainers} on this machine: --containers N` : ''})
   retries   ${config.queue.maxReceiveCount} attempts, backoff ${config.retry.baseDelaySeconds}-${config.retry.maxDelaySeconds} s; fetch deadline ${config.fetch.timeoutMs} ms; reconciler after ${config.reconcile.afterSeconds} s quiet, ${config.reconcile.maxRequeues} requeues
   network   ${allowPrivate ? `private and loopback addresses ALLOWED (${ALLOW_PRIVATE})` : `public addresses only (set ${ALLOW_PRIVATE} to crawl loopback or private hosts)`}
