@@ -54,8 +54,9 @@ export interface FunctionDefinition {
   /** What it may do to the table; none for a function that does not use it (deliver). */
   readonly tableAccess?: TableAccess;
   /**
-   * Containers at most in the local stack. For the consumer it is also the event source's maximumConcurrency on AWS;
-   * for the reconciler it is local only (AWS gets no reserved concurrency: see lib/reconciler.ts).
+   * Containers at most in the local stack. For the consumer and deliver it is also the event source's
+   * maximumConcurrency on AWS; for the reconciler it is local only (AWS gets no reserved concurrency: see
+   * lib/reconciler.ts), and for publish too (a stream's event source runs one batch per shard at a time).
    */
   readonly maxConcurrency?: number;
 }

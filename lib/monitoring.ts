@@ -259,5 +259,22 @@ export class CrawlerMonitoring extends Construct {
         width: 8,
       }),
     );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Events and webhooks',
+        left: [
+          crawler('EventsPublished', 'Sum', 'events put on the bus'),
+          crawler('WebhookDeliveriesQueued', 'Sum', 'deliveries queued'),
+          crawler('WebhookDelivered', 'Sum', 'delivered'),
+          crawler('WebhookFailed', 'Sum', 'failed, to be retried'),
+          crawler('WebhookGaveUp', 'Sum', 'given up'),
+        ],
+        right: [
+          webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'webhook dead letters' }),
+          publishFailureQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'stream records given up' }),
+        ],
+        width: 12,
+      }),
+    );
   }
 }

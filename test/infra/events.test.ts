@@ -115,3 +115,10 @@ describe('outputs', () => {
     template.hasOutput('WebhookSecretArn', { Value: { Ref: idOf('AWS::SecretsManager::Secret', 'SigningSecret') } });
   });
 });
+
+describe('dashboard', () => {
+  it('shows the events put and the webhook deliveries queued, delivered, failed and given up', () => {
+    const body = JSON.stringify(Object.values(resources('AWS::CloudWatch::Dashboard'))[0]!.Properties['DashboardBody']);
+    for (const metric of ['EventsPublished', 'WebhookDeliveriesQueued', 'WebhookDelivered', 'WebhookFailed', 'WebhookGaveUp']) expect(body).toContain(`\\"${metric}\\"`);
+  });
+});
