@@ -20,7 +20,7 @@ describe('API', () => {
     const paths = Object.values(resources('AWS::ApiGateway::Resource')).map((r) => r.Properties['PathPart']);
     expect(paths).toEqual(expect.arrayContaining(['crawls', '{crawlId}', 'pages', '{proxy+}']));
     const verbs = Object.values(resources('AWS::ApiGateway::Method')).map((m) => m.Properties['HttpMethod']);
-    expect(verbs.filter((v) => v === 'GET')).toHaveLength(3);
+    expect(verbs.filter((v) => v === 'GET')).toHaveLength(4);
     expect(verbs.filter((v) => v === 'POST')).toHaveLength(1);
   });
 
