@@ -38,6 +38,8 @@ const received: Received[] = [];
 const accepted = new Map<string, Received>();
 /** The text of /doc, which the second crawl finds changed. */
 let docText = 'The first version of the document.';
+/** Texts of the scheduled run's pages, by path (others: "Page <path>"). */
+const pageTexts = new Map<string, string>();
 
 function signatureHolds(raw: Buffer, header: string | undefined): boolean {
   const expected = Buffer.from(`sha256=${createHmac('sha256', stack.webhookSecret).update(raw).digest('hex')}`);
@@ -48,7 +50,7 @@ function signatureHolds(raw: Buffer, header: string | undefined): boolean {
 beforeAll(async () => {
   vi.stubEnv('ALLOW_PRIVATE_NETWORK', 'true');
   site = await startLoopbackServer((req, res) => {
-    const text = req.url === '/doc' ? docText : `Page ${req.url}`;
+    const text = req.url === '/doc' ? docText : (pageTexts.get(req.url!) ?? `Page ${req.url}`);
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(`<!DOCTYPE html><html><head><title>Doc</title></head><body><p>${text}</p></body></html>`);
   });
   receiver = await startLoopbackServer((req, res) => {
@@ -138,5 +140,48 @@ describe('events and webhooks', () => {
     expect(delivery).toMatchObject({ event: 'page.changed', signed: true });
     // The first crawl found the page new: nothing to deliver for it.
     expect([...accepted.values()].filter((r) => r.body.data.crawlId === first)).toEqual([]);
+  });
+
+  it("lists a schedule's two runs under its name, the second marking exactly the pages that changed, each delivered", async () => {
+    const paths = ['/watch/a', '/watch/b', '/watch/c'];
+    pageTexts.set('/watch/a', 'Plan A costs $19.');
+    pageTexts.set('/watch/b', 'Unchanged page.');
+    pageTexts.set('/watch/c', 'First paragraph.');
+    const request = {
+      urls: paths.map((path) => `${site.url}${path}`),
+      name: 'e2e monitor',
+      webhook: { url: `${receiver.url}/hook`, events: ['crawl.completed', 'page.changed'] },
+    };
+    // What the scheduler (and, on AWS, the schedule's EventBridge rule) sends the submit function at each firing.
+    const fire = async (n: number) => {
+      const at = new Date(Date.now());
+      const started = (await stack.functions.submit.invoke({
+        source: 'serverless-crawler.schedule', schedule: 'watch-e2e', crawl: request, eventId: `e2e-firing-${n}-${at.getTime()}`, time: at.toISOString(),
+      })) as { crawlId: string };
+      await waitForCompletion(stack.apiUrl, started.crawlId, 60_000);
+      return started.crawlId;
+    };
+    const first = await fire(1);
+    pageTexts.set('/watch/a', 'Plan A costs $91.');
+    pageTexts.set('/watch/c', 'First paragraph. And a new one.');
+    const second = await fire(2);
+
+    const { body: listing } = await call(stack.apiUrl, 'GET', '/crawls?schedule=watch-e2e');
+    expect(listing.items.map((c: { crawlId: string; name: string; schedule: string }) => [c.crawlId, c.name, c.schedule])).toEqual([
+      [second, 'e2e monitor', 'watch-e2e'],
+      [first, 'e2e monitor', 'watch-e2e'],
+    ]);
+    const { body: changed } = await call(stack.apiUrl, 'GET', `/crawls/${second}/pages?change=changed`);
+    expect(changed.items.map((s: { url: string; changedFields: string[] }) => [new URL(s.url).pathname, s.changedFields]).sort()).toEqual([
+      ['/watch/a', ['text']],
+      ['/watch/c', ['text']],
+    ]);
+    // One page.changed per changed page, and the run's crawl.completed, each signed and accepted once.
+    await acceptedFor(second, 'crawl.completed');
+    const deadline = Date.now() + 60_000;
+    const pageDeliveries = () => [...accepted.values()].filter((r) => r.type === 'page.changed' && r.body.data.crawlId === second);
+    while (pageDeliveries().length < 2 && Date.now() < deadline) await sleep(100);
+    expect(pageDeliveries().map((r) => new URL(r.body.data.url).pathname).sort()).toEqual(['/watch/a', '/watch/c']);
+    expect(pageDeliveries().every((r) => r.signed)).toBe(true);
   });
 });
