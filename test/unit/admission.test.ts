@@ -222,3 +222,18 @@ describe('RobotsSource', () => {
     expect(await source.lookup(ORIGIN, async () => ({ kind: 'go' }))).toMatchObject({ kind: 'known', tookTurn: true });
   });
 });
+
+describe('RobotsSource while another process fetches', () => {
+  it('sends a URL to come back a few seconds later, not at the end of the fetcher’s lease, when the record is late', async () => {
+    let clock = T0;
+    const store = new MemoryRobotsStore();
+    const source = (fetch: () => Promise<RobotsFetchOutcome>) =>
+      new RobotsSource({ store, fetch, userAgentToken: TOKEN, leaseMs: 15_000, now: () => clock, sleep: async (ms) => void (clock += ms) });
+    // The fetcher holds the lease; its fetch has not answered yet.
+    expect(await store.lease(ORIGIN, 'other-process', T0 + 15_000, T0)).toEqual({ taken: true });
+    const waiting = await source(async () => response(404)).lookup(ORIGIN, async () => ({ kind: 'go' }));
+    expect(waiting.kind).toBe('wait');
+    // It polled for two seconds, then comes back three later: well before the lease would run out.
+    expect(waiting).toEqual({ kind: 'wait', until: T0 + 2_000 + 3_000 });
+  });
+});

@@ -30,6 +30,11 @@ export interface RobotsSourceOptions {
 
 /** A URL waits this long in the process for another process's robots.txt fetch before it is sent to come back later. */
 const LEASE_WAIT_MS = 2_000;
+/**
+ * …and, if it is not there by then, comes back this much later: not when the lease runs out (the fetch's whole
+ * deadline), since the record usually arrives soon after and the URL would otherwise wait out the deadline for nothing.
+ */
+const LEASE_RECHECK_MS = 3_000;
 const LEASE_POLL_MS = 200;
 const MEMO_ENTRIES = 10_000;
 
@@ -87,7 +92,7 @@ export class RobotsSource {
         continue;
       }
       // Another process is fetching it: its record is usually there within a round trip or two.
-      if (this.now() >= waitUntil) return { kind: 'wait', until: stored.leasedUntil };
+      if (this.now() >= waitUntil) return { kind: 'wait', until: Math.min(stored.leasedUntil, this.now() + LEASE_RECHECK_MS) };
       await this.sleep(LEASE_POLL_MS);
       stored = await store.get(origin, this.now());
     }
