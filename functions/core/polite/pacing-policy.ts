@@ -24,10 +24,9 @@
 export const WAIT_IN_PROCESS_MS = 1_500;
 
 /**
- * A URL coming back for its reserved turn waits for it in the process if it is this close. SQS delays are whole
- * seconds and a consumer takes up to its batching window (1 s) to pick a message up, so a URL is sent to come back
- * a second early (delaySecondsUntil) and arrives between 2 s early and a little late: early, it waits for its slot
- * rather than leave the host idle.
+ * A URL coming back for its reserved turn waits for it in the process if it is this close. It is sent to come back at
+ * its slot or just after (delaySecondsUntil); this covers one that SQS or a consumer brought back early anyway, and
+ * the wait for the starts a late URL before it pushed back.
  */
 export const RETURN_WAIT_MS = 2_500;
 
@@ -200,10 +199,12 @@ export function hostKeyOf(url: string | URL): string {
 }
 
 /**
- * The SQS delay that brings a URL back for a turn at `until`: whole seconds, a second short of it (the consumer's
- * batching window and polling come on top; an early URL waits the rest in the process, RETURN_WAIT_MS), at least 1,
- * at most MAX_DELAY_SECONDS (no slot is further; a URL told to come back later than that queues again when it does).
+ * The SQS delay that brings a URL back for a turn at `until`: whole seconds, rounded up, so the URL arrives at its slot
+ * or a little after (the consumer's batching window and polling come on top), at least 1, at most MAX_DELAY_SECONDS
+ * (no slot is further; a URL told to come back later than that queues again when it does). After, not before: a URL
+ * back late shifts its host's later starts by its lateness once (they start after it), where one back early holds a
+ * consumer's page slot while it waits, and at a host's full pace the early ones fill every slot a consumer has.
  */
 export function delaySecondsUntil(until: number, now: number): number {
-  return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.floor((until - now) / 1000) - 1));
+  return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil((until - now) / 1000)));
 }
