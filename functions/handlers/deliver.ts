@@ -5,7 +5,6 @@ import pLimit from 'p-limit';
 import { secretValue } from '../adapters/secrets.js';
 import { SqsPageQueue } from '../adapters/sqs-queue.js';
 import { postGuarded, type PostLimits } from '../core/fetch/http-post.js';
-import { redactUrl } from '../core/model/url.js';
 import { deliverWebhook, type DeliverDeps, type DeliveryResult } from '../core/webhooks/deliver-webhook.js';
 import { webhookDeliverySchema, type WebhookDelivery } from '../core/webhooks/delivery-message.js';
 import { DELIVER_SETTINGS } from '../settings/deliver.js';
@@ -49,7 +48,7 @@ async function handleRecord(record: SQSRecord): Promise<void> {
 
 /** One log line and one metric per delivery attempt; never the secret, the body or the signature. */
 function report(delivery: WebhookDelivery, attempt: number, result: DeliveryResult, durationMs: number): void {
-  const context = { deliveryId: delivery.id, type: delivery.type, crawlId: delivery.crawlId, webhook: redactUrl(delivery.webhookUrl), attempt, durationMs };
+  const context = { deliveryId: delivery.id, type: delivery.type, crawlId: delivery.crawlId, webhook: webhookOrigin(delivery.webhookUrl), attempt, durationMs };
   switch (result.kind) {
     case 'delivered':
       logger.info('webhook delivered', { ...context, status: result.status });
@@ -83,3 +82,8 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     metrics.publishStoredMetrics();
   }
 };
+
+/** Where a delivery went, for the logs: the origin only, since webhook URLs often carry their token in the path (Slack, Discord). */
+function webhookOrigin(url: string): string {
+  return URL.parse(url)?.origin ?? 'an invalid URL';
+}

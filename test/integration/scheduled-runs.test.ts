@@ -37,15 +37,18 @@ describe('scheduled runs on the real engines', () => {
     expect(await engines.store.getCrawl(fired(2))).toMatchObject({ status: 'completed', total: 0, skipped: { previousCrawlId: fired(1) } });
     // A retry of the same event finds its own run, and does nothing more.
     expect(await startScheduledRun(request, 'nightly', deps, { crawlId: fired(2) })).toMatchObject({ crawlId: fired(2), duplicate: true });
+    // Fired a third time, the first run still going: skipped for it again (the newest run, the skipped one, has ended).
+    expect(await startScheduledRun(request, 'nightly', deps, { crawlId: fired(3) })).toMatchObject({ skipped: true });
+    expect(await engines.store.getCrawl(fired(3))).toMatchObject({ status: 'completed', skipped: { previousCrawlId: fired(1) } });
 
     // The first run completes; the next firing starts a run.
     await engines.store.recordPage(fired(1), failedSummary({ url: 'https://monitored.example/', fetchedAt: new Date().toISOString(), error: { code: 'DNS', message: 'x' } }), 0);
     expect(await engines.store.completeIfDone(fired(1), new Date().toISOString())).toBe(true);
-    const third = await startScheduledRun(request, 'nightly', deps, { crawlId: fired(3) });
-    expect(third).toMatchObject({ crawlId: fired(3), accepted: 1 });
-    expect(third.skipped).toBeUndefined();
+    const fourth = await startScheduledRun(request, 'nightly', deps, { crawlId: fired(4) });
+    expect(fourth).toMatchObject({ crawlId: fired(4), accepted: 1 });
+    expect(fourth.skipped).toBeUndefined();
 
     const listed = await engines.store.listCrawls({ limit: 10, schedule: 'nightly' });
-    expect(listed.items.map((c) => c.crawlId)).toEqual([fired(3), fired(2), fired(1)]);
+    expect(listed.items.map((c) => c.crawlId)).toEqual([fired(4), fired(3), fired(2), fired(1)]);
   });
 });

@@ -240,5 +240,8 @@ describe('crawl listings on DynamoDB Local', () => {
     await expect(store.listCrawls({ limit: 1, schedule: 'cursor-b', cursor: page.cursor! })).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
     await expect(store.listCrawls({ limit: 1, cursor: page.cursor! })).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
     await expect(store.listCrawls({ limit: 1, cursor: 'bm90LWEtY3Vyc29y' })).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
+    // A month no crawl of the table can be in (years ahead): refused, not walked back month by month.
+    const future = Buffer.from(JSON.stringify({ v: 1, pk: 'CRAWLS#9999-12', sk: page.items[0]!.crawlId })).toString('base64url');
+    await expect(store.listCrawls({ limit: 1, cursor: future })).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
   });
 });

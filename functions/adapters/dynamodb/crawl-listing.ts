@@ -3,6 +3,7 @@
 // listing item whose crawl was never recorded (a submit that died in between) or has expired is skipped on reading.
 // No partition grows without bound: all crawls are split by month, and a schedule's runs by schedule.
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { decodeTime } from 'ulid';
 import type { Crawl } from '../../core/model/crawl.js';
 import { invalid } from '../../core/model/errors.js';
 import { crawlOf } from './crawl-lifecycle.js';
@@ -12,14 +13,19 @@ import { batchGetEach, type StoreTable } from './requests.js';
 const MONTH_PREFIX = 'CRAWLS#';
 const SCHEDULE_PREFIX = 'SCHEDULE#';
 
-/** The month listing a crawl started in ("CRAWLS#2026-11"); crawl ids (ULIDs) sort by start within it. */
-const monthPk = (createdAt: string) => `${MONTH_PREFIX}${createdAt.slice(0, 7)}`;
+/** The month listing of a time ("CRAWLS#2026-11"); crawl ids (ULIDs) sort by start within it. */
+const monthPk = (at: string) => `${MONTH_PREFIX}${at.slice(0, 7)}`;
+/**
+ * A crawl's month: its id's time, not createdAt, which a retried scheduled submit sets again (a retry in the next
+ * month would list the crawl twice).
+ */
+const crawlMonthPk = (crawlId: string) => monthPk(new Date(decodeTime(crawlId)).toISOString());
 const schedulePk = (name: string) => `${SCHEDULE_PREFIX}${name}`;
 
 /** The listing items of a new crawl, written with its seeds (crawl-lifecycle.ts: createCrawl). */
 export function listingItems(t: StoreTable, crawl: Crawl): Record<string, unknown>[] {
   const expiresAt = t.expiresAt();
-  const items = [{ PK: monthPk(crawl.createdAt), SK: crawl.crawlId, type: 'listing', expiresAt }];
+  const items = [{ PK: crawlMonthPk(crawl.crawlId), SK: crawl.crawlId, type: 'listing', expiresAt }];
   if (crawl.source.kind === 'schedule') items.push({ PK: schedulePk(crawl.source.name), SK: crawl.crawlId, type: 'listing', expiresAt });
   return items;
 }
@@ -41,12 +47,13 @@ const CRAWL_FIELDS = {
  * crawl month by month back to the oldest month the table's retention keeps.
  */
 export async function listCrawls(t: StoreTable, query: { limit: number; cursor?: string | undefined; schedule?: string | undefined }, now = new Date()): Promise<CrawlListing> {
-  const start = query.cursor === undefined ? null : decodeListingCursor(query.cursor, query.schedule);
-  let pk = start?.pk ?? (query.schedule !== undefined ? schedulePk(query.schedule) : monthPk(now.toISOString()));
-  let after = start?.sk;
   // Items live as long as the table's retention (expiresAt is now + retention): no listing is older than that.
   const retentionMs = t.expiresAt() * 1000 - now.getTime();
   const oldestMonth = monthPk(new Date(now.getTime() - retentionMs).toISOString());
+  const newestMonth = monthPk(now.toISOString());
+  const start = query.cursor === undefined ? null : decodeListingCursor(query.cursor, query.schedule, [oldestMonth, newestMonth]);
+  let pk = start?.pk ?? (query.schedule !== undefined ? schedulePk(query.schedule) : newestMonth);
+  let after = start?.sk;
   const ids: string[] = [];
   for (;;) {
     const out = await t.db.send(
@@ -94,7 +101,7 @@ function encodeListingCursor(pk: string, sk: string): string {
 }
 
 /** Only a cursor this API returned for the same listing decodes (to a listing key); anything else is INVALID_CURSOR. */
-function decodeListingCursor(cursor: string, schedule: string | undefined): { pk: string; sk: string } {
+function decodeListingCursor(cursor: string, schedule: string | undefined, [oldestMonth, newestMonth]: [string, string]): { pk: string; sk: string } {
   const invalidCursor = () => invalid('INVALID_CURSOR', 'cursor is not one this API returned for this listing');
   if (cursor.length > 300 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalidCursor();
   let parsed: { v?: unknown; pk?: unknown; sk?: unknown };
@@ -105,7 +112,8 @@ function decodeListingCursor(cursor: string, schedule: string | undefined): { pk
   }
   const { pk, sk } = parsed;
   if (parsed.v !== 1 || typeof pk !== 'string' || typeof sk !== 'string' || !/^[0-9A-HJKMNP-TV-Z]{26}$/.test(sk)) throw invalidCursor();
-  const fits = schedule !== undefined ? pk === schedulePk(schedule) : /^CRAWLS#\d{4}-\d{2}$/.test(pk);
+  // A month listing's cursor names a month the table can hold: none walks years of empty months.
+  const fits = schedule !== undefined ? pk === schedulePk(schedule) : /^CRAWLS#\d{4}-\d{2}$/.test(pk) && pk >= oldestMonth && pk <= newestMonth;
   if (!fits) throw invalidCursor();
   return { pk, sk };
 }

@@ -163,7 +163,16 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
     }
   }
 
-  // Compared with the URL's latest earlier summary (crawl/change.ts), which this page's then replaces.
+  return recordCompared(message, summary, deps);
+}
+
+/**
+ * Records what the site gave for this URL (a page, or a refusal: robots.txt, an unreachable origin) compared with the
+ * URL's latest earlier summary (crawl/change.ts), which it then replaces. What the crawler itself ended (a cancel, a
+ * URL out of time or attempts, one it could not queue) is not the site's answer: it is recorded without a comparison
+ * and leaves the latest summary as it was.
+ */
+async function recordCompared(message: PageMessage, summary: Summary, deps: ProcessDeps): Promise<RecordOutcome> {
   const base = baseFor(message.crawlId, await deps.store.latestFor(message.url));
   const compared: Summary = { ...summary, depth: message.depth, ...compareWith(summary, base) };
   await deps.store.putLatest(message.crawlId, compared, base);
@@ -198,7 +207,7 @@ async function fetchInTurn(
       // Never fetched (robots.txt): failed now, or, while robots.txt is unreachable, retried until the last attempt.
       if (admission.transient && !isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), `${admission.error.code}: ${admission.error.message}`);
       const error = admission.transient && attempt > 1 ? { ...admission.error, message: `${admission.error.message} (${attempt} attempts)` } : admission.error;
-      return { kind: 'ended', outcome: await endFailed(message, error, deps) };
+      return { kind: 'ended', outcome: await recordCompared(message, failedSummary({ url: message.url, fetchedAt: now(deps), error }), deps) };
     }
     const hops = redirectAdmission(crawl, polite, { cancelled });
     const limits: FetchLimits = { ...deps.limits, ...(admission.turn ? { turn: admission.turn } : {}), admitRedirect: hops.admit };

@@ -27,11 +27,14 @@ export interface SubmitResult {
 /**
  * A schedule's run: started as any crawl, unless the schedule's previous run has not ended yet (no completedAt), in
  * which case it is recorded as skipped. The previous run is the schedule's newest crawl other than this one (a retried
- * event finds its own first try's crawl newest, and carries on with it).
+ * event finds its own first try's crawl newest, and carries on with it), or, when that one was skipped, the run it was
+ * skipped for (so a long run holds off every firing until it ends, not every other one).
  */
 export async function startScheduledRun(body: unknown, schedule: string, deps: SubmitDeps, options: SubmitOptions = {}): Promise<SubmitResult> {
-  const [previous] = (await deps.store.listCrawls({ limit: 2, schedule })).items.filter((c) => c.crawlId !== options.crawlId);
-  const running = previous !== undefined && previous.completedAt === undefined;
+  const [newest] = (await deps.store.listCrawls({ limit: 2, schedule })).items.filter((c) => c.crawlId !== options.crawlId);
+  // A skipped run completed at once: the run it was skipped for is the one that may still be running.
+  const previous = newest?.skipped ? await deps.store.getCrawl(newest.skipped.previousCrawlId) : newest;
+  const running = previous != null && previous.completedAt === undefined;
   return submitCrawl(body, { kind: 'schedule', name: schedule }, deps, running ? { ...options, skippedFor: previous.crawlId } : options);
 }
 

@@ -2,6 +2,7 @@ import en from 'zod/v4/locales/en.js';
 import * as z from 'zod/mini';
 import { patternProblem } from '../crawl/scope.js';
 import { WEBHOOK_EVENTS } from './crawl.js';
+import { MAX_URL_LENGTH } from './limits.js';
 
 // zod/mini keeps the Lambda bundles small (the classic API and its locales are ~440 KB minified); the English
 // messages are configured once, here, so errors read as they did.
@@ -51,7 +52,7 @@ export const crawlRequestSchema = z.strictObject({
   /** Its URL is checked by submitCrawl (INVALID_WEBHOOK); here only its shape. */
   webhook: z.optional(
     z.strictObject({
-      url: z.string(),
+      url: z.string().check(z.maxLength(MAX_URL_LENGTH)),
       events: z._default(z.array(z.enum(WEBHOOK_EVENTS)).check(z.minLength(1)), ['crawl.completed']),
     }),
   ),
