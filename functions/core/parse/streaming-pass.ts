@@ -1,6 +1,7 @@
 import { setImmediate } from 'node:timers/promises';
-import { Parser, type Handler } from 'htmlparser2';
+import { Tokenizer } from 'htmlparser2';
 import type { PageFields } from '../model/summary.js';
+import { TagEvents, VOID, type Attributes } from './tag-events.js';
 import { TextHash } from './text-hash.js';
 
 /** What one pass over a document finds: the Summary's page fields, and what is needed to list its links. */
@@ -41,13 +42,13 @@ export interface PageScan extends PageFields {
  * namespace: a selector matches SVG's too), `<template>`, and comments. It is hashed as it arrives (TextHash).
  */
 export async function scanHtml(html: string, options: ScanOptions = {}): Promise<PageScan | { needsTreeBuilder: string }> {
-  const scan = new Scan(options.hashText ?? true);
-  const parser = new EndTagTellingParser(scan, html);
+  const scan = new Scan(html, options.hashText ?? true);
+  const tokenizer = new Tokenizer({ decodeEntities: true }, scan);
   try {
-    await inSlices(html, (slice) => parser.write(slice));
+    await inSlices(html, (slice) => tokenizer.write(slice));
     // htmlparser2 closes whatever is still open at the end; a browser just stops, so those closes mean nothing.
     scan.ended = true;
-    parser.end();
+    tokenizer.end();
   } catch (err) {
     if (err instanceof NeedsTreeBuilder) return { needsTreeBuilder: err.message };
     throw err;
@@ -73,28 +74,7 @@ export async function inSlices(text: string, write: (slice: string, last: boolea
   }
 }
 
-const PARSER_OPTIONS = { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true, recognizeSelfClosing: false };
-
 class NeedsTreeBuilder extends Error {}
-
-/**
- * htmlparser2's parser, telling the scan of every end tag as written before acting on it: htmlparser2 says nothing
- * of an end tag with no element of its name open, and before the body `</body>` or `</head>` still matter.
- * (`onclosetag(start, end)` is the tokenizer's callback; its offsets count from the start of the document.)
- */
-class EndTagTellingParser extends Parser {
-  constructor(
-    private readonly scan: Scan,
-    private readonly html: string,
-  ) {
-    super(scan, PARSER_OPTIONS);
-  }
-
-  override onclosetag(start: number, endIndex: number): void {
-    this.scan.onEndTagToken(this.html.slice(start, endIndex).toLowerCase());
-    super.onclosetag(start, endIndex);
-  }
-}
 
 const enum Ns {
   Html,
@@ -159,6 +139,15 @@ const HTMLPARSER2_RAW = new Set(['title', 'textarea', 'xmp']);
 /** HTML elements whose text the tokenizer reads as RCDATA or raw text, where NUL becomes U+FFFD. */
 const KEEPS_NUL = new Set(['title', 'textarea', 'xmp', 'iframe', 'noembed', 'noframes']);
 const NOT_ASCII_WHITESPACE = /[^\t\n\f\r ]/;
+/** `html.slice(start, end)` is all ASCII whitespace (and not empty). */
+function isWhitespace(html: string, start: number, end: number): boolean {
+  if (start >= end) return false;
+  for (let i = start; i < end; i++) {
+    const c = html.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== 0x0d && c !== 0x0c) return false;
+  }
+  return true;
+}
 
 /** The tree builder's insertion modes before the body, and "in body" for all that follows. */
 const enum Mode {
@@ -168,8 +157,6 @@ const enum Mode {
   AfterHead,
   InBody,
 }
-
-const VOID = new Set(['area', 'base', 'basefont', 'br', 'col', 'command', 'embed', 'frame', 'hr', 'img', 'input', 'isindex', 'keygen', 'link', 'meta', 'param', 'source', 'track', 'wbr']);
 
 /** The input stream's preprocessing, for the values we keep: CRLF and CR become LF, NUL becomes U+FFFD. */
 export const normalizeText = (text: string) => text.replace(/\r\n?/g, '\n').replace(/\0/g, '\ufffd');
@@ -184,7 +171,10 @@ export const robotsSayNofollow = (content: string) =>
     return d === 'nofollow' || d === 'none';
   });
 
-class Scan implements Partial<Handler> {
+/** The tags whose attributes the scan reads (see `onopentag`). */
+const ATTRIBUTE_TAGS = new Set(['a', 'html', 'meta', 'link', 'base', 'font']);
+
+class Scan extends TagEvents {
   private readonly names: string[] = [];
   private readonly namespaces: Ns[] = [];
   /** The open HTML `<a>` elements: stack position, and `href` for the clones a browser may make of them. */
@@ -198,7 +188,10 @@ class Scan implements Partial<Handler> {
   ended = false;
   private titleState: 'none' | 'open' | 'done' = 'none';
   private titleText = '';
-  private scriptText: string | null = null;
+  /** An HTML `<script>` is open; its text (raw text: one range of the document) is `html.slice(scriptStart, scriptEnd)`. */
+  private scriptOpen = false;
+  private scriptStart = 0;
+  private scriptEnd = 0;
 
   private lang: string | null = null;
   private description: string | null = null;
@@ -209,17 +202,17 @@ class Scan implements Partial<Handler> {
   private images = 0;
   private readonly hrefs: string[] = [];
 
-  private parser: Parser | null = null;
   private mode = Mode.BeforeHead;
-  private readonly text: TextHash | null;
+  private readonly hash: TextHash | null;
   /**
    * The last token opened a `<pre>`, `<listing>` or `<textarea>`: a newline that follows at once is dropped ('newline');
    * or it was a lone CR ending a piece of text, whose LF may start the next piece ('lf', as CRLF is one newline).
    */
   private dropNext: 'newline' | 'lf' | null = null;
 
-  constructor(hashText: boolean) {
-    this.text = hashText ? new TextHash() : null;
+  constructor(html: string, hashText: boolean) {
+    super(html, ATTRIBUTE_TAGS);
+    this.hash = hashText ? new TextHash() : null;
   }
 
   result(): PageScan {
@@ -234,35 +227,30 @@ class Scan implements Partial<Handler> {
       hrefs: this.hrefs,
       baseHref: this.baseHref,
       nofollow: this.nofollow,
-      textHash: this.text?.digest() ?? '',
+      textHash: this.hash?.digest() ?? '',
     };
   }
 
-  /** An end tag as written (see EndTagTellingParser). */
-  onEndTagToken(name: string): void {
+  protected endTagToken(name: string): void {
     // In a raw-text element a browser reads any other end tag as text; htmlparser2 would close elements with it.
     if (this.rawTextDepth > 0 && name !== this.names[this.names.length - 1]) throw new NeedsTreeBuilder(`markup inside <${this.names[this.names.length - 1]}>`);
-    if (this.text && this.mode !== Mode.InBody && this.templateDepth === 0) this.endTagBeforeBody(name);
+    if (this.hash && this.mode !== Mode.InBody && this.templateDepth === 0) this.endTagBeforeBody(name);
   }
 
-  onparserinit(parser: Parser): void {
-    this.parser = parser;
-  }
-
-  onopentag(name: string, attribs: Record<string, string>, isImplied: boolean): void {
+  protected openTag(name: string, attribs: Attributes, isImplied: boolean): void {
     const depth = this.names.length;
     const parentNs = depth ? this.namespaces[depth - 1]! : Ns.Html;
     let ns: Ns;
     if (parentNs === Ns.Html || INTEGRATION_POINTS.has(this.names[depth - 1]!)) {
       ns = name === 'svg' ? Ns.Svg : name === 'math' ? Ns.MathMl : Ns.Html;
     } else {
-      if (FOREIGN_BREAKOUT.has(name) || (name === 'font' && ('color' in attribs || 'face' in attribs || 'size' in attribs))) {
+      if (FOREIGN_BREAKOUT.has(name) || (name === 'font' && (attribs.color !== undefined || attribs.face !== undefined || attribs.size !== undefined))) {
         throw new NeedsTreeBuilder(`<${name}> leaves SVG/MathML content`);
       }
       ns = parentNs;
     }
     if (this.rawTextDepth > 0) throw new NeedsTreeBuilder(`markup inside <${this.names.find((n) => RAW_TEXT.has(n))}>`);
-    if (this.text && this.templateDepth === 0) this.textOnStartTag(name, ns, isImplied);
+    if (this.hash && this.templateDepth === 0) this.textOnStartTag(name, ns, isImplied);
     this.names.push(name);
     this.namespaces.push(ns);
 
@@ -290,7 +278,8 @@ class Scan implements Partial<Handler> {
           if (this.lang === null && attribs.lang !== undefined) this.lang = attribs.lang;
           break;
         case 'script':
-          this.scriptText = '';
+          this.scriptOpen = true;
+          this.scriptStart = this.scriptEnd = 0;
           break;
         case 'plaintext':
           throw new NeedsTreeBuilder('<plaintext>');
@@ -344,7 +333,7 @@ class Scan implements Partial<Handler> {
     }
   }
 
-  onclosetag(name: string, implied: boolean): void {
+  protected closeTag(name: string, implied: boolean): void {
     if (this.ended) return;
     const depth = this.names.length - 1;
     const ns = this.namespaces[depth];
@@ -375,28 +364,52 @@ class Scan implements Partial<Handler> {
         break;
       case 'script':
         // A browser's "script data escaped" states: after `<!--`, a `<script>` hides the next `</script>`.
-        if (this.scriptText !== null && this.scriptText.includes('<!--') && /<script[\t\n\f\r />]/i.test(this.scriptText)) {
-          throw new NeedsTreeBuilder('escaped <script> text');
+        if (this.scriptOpen) {
+          const script = this.html.slice(this.scriptStart, this.scriptEnd);
+          if (script.includes('<!--') && /<script[\t\n\f\r />]/i.test(script)) throw new NeedsTreeBuilder('escaped <script> text');
         }
-        this.scriptText = null;
+        this.scriptOpen = false;
         break;
       default:
         if (RAW_TEXT.has(name)) this.rawTextDepth--;
     }
   }
 
-  ontext(text: string): void {
+  protected text(start: number, end: number): void {
     // Text flushed at the end is what htmlparser2 holds back: a tag, comment or declaration cut off by the end of
     // the document, most of which a browser drops or takes as a comment.
-    if (this.ended && this.text) throw new NeedsTreeBuilder('the document ends inside markup');
-    if (this.titleState === 'open') this.titleText += text;
-    else if (this.scriptText !== null) this.scriptText += text;
-    if (this.text && this.templateDepth === 0 && this.foreignTemplateDepth === 0) this.bodyText(text, this.text);
+    if (this.ended && this.hash) throw new NeedsTreeBuilder('the document ends inside markup');
+    if (this.titleState === 'open') {
+      this.titleText += this.html.slice(start, end);
+    } else if (this.scriptOpen) {
+      // The pieces of a script's text follow each other (htmlparser2 decodes no character reference there).
+      if (this.scriptEnd === 0) this.scriptStart = start;
+      this.scriptEnd = end;
+    }
+    if (this.hash && this.templateDepth === 0 && this.foreignTemplateDepth === 0) this.bodyText(start, end, null, this.hash);
   }
 
-  oncomment(data: string): void {
+  protected textEntity(text: string): void {
+    if (this.ended && this.hash) throw new NeedsTreeBuilder('the document ends inside markup');
+    if (this.titleState === 'open') this.titleText += text;
+    if (this.hash && this.templateDepth === 0 && this.foreignTemplateDepth === 0) this.bodyText(0, 0, text, this.hash);
+  }
+
+  protected comment(start: number, end: number): void {
     this.dropNext = null;
-    if (!this.text || this.templateDepth > 0) return;
+    if (this.hash && this.templateDepth === 0) this.commentData(this.html.slice(start, end));
+  }
+
+  protected cdata(start: number, end: number): void {
+    this.dropNext = null;
+    if (this.hash && this.templateDepth === 0) this.commentData(`[CDATA[${this.html.slice(start, end)}]]`);
+  }
+
+  protected declaration(): void {
+    this.dropNext = null;
+  }
+
+  private commentData(data: string): void {
     // htmlparser2 takes `<![CDATA[...]]>` for a comment. A browser does so in HTML but ends it at the first `>`, and
     // in SVG/MathML it is text. And a browser also ends a comment at `--!>`.
     if (data.startsWith('[CDATA[') && data.endsWith(']]')) {
@@ -406,10 +419,6 @@ class Scan implements Partial<Handler> {
     } else if (data.includes('--!>')) {
       throw new NeedsTreeBuilder('a comment ended by --!>');
     }
-  }
-
-  onprocessinginstruction(): void {
-    this.dropNext = null;
   }
 
   /** A start tag (outside templates), for the text: it may start the body, or be where the text goes elsewhere. */
@@ -480,16 +489,22 @@ class Scan implements Partial<Handler> {
     }
   }
 
-  /** Text outside templates: hashed if it is the body's. */
-  private bodyText(text: string, hash: TextHash): void {
+  /**
+   * Text outside templates, `html.slice(start, end)` or the character a character reference stands for (`entity`):
+   * hashed if it is the body's.
+   */
+  private bodyText(start: number, end: number, entity: string | null, hash: TextHash): void {
     const depth = this.names.length - 1;
     const element = this.names[depth];
     const html = depth < 0 || this.namespaces[depth] === Ns.Html;
     if (element === 'script' || element === 'style') {
       // htmlparser2 reads these as raw text in SVG/MathML too, where a browser reads tags, which may leave the SVG.
-      if (!html && /<\/?[a-z]/i.test(text)) throw new NeedsTreeBuilder(`a tag inside an SVG/MathML <${element}>`);
+      if (!html && /<\/?[a-z]/i.test(entity ?? this.html.slice(start, end))) throw new NeedsTreeBuilder(`a tag inside an SVG/MathML <${element}>`);
       return;
     }
+    // Much of the text between tags is whitespace alone, which only ever separates words: no string is needed.
+    if (entity === null && this.mode === Mode.InBody && this.dropNext === null && isWhitespace(this.html, start, end)) return hash.space();
+    let text = entity ?? this.html.slice(start, end);
     if (this.mode !== Mode.InBody) {
       // A <title> or <noframes> before the body is the head's.
       if (html && (element === 'title' || element === 'noframes')) return;
@@ -499,7 +514,7 @@ class Scan implements Partial<Handler> {
       text = text.slice(first);
     }
     // A browser decodes no character reference in these; htmlparser2 does, and hands a decoded one over on its own.
-    if (html && element !== undefined && RAW_TEXT.has(element) && this.parser!.endIndex - this.parser!.startIndex + 1 !== text.length) {
+    if (html && element !== undefined && RAW_TEXT.has(element) && entity !== null) {
       throw new NeedsTreeBuilder(`a character reference inside <${element}>`);
     }
     if (!html && element !== undefined && HTMLPARSER2_RAW.has(element) && /<\/?[a-z]|&/i.test(text)) {

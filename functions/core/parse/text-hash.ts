@@ -33,6 +33,11 @@ export class TextHash {
     if (this.batch.length >= BATCH_CHARS) this.hashBatch(false);
   }
 
+  /** What `add` does with text that is all whitespace: a space, if text follows. */
+  space(): void {
+    this.spaceBefore = true;
+  }
+
   digest(): string {
     this.hashBatch(true);
     return this.hash.digest('hex');
