@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -6,18 +7,20 @@ import pLimit from 'p-limit';
 import type { FetchLimits } from '../functions/core/fetch/fetch-limits.js';
 import type { PoliteSettings } from '../functions/core/polite/admission.js';
 import type { CrawlStatusView } from '../functions/core/crawl/read-crawls.js';
-import type { Change, Summary } from '../functions/core/model/summary.js';
+import type { Change } from '../functions/core/model/summary.js';
 import { WEBHOOK_EVENTS, type WebhookEvent } from '../functions/core/model/crawl.js';
 import { normalizeUrl } from '../functions/core/model/url.js';
 import { patternProblem } from '../functions/core/crawl/scope.js';
-import { MAX_NAME_LENGTH, type CrawlRequestInput } from '../functions/core/model/crawl-request.js';
-import { ConfigFileError, readCrawlerConfig, type CrawlerConfig } from '../lib/config.js';
+import type { CrawlRequestInput } from '../functions/core/model/crawl-request.js';
+import type { CrawlerConfig } from '../lib/config.js';
 import { ApiClient, sigv4Signer, type SubmitResponse } from './api-client.js';
 import { LOCAL_ENDPOINT, resolveEndpoint, signingRegion } from './endpoint.js';
 import { EXIT, exitQuietlyOnBrokenPipe, UsageError } from './errors.js';
 import { formatSummaryLine, toCrawlTable, toCsv, toTable } from './format.js';
-import { politeSummarizer } from './polite-fetch.js';
 import { Progress } from './progress.js';
+
+// What a command needs beyond parsing its options (the configuration's schema, the fetch and parse engine, zod) is
+// imported when the command runs, so `crawler --help` and a bad option answer without loading any of it.
 
 const ENDPOINT_HELP = `
 Endpoint options:
@@ -28,7 +31,8 @@ Endpoint options:
 const USAGE = `Usage: crawler <command> [options]
 
 Commands:
-  fetch [--json] [--concurrency N] [--host-delay MS] [--ignore-robots] [--allow-private-network] [--config FILE] [--file F] URL...
+  fetch [--json] [--concurrency N] [--parse-threads N] [--host-delay MS] [--ignore-robots] [--allow-private-network]
+        [--config FILE] [--file F] URL...
       Fetch and summarize pages in this process, with the engine, fetch limits and politeness the consumer Lambda uses.
   submit [--wait [--timeout S] | --json] [--max-depth N] [--max-pages N] [--same-origin=false]
          [--include P]... [--exclude P]... [--sitemap MODE] [--ignore-robots] [--host-delay MS]
@@ -63,8 +67,8 @@ const WAIT_HELP = `  --wait            show progress until the crawl completes (
                     counts so far are printed, and the command exits 124`;
 
 const HELP: Record<string, string> = {
-  fetch: `Usage: crawler fetch [--json] [--concurrency N] [--host-delay MS] [--ignore-robots] [--allow-private-network]
-                     [--config FILE] [--file F] URL...
+  fetch: `Usage: crawler fetch [--json] [--concurrency N] [--parse-threads N] [--host-delay MS] [--ignore-robots]
+                     [--allow-private-network] [--config FILE] [--file F] URL...
 
 Fetches and summarizes each URL here, with no queue and no table, within the deployment's fetch limits (the
 "fetch" settings of cdk.json: deadlines, body cap, redirects) and as politely as the crawler: its User-Agent
@@ -75,6 +79,8 @@ lines starting with # are skipped).
 
   --json                    one Summary per line (JSON), in input order
   --concurrency N           pages in flight at once (default 16)
+  --parse-threads N         worker threads parsing pages while this thread fetches; 0 parses here (default: one
+                            less than the cores available, so 0 on one core)
   --host-delay MS           least time between two requests to one host, 0 to 60000 ms (default: the deployment's
                             politeness.hostDelayMs, 1000)
   --ignore-robots           do not fetch or obey robots.txt
@@ -208,7 +214,8 @@ async function readStdin(): Promise<string> {
  * --allow-private-network, or ALLOW_PRIVATE_NETWORK=true as for the consumer (only the exact string "true": a typo
  * keeps the guard).
  */
-function fetchSettings(configFile: string | undefined, allowFlag: boolean): { limits: FetchLimits; politeness: PoliteSettings } {
+async function fetchSettings(configFile: string | undefined, allowFlag: boolean): Promise<{ limits: FetchLimits; politeness: PoliteSettings }> {
+  const { ConfigFileError, readCrawlerConfig } = await import('../lib/config.js');
   let config: CrawlerConfig;
   try {
     config = configFile === undefined ? readCrawlerConfig() : readCrawlerConfig(resolve(configFile), configFile);
@@ -221,6 +228,18 @@ function fetchSettings(configFile: string | undefined, allowFlag: boolean): { li
   };
 }
 
+/**
+ * --parse-threads N: worker threads that parse while the main thread fetches. By default one less than the cores
+ * this process may use (os.availableParallelism(), which honours taskset and CPU affinity): the main thread keeps a
+ * core for the network, and on one core pages are parsed on the main thread, as a worker would only add its own heap
+ * and the hand-off to the same core's work.
+ */
+function parseThreadsOption(value: string | undefined): number {
+  if (value === undefined) return Math.max(0, availableParallelism() - 1);
+  if (!/^\d+$/.test(value) || Number(value) > 64) throw new UsageError(`--parse-threads is a whole number from 0 to 64, not "${value}"`);
+  return Number(value);
+}
+
 /** --host-delay MS: a whole number of milliseconds from 0 to 60,000, as the crawl request's hostDelayMs. */
 function hostDelayOption(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 60_000) throw new UsageError(`--host-delay is a whole number of milliseconds from 0 to 60000, not "${value}"`);
@@ -231,6 +250,7 @@ async function fetchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('fetch', argv, {
     json: { type: 'boolean' },
     concurrency: { type: 'string' },
+    'parse-threads': { type: 'string' },
     'allow-private-network': { type: 'boolean' },
     config: { type: 'string' },
     file: { type: 'string' },
@@ -239,37 +259,49 @@ async function fetchCommand(argv: string[]): Promise<number> {
   });
   if (values.help) return help('fetch');
   const concurrency = positiveInt('--concurrency', values.concurrency, 16)!;
-  const { limits, politeness } = fetchSettings(values.config, values['allow-private-network'] === true);
+  const parseThreads = parseThreadsOption(values['parse-threads']);
+  const { limits, politeness } = await fetchSettings(values.config, values['allow-private-network'] === true);
   const hostDelayMs = values['host-delay'] === undefined ? politeness.hostDelayMs : hostDelayOption(values['host-delay']);
-  const summarize = politeSummarizer(limits, politeness, { hostDelayMs, robotsTxt: values['ignore-robots'] ? 'ignore' : 'obey' });
   const inputs = await readUrls(positionals, values.file);
   const checked = inputs.map((input) => ({ input, check: normalizeUrl(input) }));
   const invalid = checked.filter((c) => !c.check.ok);
   if (invalid.length > 0) {
     throw new UsageError(invalid.map((c) => `not a URL we can fetch: "${c.input}" (${c.check.ok ? '' : c.check.reason})`).join('\n'));
   }
+  const [{ politeSummarizer }, { ParsePool }] = await Promise.all([import('./polite-fetch.js'), import('../functions/core/parse/parse-pool.js')]);
+  const pool = parseThreads > 0 ? new ParsePool(parseThreads) : undefined;
+  const summarize = politeSummarizer(limits, politeness, { hostDelayMs, robotsTxt: values['ignore-robots'] ? 'ignore' : 'obey' }, pool?.analyze);
   const limit = pLimit(concurrency);
 
-  // Results print in input order as soon as every earlier one is done; nothing else is kept.
-  const pending = new Map<number, Summary>();
+  // Results print in input order as soon as every earlier one is done. A page that is slow holds back the lines of
+  // every page after it, so what waits is each page's output line as bytes, made as soon as the page is summarized:
+  // a Summary's strings may be slices of the page's whole decoded text, which would stay alive as long as they did.
+  const pending = new Map<number, { line: Buffer; ok: boolean }>();
+  const color = process.stdout.isTTY === true;
   let next = 0;
   let failed = 0;
   const flush = () => {
     while (pending.has(next)) {
-      const summary = pending.get(next)!;
+      const { line, ok } = pending.get(next)!;
       pending.delete(next++);
-      if (!summary.ok) failed++;
-      process.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : `${formatSummaryLine(summary, process.stdout.isTTY === true)}\n`);
+      if (!ok) failed++;
+      process.stdout.write(line);
     }
   };
-  await Promise.all(
-    checked.map((c, i) =>
-      limit(async () => {
-        pending.set(i, await summarize((c.check as { url: string }).url));
-        flush();
-      }),
-    ),
-  );
+  try {
+    await Promise.all(
+      checked.map((c, i) =>
+        limit(async () => {
+          const summary = await summarize((c.check as { url: string }).url);
+          const line = values.json ? `${JSON.stringify(summary)}\n` : `${formatSummaryLine(summary, color)}\n`;
+          pending.set(i, { line: Buffer.from(line), ok: summary.ok });
+          flush();
+        }),
+      ),
+    );
+  } finally {
+    await pool?.close();
+  }
   if (!values.json) process.stderr.write(`${inputs.length} fetched, ${inputs.length - failed} ok, ${failed} failed\n`);
   return 0;
 }
@@ -311,7 +343,7 @@ async function submitCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--same-origin is true or false (--same-origin=false), not "${sameOrigin}"`);
   }
   const scope = scopeOptions(values);
-  const labels = monitoringOptions(values);
+  const labels = await monitoringOptions(values);
   const urls = await readUrls(positionals, values.file);
   const pagesFormat = format(values.format);
   const timeoutMs = waitTimeoutMs(values);
@@ -370,9 +402,10 @@ function scopeOptions(values: {
 }
 
 /** The crawl request's name and webhook from submit's options, each checked with a message naming it. */
-function monitoringOptions(values: { name?: string | undefined; webhook?: string | undefined; 'webhook-event'?: string[] | undefined }): Partial<CrawlRequestInput> {
+async function monitoringOptions(values: { name?: string | undefined; webhook?: string | undefined; 'webhook-event'?: string[] | undefined }): Promise<Partial<CrawlRequestInput>> {
   const request: Partial<CrawlRequestInput> = {};
   if (values.name !== undefined) {
+    const { MAX_NAME_LENGTH } = await import('../functions/core/model/crawl-request.js');
     if (values.name.length > MAX_NAME_LENGTH) throw new UsageError(`--name is at most ${MAX_NAME_LENGTH} characters`);
     request.name = values.name;
   }

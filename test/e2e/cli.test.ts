@@ -106,6 +106,7 @@ describe('crawler fetch (a real process)', () => {
     [['fetch', '--config', '/no/such/crawler.json', 'https://a.example/'], /cannot read the config file \/no\/such\/crawler\.json: no such file/],
     [['fetch', 'not a url'], /not a URL we can fetch/],
     [['fetch', '--concurrency', '0', 'https://a.example/'], /--concurrency/],
+    [['fetch', '--parse-threads', 'two', 'https://a.example/'], /--parse-threads is a whole number/],
     [['fetch', '--bogus', 'https://a.example/'], /Unknown option/],
     [['fetch', '--file', '/no/such/file'], /cannot read/],
     [['nonsense'], /unknown command/],
