@@ -97,7 +97,7 @@ const CLOSES_P = new Set([
   'summary', 'ul', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'pre', 'listing', 'form', 'table', 'hr', 'xmp', 'plaintext',
 ]);
 /** Start tags that close an open element of their own kind (or a sibling kind) further down the stack. */
-const CLOSES_OWN_KIND: Record<string, readonly string[]> = { li: ['li'], dd: ['dd', 'dt'], dt: ['dd', 'dt'], button: ['button'] };
+const CLOSES_OWN_KIND = new Map<string, readonly string[]>([['li', ['li']], ['dd', ['dd', 'dt']], ['dt', ['dd', 'dt']], ['button', ['button']]]);
 /** The standard's "special" elements: an open one inside a closed `<a>` makes the adoption agency clone the `<a>`. */
 const SPECIAL = new Set([
   'address', 'applet', 'area', 'article', 'aside', 'base', 'basefont', 'bgsound', 'blockquote', 'body', 'br', 'button',
@@ -118,16 +118,16 @@ const TABLE_CONTEXT = new Set(['table', 'tbody', 'thead', 'tfoot', 'tr', 'colgro
 /** What the tree builder keeps in place inside a table (void elements are moved out too, but hold no text). */
 const IN_TABLE_PLACE = new Set(['caption', 'colgroup', 'col', 'tbody', 'thead', 'tfoot', 'tr', 'td', 'th', 'table', 'script', 'style', 'template', 'input', 'form']);
 /** The table parts, and the elements they must sit in for htmlparser2's nesting to be the tree builder's. */
-const TABLE_PART_PARENTS: Record<string, ReadonlySet<string>> = {
-  td: new Set(['tr', 'tbody', 'thead', 'tfoot', 'table']),
-  th: new Set(['tr', 'tbody', 'thead', 'tfoot', 'table']),
-  tr: new Set(['tbody', 'thead', 'tfoot', 'table']),
-  tbody: new Set(['table']),
-  thead: new Set(['table']),
-  tfoot: new Set(['table']),
-  caption: new Set(['table']),
-  colgroup: new Set(['table']),
-};
+const TABLE_PART_PARENTS = new Map<string, ReadonlySet<string>>([
+  ['td', new Set(['tr', 'tbody', 'thead', 'tfoot', 'table'])],
+  ['th', new Set(['tr', 'tbody', 'thead', 'tfoot', 'table'])],
+  ['tr', new Set(['tbody', 'thead', 'tfoot', 'table'])],
+  ['tbody', new Set(['table'])],
+  ['thead', new Set(['table'])],
+  ['tfoot', new Set(['table'])],
+  ['caption', new Set(['table'])],
+  ['colgroup', new Set(['table'])],
+]);
 /** Elements the tree builder puts in the head before the body starts ("in head"); anything else starts the body. */
 const HEAD_CONTENT = new Set(['base', 'basefont', 'bgsound', 'link', 'meta', 'noframes', 'script', 'style', 'template', 'title']);
 /** What a `<noscript>` in the head may hold (scripting off); anything else closes it and is taken as in the head. */
@@ -326,7 +326,7 @@ class Scan extends TagEvents {
       return;
     }
     if (TABLE_PARTS.has(name)) throw new NeedsTreeBuilder(`<${name}> inside <a>`);
-    const closes = CLOSES_P.has(name) ? ['p'] : CLOSES_OWN_KIND[name];
+    const closes = CLOSES_P.has(name) ? ['p'] : CLOSES_OWN_KIND.get(name);
     if (!closes) return;
     for (let i = 0; i < anchor.at; i++) {
       if (closes.includes(this.names[i]!)) throw new NeedsTreeBuilder(`<${name}> closes a <${this.names[i]}> holding an <a>`);
@@ -434,7 +434,7 @@ class Scan extends TagEvents {
     if (DROPS_FIRST_NEWLINE.has(name)) this.dropNext = 'newline';
     const parent = this.tableParent();
     if (parent !== null && !IN_TABLE_PLACE.has(name) && !VOID.has(name)) throw new NeedsTreeBuilder(`<${name}> straight inside <${parent}>`);
-    const parents = TABLE_PART_PARENTS[name];
+    const parents = TABLE_PART_PARENTS.get(name);
     if (parents && !(parent !== null && parents.has(parent))) throw new NeedsTreeBuilder(`<${name}> out of its table`);
   }
 

@@ -2,40 +2,29 @@ import { createHash } from 'node:crypto';
 
 /** ASCII whitespace, as the HTML standard counts it. */
 const ASCII_WHITESPACE = /[\t\n\f\r ]+/g;
-/** Collapsed text is hashed in batches of about this many characters: few hash calls, little text held. */
+/** Text is collapsed and hashed in batches of about this many characters: few hash calls, little text held. */
 const BATCH_CHARS = 16 * 1024;
 
 /**
  * The Summary's `textHash`, built as a parser hands over the page's text piece by piece: SHA-256 (hex) of the text
- * with runs of ASCII whitespace collapsed to one space and stripped at both ends. Only a small batch of text is held;
- * a run of whitespace that ends one piece is written only once text follows it, so the trailing one never is.
+ * with runs of ASCII whitespace collapsed to one space and stripped at both ends. The pieces are only joined as they
+ * come, and each batch is collapsed at once (a run of whitespace across two pieces is one run of the batch), which
+ * costs far less than collapsing every piece. Only a small batch of text is held; a space or half a surrogate pair
+ * that ends one batch is carried into the next, so the trailing space is never written.
  */
 export class TextHash {
   private readonly hash = createHash('sha256');
   private batch = '';
   private started = false;
-  private spaceBefore = false;
 
   add(text: string): void {
-    if (text.length === 0) return;
-    let collapsed = text.replace(ASCII_WHITESPACE, ' ');
-    if (collapsed.charCodeAt(0) === 0x20) {
-      this.spaceBefore = true;
-      collapsed = collapsed.slice(1);
-      if (collapsed.length === 0) return;
-    }
-    const spaceAfter = collapsed.charCodeAt(collapsed.length - 1) === 0x20;
-    if (spaceAfter) collapsed = collapsed.slice(0, -1);
-    if (this.spaceBefore && this.started) this.batch += ' ';
-    this.batch += collapsed;
-    this.started = true;
-    this.spaceBefore = spaceAfter;
+    this.batch += text;
     if (this.batch.length >= BATCH_CHARS) this.hashBatch(false);
   }
 
-  /** What `add` does with text that is all whitespace: a space, if text follows. */
+  /** Text that is all whitespace: `add` of a single space. */
   space(): void {
-    this.spaceBefore = true;
+    this.batch += ' ';
   }
 
   digest(): string {
@@ -45,10 +34,16 @@ export class TextHash {
 
   /** A batch never ends between the two halves of a surrogate pair: each half alone would hash as U+FFFD. */
   private hashBatch(last: boolean): void {
-    const lastUnit = this.batch.charCodeAt(this.batch.length - 1);
-    const cut = !last && lastUnit >= 0xd800 && lastUnit <= 0xdbff ? this.batch.length - 1 : this.batch.length;
-    this.hash.update(this.batch.slice(0, cut));
-    this.batch = this.batch.slice(cut);
+    let collapsed = this.batch.replace(ASCII_WHITESPACE, ' ');
+    if (!this.started && collapsed.charCodeAt(0) === 0x20) collapsed = collapsed.slice(1);
+    let cut = collapsed.length;
+    if (collapsed.charCodeAt(cut - 1) === 0x20) cut--;
+    const lastUnit = collapsed.charCodeAt(cut - 1);
+    if (!last && lastUnit >= 0xd800 && lastUnit <= 0xdbff) cut--;
+    if (cut > 0) {
+      this.hash.update(collapsed.slice(0, cut));
+      this.started = true;
+    }
+    this.batch = collapsed.slice(cut);
   }
 }
-
