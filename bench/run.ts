@@ -4,6 +4,7 @@
  */
 import '../local/quiet-sdk-notice.js';
 import { benchBundles } from './bundles.js';
+import { benchCli } from './cli.js';
 import { benchCost } from './cost.js';
 import { benchLocalStack } from './local-stack.js';
 import { benchParsing } from './parse.js';
@@ -11,7 +12,7 @@ import { benchPoliteness } from './politeness.js';
 import { benchScope } from './scope.js';
 import { benchThroughput } from './throughput.js';
 
-const sections: Record<string, () => Promise<void>> = { parse: benchParsing, throughput: benchThroughput, bundles: benchBundles, stack: benchLocalStack, cost: benchCost, scope: benchScope, politeness: benchPoliteness };
+const sections: Record<string, () => Promise<void>> = { parse: benchParsing, throughput: benchThroughput, bundles: benchBundles, stack: benchLocalStack, cost: benchCost, scope: benchScope, politeness: benchPoliteness, cli: benchCli };
 const wanted = process.argv.slice(2);
 for (const [name, run] of Object.entries(sections)) {
   if (wanted.length === 0 || wanted.includes(name)) await run();
