@@ -1,5 +1,5 @@
 import { setImmediate } from 'node:timers/promises';
-import { Tokenizer } from 'htmlparser2';
+import { ScanTokenizer } from './scan-tokenizer.js';
 import type { PageFields } from '../model/summary.js';
 import { TagEvents, VOID, type Attributes } from './tag-events.js';
 import { TextHash } from './text-hash.js';
@@ -43,7 +43,7 @@ export interface PageScan extends PageFields {
  */
 export async function scanHtml(html: string, options: ScanOptions = {}): Promise<PageScan | { needsTreeBuilder: string }> {
   const scan = new Scan(html, options.hashText ?? true);
-  const tokenizer = new Tokenizer({ decodeEntities: true }, scan);
+  const tokenizer = new ScanTokenizer({ decodeEntities: true }, scan);
   try {
     await inSlices(html, (slice) => tokenizer.write(slice));
     // htmlparser2 closes whatever is still open at the end; a browser just stops, so those closes mean nothing.

@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
+import { describe, expect, it } from 'vitest';
+import { ScanTokenizer } from '../../functions/core/parse/scan-tokenizer.js';
+
+/** Every event a tokenizer reports, with its arguments, for `html` written in pieces cut at `cuts`. */
+function events(Make: typeof Tokenizer, html: string, cuts: number[] = []): string[] {
+  const seen: string[] = [];
+  const cbs = new Proxy({} as TokenizerCallbacks, { get: (_, name) => (...args: unknown[]) => seen.push(`${String(name)}(${args.join(',')})`) });
+  const tokenizer = new Make({ decodeEntities: true }, cbs);
+  let at = 0;
+  for (const cut of cuts) {
+    tokenizer.write(html.slice(at, cut));
+    at = cut;
+  }
+  tokenizer.write(html.slice(at));
+  tokenizer.end();
+  return seen;
+}
+
+const rules: { html: string }[] = JSON.parse(readFileSync(new URL('../fixtures/field-rules.json', import.meta.url), 'utf8'));
+
+describe('ScanTokenizer: htmlparser2 Tokenizer stepping over text and quoted values', () => {
+  const documents = [
+    ...rules.map((rule) => rule.html),
+    '<p class="a&amp;b" title=\'x&lt;y\' id=plain&gt;>one &amp two &notin; three &#x41;&#66 < four <</p>',
+    '<a href="unterminated',
+    "<a title='unterminated &amp",
+    'text at the end &am',
+    '<title>a &amp; b</title><script>if (a < b && c) {}</script><!-- & < --><style>p{}</style>',
+    '<svg><![CDATA[x & y]]></svg><?pi & ?><!doctype x>',
+  ];
+
+  it('reports the same events at the same indices as the Tokenizer', () => {
+    for (const html of documents) expect(events(ScanTokenizer, html), html).toEqual(events(Tokenizer, html));
+  });
+
+  it('also when the document is written in pieces cut anywhere', () => {
+    for (const html of documents.slice(-6)) {
+      for (let cut = 0; cut <= html.length; cut++) {
+        expect(events(ScanTokenizer, html, [cut]), `${html} cut at ${cut}`).toEqual(events(Tokenizer, html, [cut]));
+      }
+    }
+  });
+});
