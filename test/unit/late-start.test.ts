@@ -62,6 +62,28 @@ describe("a request held to its host's turn (FetchLimits.turn)", () => {
     expect(seen[0]!.at).toBeGreaterThanOrEqual(asked[0]! + 30);
   });
 
+  it('asks to move a turn its timer missed (the process busy at the turn), and is sent at the moved time', async () => {
+    await fetchDocument(`${server.url}/warm`, limits); // a keep-alive socket: the request waits on its timer alone
+    seen.length = 0;
+    const asked: number[] = [];
+    const fetching = fetchDocument(`${server.url}/busy`, { ...limits, turn: turn(Date.now() + 30, async (t) => (asked.push(t), t + 30)) });
+    const busyUntil = Date.now() + 120;
+    while (Date.now() < busyUntil); // the event loop held past the turn and its slack
+    expect((await fetching).status).toBe(200);
+    expect(asked).toHaveLength(1);
+    expect(seen.map((s) => s.path)).toEqual(['/busy']);
+    expect(seen[0]!.at).toBeGreaterThanOrEqual(asked[0]! + 30);
+  });
+
+  it('gives the turn up (LATE_START) once it has been moved twice and missed again', async () => {
+    seen.length = 0;
+    let moves = 0;
+    const missed = await fetchDocument(`${server.url}/always-late`, { ...limits, turn: turn(Date.now() - 100, async (t) => (moves++, t - 100)) }).catch((err: unknown) => err);
+    expect(missed).toMatchObject({ code: 'LATE_START' });
+    expect(moves).toBe(2);
+    expect(seen).toEqual([]);
+  });
+
   it('holds only the first request to it, not the redirects that follow', async () => {
     seen.length = 0;
     const doc = await fetchDocument(`${server.url}/moved`, { ...limits, turn: turn(Date.now() + 50) });
