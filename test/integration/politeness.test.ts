@@ -238,6 +238,29 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
     expect((await paceItem(host))['tail']).toBe(later.at(-1)! + I);
   });
 
+  it('commits a start planned on a stale view of the host in one write if its slot is still free, and never one within an interval of a start committed since', async () => {
+    const host = `stale-${ulid().toLowerCase()}.test:80`;
+    // Short enough to be waited for in the process: every claim is a start.
+    const intervalMs = 500;
+    const gap = intervalMs + PACE_MARGIN_MS;
+    const one = countingPacer();
+    const two = countingPacer();
+    const first = await one.pacer.claim(host, { now: Date.now(), intervalMs });
+    const second = await two.pacer.claim(host, { now: Date.now(), intervalMs });
+    expect(second.kind === 'start' && first.kind === 'start' && second.at - first.at).toBeGreaterThanOrEqual(gap);
+    // `one` has not seen `second`; asked for a slot past it, it commits in one write, on the fields, not the version.
+    let writes = one.writes();
+    const third = await one.pacer.claim(host, { now: second.at + gap + 200, intervalMs });
+    expect(third).toMatchObject({ kind: 'start' });
+    expect(one.writes() - writes).toBe(1);
+    // `two` has not seen `third`: the slot it plans is taken, so its first write fails and the second commits after.
+    writes = two.writes();
+    const fourth = await two.pacer.claim(host, { now: Date.now(), intervalMs });
+    expect(two.writes() - writes).toBe(2);
+    expect(fourth.kind === 'start' && third.kind === 'start' && fourth.at - third.at).toBeGreaterThanOrEqual(gap);
+    expect(await paceItem(host)).toMatchObject({ lastStart: fourth.at, nextStart: fourth.at + gap, version: 4 });
+  });
+
   it('conditions a turn that moves the tail on the tail it saw, so it never undoes a reservation queued since', async () => {
     const host = `tail-${ulid().toLowerCase()}.test:80`;
     const one = new DynamoHostPacer(table());

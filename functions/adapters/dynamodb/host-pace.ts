@@ -12,6 +12,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   afterResponse,
+  holdsSlot,
   MAX_DELAY_SECONDS,
   NEW_HOST,
   pacedInterval,
@@ -64,7 +65,14 @@ export class DynamoHostPacer implements HostPacer {
       // A new URL on a busy host appends to the tail; once that failed (the host's state was not as planned), the
       // claim commits on the version like any other.
       const append = plan.kind === 'reserve' && !appendFailed && state !== undefined && plan.at === state.tail;
-      const result = append ? await this.appendToTail(host, state!, interval, now) : await this.commit(host, state, plan.next);
+      // A first try on this process's memory of the host commits on the starts' fields, not the version: another
+      // process's start since then (the memory is usually stale by one) conflicts only if it took the slot planned.
+      const onFields = plan.kind === 'start' && conflicts === 0 && state !== undefined && state.version > 0;
+      const result = append
+        ? await this.appendToTail(host, state!, interval, now)
+        : onFields
+          ? await this.commitStart(host, state!, plan.next, request.reservation !== undefined && holdsSlot(request.reservation, now))
+          : await this.commit(host, state, plan.next);
       if (append && !result.committed) appendFailed = true;
       this.roundTripMs = this.roundTripMs * 0.8 + (Date.now() - sent) * 0.2;
       this.remember(host, result.state);
@@ -147,6 +155,43 @@ export class DynamoHostPacer implements HostPacer {
         ':expires': expiresAt(),
         ...(existing ? { ':from': from.version } : {}),
         ...(existing && movesTail ? { ':fromTail': from.tail } : {}),
+      },
+    });
+  }
+
+  /**
+   * A start planned from a state that may be stale, committed if the host's item still allows it, whatever its
+   * version: no start after the slot's start less its interval (so none within an interval before it, whatever was
+   * committed meanwhile), the next start allowed by then, no larger penalty than planned, and for a new URL no
+   * reservation still ahead of it (the tail reached by then, with no longer interval than ours). The tail is only ever
+   * moved up. Stricter than planTurn where intervals differ: a failure hands back the item, and the retry commits on
+   * its version (commit).
+   */
+  private commitStart(host: string, seen: PaceState, next: PaceState, returning: boolean) {
+    const interval = next.startInterval;
+    const movesTail = next.tail > seen.tail;
+    const conditions = [
+      'nextStart <= :start',
+      'lastStart <= :earliestPrevious',
+      '(attribute_not_exists(penaltyMs) OR penaltyMs <= :penalty)',
+      ...(returning ? [] : ['(attribute_not_exists(tail) OR (tail <= :start AND tailInterval >= :interval))']),
+      ...(movesTail ? ['(attribute_not_exists(tail) OR tail <= :tail)'] : []),
+    ];
+    return this.write(host, {
+      UpdateExpression:
+        'SET lastStart = :start, nextStart = :nextStart, startInterval = :interval, ' +
+        (movesTail ? 'tail = :tail, tailInterval = :tailInterval, ' : '') +
+        'version = version + :one, expiresAt = :expires',
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeValues: {
+        ':start': next.lastStart,
+        ':earliestPrevious': next.lastStart - interval,
+        ':nextStart': next.nextStart,
+        ':interval': interval,
+        ':penalty': seen.penaltyMs,
+        ...(movesTail ? { ':tail': next.tail, ':tailInterval': next.tailInterval } : {}),
+        ':one': 1,
+        ':expires': expiresAt(),
       },
     });
   }
