@@ -31,10 +31,11 @@ export interface RobotsSourceOptions {
 /** A URL waits this long in the process for another process's robots.txt fetch before it is sent to come back later. */
 const LEASE_WAIT_MS = 2_000;
 /**
- * …and, if it is not there by then, comes back this much later: not when the lease runs out (the fetch's whole
- * deadline), since the record usually arrives soon after and the URL would otherwise wait out the deadline for nothing.
+ * …and, if it is not there by then, comes back this much later (SQS's shortest delay): not when the lease runs out
+ * (the fetch's whole deadline), since the record usually arrives soon after, and every URL of the host waits for it:
+ * at the start of a crawl each second here is a second of the host's pace lost.
  */
-const LEASE_RECHECK_MS = 3_000;
+const LEASE_RECHECK_MS = 1_000;
 const LEASE_POLL_MS = 200;
 const MEMO_ENTRIES = 10_000;
 
