@@ -40,6 +40,45 @@ export const VOID = new Set(['area', 'base', 'basefont', 'br', 'col', 'command',
 const FOREIGN_CONTEXT = new Set(['math', 'svg']);
 const HTML_INTEGRATION = new Set(['mi', 'mo', 'mn', 'ms', 'mtext', 'annotation-xml', 'foreignobject', 'desc', 'title']);
 
+/**
+ * Tag names met often enough to be worth knowing: HTML's elements, and SVG's and MathML's commonest. A tag with one of
+ * these names, in any ASCII case, is named by this very string (see `nameOf`).
+ */
+const KNOWN_TAGS = [
+  'a', 'abbr', 'address', 'area', 'article', 'aside', 'audio', 'b', 'base', 'bdi', 'bdo', 'blockquote', 'body', 'br',
+  'button', 'canvas', 'caption', 'center', 'cite', 'code', 'col', 'colgroup', 'data', 'datalist', 'dd', 'del',
+  'details', 'dfn', 'dialog', 'div', 'dl', 'dt', 'em', 'embed', 'fieldset', 'figcaption', 'figure', 'font', 'footer',
+  'form', 'frame', 'frameset', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'head', 'header', 'hgroup', 'hr', 'html', 'i',
+  'iframe', 'image', 'img', 'input', 'ins', 'kbd', 'label', 'legend', 'li', 'link', 'main', 'map', 'mark', 'menu',
+  'meta', 'meter', 'nav', 'nobr', 'noembed', 'noframes', 'noscript', 'object', 'ol', 'optgroup', 'option', 'output',
+  'p', 'param', 'picture', 'plaintext', 'pre', 'progress', 'q', 'rp', 'rt', 'ruby', 's', 'samp', 'script', 'search',
+  'section', 'select', 'slot', 'small', 'source', 'span', 'strike', 'strong', 'style', 'sub', 'summary', 'sup',
+  'table', 'tbody', 'td', 'template', 'textarea', 'tfoot', 'th', 'thead', 'time', 'title', 'tr', 'track', 'tt', 'u',
+  'ul', 'var', 'video', 'wbr', 'xmp', 'svg', 'g', 'path', 'use', 'defs', 'symbol', 'circle', 'rect', 'line',
+  'polygon', 'polyline', 'ellipse', 'text', 'tspan', 'lineargradient', 'radialgradient', 'stop', 'clippath', 'mask',
+  'filter', 'desc', 'foreignobject', 'math', 'mi', 'mo', 'mn', 'ms', 'mtext', 'annotation-xml',
+];
+const tagKey = (html: string, start: number, end: number) => {
+  let key = end - start;
+  for (let i = start; i < end; i++) key = (Math.imul(key, 31) + (html.charCodeAt(i) | 0x20)) | 0;
+  return key;
+};
+/** The known names by key; a name whose key another took first is just not known. */
+const KNOWN_BY_KEY = new Map<number, string>();
+for (const name of KNOWN_TAGS) if (!KNOWN_BY_KEY.has(tagKey(name, 0, name.length))) KNOWN_BY_KEY.set(tagKey(name, 0, name.length), name);
+const LONGEST_KNOWN = Math.max(...KNOWN_TAGS.map((name) => name.length));
+
+/** `html.slice(start, end)` is `name` in ASCII case-insensitive terms. */
+function isName(html: string, start: number, end: number, name: string): boolean {
+  if (end - start !== name.length) return false;
+  for (let i = 0; i < name.length; i++) {
+    let c = html.charCodeAt(start + i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== name.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** The attributes the streaming pass reads; the first of a name wins, as in the DOM. */
 export interface Attributes {
   href?: string;
@@ -53,6 +92,8 @@ export interface Attributes {
 }
 type AttributeName = keyof Attributes;
 const ATTRIBUTE_NAMES = new Set<string>(['href', 'lang', 'name', 'content', 'rel', 'color', 'face', 'size']);
+const SHORTEST_ATTRIBUTE = 3;
+const LONGEST_ATTRIBUTE = 7;
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
 
 export abstract class TagEvents implements TokenizerCallbacks {
@@ -125,8 +166,20 @@ export abstract class TagEvents implements TokenizerCallbacks {
     }
   }
 
+  /**
+   * A tag's name, lower-cased as htmlparser2 does (`toLowerCase`, so not only ASCII). A known name is found without
+   * making a string, and is then the one string for it: no copy to lower-case, to hash for each table, to compare.
+   */
+  private nameOf(start: number, end: number): string {
+    if (end - start <= LONGEST_KNOWN) {
+      const known = KNOWN_BY_KEY.get(tagKey(this.html, start, end));
+      if (known !== undefined && isName(this.html, start, end, known)) return known;
+    }
+    return this.html.slice(start, end).toLowerCase();
+  }
+
   onopentagname(start: number, end: number): void {
-    const name = this.html.slice(start, end).toLowerCase();
+    const name = this.nameOf(start, end);
     this.openElement(name);
     if (this.attributeTags.has(name)) this.attributes = {};
   }
@@ -141,7 +194,7 @@ export abstract class TagEvents implements TokenizerCallbacks {
   }
 
   onclosetag(start: number, end: number): void {
-    const name = this.html.slice(start, end).toLowerCase();
+    const name = this.nameOf(start, end);
     this.endTagToken(name);
     if (FOREIGN_CONTEXT.has(name) || HTML_INTEGRATION.has(name)) this.foreignContext.pop();
     if (!VOID.has(name)) {
@@ -164,6 +217,10 @@ export abstract class TagEvents implements TokenizerCallbacks {
 
   onattribname(start: number, end: number): void {
     if (this.attributes === null) return;
+    if (end - start < SHORTEST_ATTRIBUTE || end - start > LONGEST_ATTRIBUTE) {
+      this.attributeName = null;
+      return;
+    }
     const name = this.html.slice(start, end).toLowerCase();
     this.attributeName = ATTRIBUTE_NAMES.has(name) && this.attributes[name as AttributeName] === undefined ? (name as AttributeName) : null;
   }
