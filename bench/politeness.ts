@@ -45,7 +45,7 @@ export async function benchPoliteness(): Promise<void> {
       ` ${INTERVAL_MS} ms per host is ${limit} pages/s`,
   );
   // Each host's requests are at least the interval and the pacing margin apart, and its robots.txt takes one turn.
-  const ceiling = PAGES_PER_HOST / ((PAGES_PER_HOST + 1) * ((INTERVAL_MS + PACE_MARGIN_MS) / 1000)) / limit;
+  const ceiling = (HOSTS * PAGES_PER_HOST) / ((PAGES_PER_HOST + 1) * ((INTERVAL_MS + PACE_MARGIN_MS) / 1000)) / limit;
   console.log(`  The most any crawl here can do, pacing exactly at ${INTERVAL_MS} + ${PACE_MARGIN_MS} ms (the margin) from its first request: ${(ceiling * 100).toFixed(0)}% of the limit`);
   printTable(
     ['crawl', 'completed in', 'pages/s', 'of the politeness limit', 'smallest gap at a host', 'robots.txt fetches', 'outcome', 'load average before'],
