@@ -10,13 +10,16 @@ const isElement = (node: ChildNode): node is Element => node.type === 'tag' || n
 
 /**
  * The document's elements in tree order, without the content of `<template>` elements: a browser keeps that in a
- * separate document fragment, so no query of the document sees it.
+ * separate document fragment, so no query of the document sees it. Walked with a stack of its own: nested generators
+ * would hand each element up through every level above it, and a page may nest very deep.
  */
 function* elements(parent: ParentNode): Generator<Element> {
-  for (const child of parent.children) {
-    if (!isElement(child)) continue;
-    yield child;
-    if (child.name !== 'template') yield* elements(child);
+  const pending: ChildNode[] = [...parent.children].reverse();
+  while (pending.length > 0) {
+    const node = pending.pop()!;
+    if (!isElement(node)) continue;
+    yield node;
+    if (node.name !== 'template') for (let i = node.children.length - 1; i >= 0; i--) pending.push(node.children[i]!);
   }
 }
 
