@@ -31,6 +31,22 @@ try {
   process.exit(0);
 }
 
+/**
+ * Imports of these Node built-ins loaded with require() instead: an ESM import of a built-in builds its ESM facade,
+ * which reads every export, and node:http's include lazy getters that load undici (some 40 ms of each start).
+ */
+function builtinsByRequire(names) {
+  const filter = new RegExp(`^(${names.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`);
+  return {
+    name: 'builtins-by-require',
+    setup(build) {
+      // The require() in the stand-in module is left to esbuild, which keeps it (a built-in is external).
+      build.onResolve({ filter }, (args) => (args.namespace === 'builtin-by-require' ? undefined : { path: args.path, namespace: 'builtin-by-require' }));
+      build.onLoad({ filter: /.*/, namespace: 'builtin-by-require' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+    },
+  };
+}
+
 const startedAt = Date.now();
 // Built beside dist/ and moved into place whole, so a crawler started meanwhile sees the old build or none, never half.
 const staging = `${root}dist.tmp-${process.pid}`;
@@ -51,6 +67,7 @@ try {
     mainFields: ['module', 'main'],
     // Some CommonJS dependencies call require() for Node built-ins; an ESM bundle needs it defined.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    plugins: [builtinsByRequire(['node:http', 'node:https'])],
     minifyWhitespace: true,
     minifySyntax: true,
     metafile: true,
