@@ -107,6 +107,9 @@ export function startEventSource(options: EventSourceOptions): RunningEventSourc
     };
   }
 
+  /** Deletes still in flight: a disable and stop wait for them. */
+  const deletes = new Set<Promise<unknown>>();
+
   async function invoke(messages: Message[]): Promise<void> {
     const records = messages.map(toRecord);
     let failedIds: Set<string>;
@@ -121,15 +124,21 @@ export function startEventSource(options: EventSourceOptions): RunningEventSourc
       failedIds = new Set(records.map((r) => r.messageId));
     }
     const done = messages.filter((m) => !failedIds.has(m.MessageId!));
-    for (let i = 0; i < done.length; i += 10) {
-      await options.sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: options.queueUrl,
-          Entries: done.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! })),
-        }),
-      );
-    }
-    options.onBatch?.({ records: records.length, failures: failedIds.size, ...(error ? { error } : {}) });
+    // Deleted while the poller goes on to its next batch, as Lambda's pollers do: the function's next invocation
+    // does not wait for them (a message not yet deleted stays invisible for the queue's visibility timeout).
+    const deleting = (async () => {
+      for (let i = 0; i < done.length; i += 10) {
+        await options.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: options.queueUrl,
+            Entries: done.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! })),
+          }),
+        );
+      }
+      options.onBatch?.({ records: records.length, failures: failedIds.size, ...(error ? { error } : {}) });
+    })().catch((err: unknown) => options.onBatch?.({ records: records.length, failures: failedIds.size, error: err }));
+    deletes.add(deleting);
+    void deleting.finally(() => deletes.delete(deleting));
   }
 
   let enabled = true;
@@ -164,10 +173,12 @@ export function startEventSource(options: EventSourceOptions): RunningEventSourc
       // A receive that was in flight may still come back with messages and hand them to the function: wait until
       // every poller has come round to the flag.
       while (!value && parked < options.maxConcurrency && !abort.signal.aborted) await sleep(20);
+      if (!value) await Promise.allSettled([...deletes]);
     },
     stop: async () => {
       abort.abort();
       await Promise.allSettled(pollers);
+      await Promise.allSettled([...deletes]);
     },
   };
 }
