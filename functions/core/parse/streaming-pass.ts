@@ -514,7 +514,7 @@ class Scan extends TagEvents {
       text = text.slice(first);
     }
     // A browser decodes no character reference in these; htmlparser2 does, and hands a decoded one over on its own.
-    if (html && element !== undefined && RAW_TEXT.has(element) && entity !== null) {
+    if (entity !== null && html && element !== undefined && RAW_TEXT.has(element)) {
       throw new NeedsTreeBuilder(`a character reference inside <${element}>`);
     }
     if (!html && element !== undefined && HTMLPARSER2_RAW.has(element) && /<\/?[a-z]|&/i.test(text)) {

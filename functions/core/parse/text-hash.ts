@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 
-/** ASCII whitespace, as the HTML standard counts it. */
-const ASCII_WHITESPACE = /[\t\n\f\r ]+/g;
+/**
+ * The runs of ASCII whitespace (as the HTML standard counts it) that collapsing changes: all but a lone space, the
+ * commonest run, which the replace then leaves alone instead of replacing it with itself.
+ */
+const ASCII_WHITESPACE_TO_COLLAPSE = /[\t\n\f\r ]{2,}|[\t\n\f\r]/g;
 /** Text is collapsed and hashed in batches of about this many characters: few hash calls, little text held. */
 const BATCH_CHARS = 16 * 1024;
 
@@ -34,7 +37,7 @@ export class TextHash {
 
   /** A batch never ends between the two halves of a surrogate pair: each half alone would hash as U+FFFD. */
   private hashBatch(last: boolean): void {
-    let collapsed = this.batch.replace(ASCII_WHITESPACE, ' ');
+    let collapsed = this.batch.replace(ASCII_WHITESPACE_TO_COLLAPSE, ' ');
     if (!this.started && collapsed.charCodeAt(0) === 0x20) collapsed = collapsed.slice(1);
     let cut = collapsed.length;
     if (collapsed.charCodeAt(cut - 1) === 0x20) cut--;
