@@ -58,15 +58,53 @@ const KNOWN_TAGS = [
   'polygon', 'polyline', 'ellipse', 'text', 'tspan', 'lineargradient', 'radialgradient', 'stop', 'clippath', 'mask',
   'filter', 'desc', 'foreignobject', 'math', 'mi', 'mo', 'mn', 'ms', 'mtext', 'annotation-xml',
 ];
-const tagKey = (html: string, start: number, end: number) => {
-  let key = end - start;
-  for (let i = start; i < end; i++) key = (Math.imul(key, 31) + (html.charCodeAt(i) | 0x20)) | 0;
-  return key;
-};
-/** The known names by key; a name whose key another took first is just not known. */
-const KNOWN_BY_KEY = new Map<number, string>();
-for (const name of KNOWN_TAGS) if (!KNOWN_BY_KEY.has(tagKey(name, 0, name.length))) KNOWN_BY_KEY.set(tagKey(name, 0, name.length), name);
-const LONGEST_KNOWN = Math.max(...KNOWN_TAGS.map((name) => name.length));
+
+/**
+ * A set of lower-case ASCII names, looked up straight from a range of the document in any ASCII case: no string is
+ * made to find one, and a name found is the set's own string (one per name: no copy to hash for each table, nor to
+ * compare). An open-addressing table keyed by a hash of the characters; a name whose key another took is not kept.
+ */
+class KnownNames {
+  private readonly keys: Int32Array;
+  private readonly names: (string | undefined)[];
+  private readonly mask: number;
+  private readonly longest: number;
+
+  constructor(names: readonly string[]) {
+    let size = 16;
+    while (size < names.length * 4) size *= 2;
+    this.keys = new Int32Array(size);
+    this.names = new Array<string | undefined>(size).fill(undefined);
+    this.mask = size - 1;
+    this.longest = Math.max(...names.map((name) => name.length));
+    for (const name of names) {
+      const key = KnownNames.key(name, 0, name.length);
+      let slot = key & this.mask;
+      while (this.names[slot] !== undefined && this.keys[slot] !== key) slot = (slot + 1) & this.mask;
+      if (this.names[slot] !== undefined) continue;
+      this.keys[slot] = key;
+      this.names[slot] = name;
+    }
+  }
+
+  private static key(text: string, start: number, end: number): number {
+    let key = end - start;
+    for (let i = start; i < end; i++) key = (Math.imul(key, 31) + (text.charCodeAt(i) | 0x20)) | 0;
+    return key;
+  }
+
+  /** The name that `html.slice(start, end)` is, ASCII case-insensitively, if it is one of these. */
+  find(html: string, start: number, end: number): string | undefined {
+    if (end - start > this.longest) return undefined;
+    const key = KnownNames.key(html, start, end);
+    for (let slot = key & this.mask; ; slot = (slot + 1) & this.mask) {
+      const name = this.names[slot];
+      if (name === undefined) return undefined;
+      if (this.keys[slot] === key) return isName(html, start, end, name) ? name : undefined;
+    }
+  }
+}
+const KNOWN_TAG_NAMES = new KnownNames(KNOWN_TAGS);
 
 /** `html.slice(start, end)` is `name` in ASCII case-insensitive terms. */
 function isName(html: string, start: number, end: number, name: string): boolean {
@@ -91,9 +129,11 @@ export interface Attributes {
   size?: string;
 }
 type AttributeName = keyof Attributes;
-const ATTRIBUTE_NAMES = new Set<string>(['href', 'lang', 'name', 'content', 'rel', 'color', 'face', 'size']);
-const SHORTEST_ATTRIBUTE = 3;
-const LONGEST_ATTRIBUTE = 7;
+/**
+ * Their names: ASCII, so found in any ASCII case (`toLowerCase` folds no other character into one of these: only the
+ * Kelvin sign becomes an ASCII letter, k).
+ */
+const ATTRIBUTE_NAMES = new KnownNames(['href', 'lang', 'name', 'content', 'rel', 'color', 'face', 'size']);
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
 
 export abstract class TagEvents implements TokenizerCallbacks {
@@ -171,11 +211,7 @@ export abstract class TagEvents implements TokenizerCallbacks {
    * making a string, and is then the one string for it: no copy to lower-case, to hash for each table, to compare.
    */
   private nameOf(start: number, end: number): string {
-    if (end - start <= LONGEST_KNOWN) {
-      const known = KNOWN_BY_KEY.get(tagKey(this.html, start, end));
-      if (known !== undefined && isName(this.html, start, end, known)) return known;
-    }
-    return this.html.slice(start, end).toLowerCase();
+    return KNOWN_TAG_NAMES.find(this.html, start, end) ?? this.html.slice(start, end).toLowerCase();
   }
 
   onopentagname(start: number, end: number): void {
@@ -217,12 +253,8 @@ export abstract class TagEvents implements TokenizerCallbacks {
 
   onattribname(start: number, end: number): void {
     if (this.attributes === null) return;
-    if (end - start < SHORTEST_ATTRIBUTE || end - start > LONGEST_ATTRIBUTE) {
-      this.attributeName = null;
-      return;
-    }
-    const name = this.html.slice(start, end).toLowerCase();
-    this.attributeName = ATTRIBUTE_NAMES.has(name) && this.attributes[name as AttributeName] === undefined ? (name as AttributeName) : null;
+    const name = ATTRIBUTE_NAMES.find(this.html, start, end) as AttributeName | undefined;
+    this.attributeName = name !== undefined && this.attributes[name] === undefined ? name : null;
   }
 
   onattribdata(start: number, end: number): void {
