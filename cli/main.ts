@@ -3,7 +3,6 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
 import pLimit from 'p-limit';
 import type { FetchLimits } from '../functions/core/fetch/fetch-limits.js';
 import type { PoliteSettings } from '../functions/core/polite/admission.js';
@@ -274,7 +273,7 @@ async function fetchCommand(argv: string[]): Promise<number> {
   // Parsing here, V8's young generation is kept at its first size (1 MB semi-spaces) instead of growing to 16 or 32:
   // at concurrency 64 on one core, measured, 210-250 MB peak RSS instead of 300-330, for the same CPU time. (A V8
   // flag read whenever the young generation would grow, so it can be set now; the pool's workers keep their own.)
-  if (parseThreads === 0) setFlagsFromString('--semi-space-growth-factor=1');
+  if (parseThreads === 0) (await import('node:v8')).setFlagsFromString('--semi-space-growth-factor=1');
   const pool = parseThreads > 0 ? new ParsePool(parseThreads) : undefined;
   const summarize = politeSummarizer(limits, politeness, { hostDelayMs, robotsTxt: values['ignore-robots'] ? 'ignore' : 'obey' }, pool?.analyze);
   const limit = pLimit(concurrency);
