@@ -17,8 +17,10 @@ export interface PageScan extends PageFields {
 }
 
 /**
- * The fast path: one streaming pass of htmlparser2 (the parser behind `cheerio/slim`) with no DOM, applying the
- * browser's rules for each field as the tags go by.
+ * The fast path: one streaming pass of htmlparser2's tokenizer (the one behind `cheerio/slim`) with no DOM, applying
+ * the browser's rules for each field as the tags go by. htmlparser2's nesting is its Parser's, reproduced by TagEvents
+ * without the strings and attribute objects the Parser makes for every tag; ScanTokenizer is its Tokenizer, stepping
+ * faster over text and attribute values.
  *
  * htmlparser2 is not the HTML standard's tree builder. Where the two could build different trees in a way that
  * changes a field, this pass gives up and says why, and the caller parses the page with the standard's algorithm
