@@ -224,7 +224,7 @@ describe('RobotsSource', () => {
 });
 
 describe('RobotsSource while another process fetches', () => {
-  it('sends a URL to come back a few seconds later, not at the end of the fetcher’s lease, when the record is late', async () => {
+  it('sends a URL to come back a second later, not at the end of the fetcher’s lease, when the record is late', async () => {
     let clock = T0;
     const store = new MemoryRobotsStore();
     const source = (fetch: () => Promise<RobotsFetchOutcome>) =>
@@ -233,7 +233,7 @@ describe('RobotsSource while another process fetches', () => {
     expect(await store.lease(ORIGIN, 'other-process', T0 + 15_000, T0)).toEqual({ taken: true });
     const waiting = await source(async () => response(404)).lookup(ORIGIN, async () => ({ kind: 'go' }));
     expect(waiting.kind).toBe('wait');
-    // It polled for two seconds, then comes back three later: well before the lease would run out.
-    expect(waiting).toEqual({ kind: 'wait', until: T0 + 2_000 + 3_000 });
+    // It polled for two seconds, then comes back a second later (SQS's shortest delay): well before the lease would run out.
+    expect(waiting).toEqual({ kind: 'wait', until: T0 + 2_000 + 1_000 });
   });
 });
