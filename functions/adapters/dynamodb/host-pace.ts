@@ -71,7 +71,7 @@ export class DynamoHostPacer implements HostPacer {
       const result = append
         ? await this.appendToTail(host, state!, interval, now)
         : onFields
-          ? await this.commitStart(host, state!, plan.next, request.reservation !== undefined && holdsSlot(request.reservation, now))
+          ? await this.commitStart(host, state!, plan.next, holdsSlot(request.reservation, now))
           : await this.commit(host, state, plan.next);
       if (append && !result.committed) appendFailed = true;
       this.roundTripMs = this.roundTripMs * 0.8 + (Date.now() - sent) * 0.2;
