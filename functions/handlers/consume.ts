@@ -11,6 +11,7 @@ import { RobotsSource } from '../core/polite/robots-source.js';
 import { pageMessageSchema, type PageMessage } from '../core/model/page-message.js';
 import { isParseWorker, ParsePool } from '../core/parse/parse-pool.js';
 import { endUnfinished, processPage } from '../core/crawl/process-page.js';
+import { CompletionChecks } from '../core/crawl/completion-checks.js';
 import { CrawlCache } from '../core/crawl/crawl-cache.js';
 import { RecordBatcher } from '../core/crawl/record-batcher.js';
 import { RetryLater, type RetryPolicy } from '../core/crawl/retry-policy.js';
@@ -47,8 +48,10 @@ const polite: PoliteDeps = {
     leaseMs: limits.timeoutMs + 5_000,
   }),
 };
-/** Pages of one crawl finishing together share one DynamoDB transaction (and one write of the crawl's counters). */
+/** Pages of one crawl finishing together share one DynamoDB transaction (and one write of the crawl's counters)… */
 const batcher = new RecordBatcher(store);
+/** …and one read of whether that was the crawl's last URL. */
+const completion = new CompletionChecks(store);
 /** The crawls' sitemap work (`kind: 'sitemap'` messages on the same queue), and how sitemaps are fetched. */
 const sitemaps = store.sitemapStore();
 /** Asked right before a sitemap's (or its robots.txt's) request starts: none starts for a crawl seconds after its cancel. */
@@ -73,7 +76,7 @@ async function handleRecord(record: SQSRecord, leaseUntil: number): Promise<void
     try {
       outcome = await processPage(
         message,
-        { store, crawls, queue, limits, retry, polite, recordPage: batcher.recordPage, observe: recordPageMetrics, leaseUntil, ...(analyze ? { analyze } : {}) },
+        { store, crawls, queue, limits, retry, polite, recordPage: batcher.recordPage, completeIfDone: completion.completeIfDone, observe: recordPageMetrics, leaseUntil, ...(analyze ? { analyze } : {}) },
         attempt,
       );
     } catch (err) {
