@@ -13,7 +13,7 @@ import { DEFAULT_RETRY_POLICY, RetryLater, retryDelaySeconds, type RetryPolicy }
 import { enqueueFailed, failedSummary, type Summary } from '../model/summary.js';
 import { MAX_LINKS_PER_PAGE } from '../model/limits.js';
 import { normalizeUrl } from '../model/url.js';
-import { admit, HOST_BUSY, MAX_TURNS, redirectAdmission, reportResponse, type Admission, type PoliteDeps } from '../polite/admission.js';
+import { admit, HOST_BUSY, MAX_TURNS, redirectAdmission, reportResponse, type Admission, type CrawlPoliteness, type PoliteDeps } from '../polite/admission.js';
 import { delaySecondsUntil } from '../polite/pacing-policy.js';
 
 export interface ProcessDeps {
@@ -28,6 +28,11 @@ export interface ProcessDeps {
   analyze?: Analyze;
   /** Writes one page's outcome: the store's recordPage, or a RecordBatcher's, to share transactions. */
   recordPage?: (crawlId: string, summary: Summary, depth: number) => Promise<RecordOutcome>;
+  /**
+   * The check that completes the crawl once its last URL is recorded, after every page: the store's, or a
+   * CompletionChecks' (one read shared by the pages of a crawl finishing together).
+   */
+  completeIfDone?: CrawlStore['completeIfDone'];
   /** Told of each page's terminal summary as it is recorded (metrics). */
   observe?: (summary: Summary) => void;
   now?: () => Date;
@@ -86,6 +91,8 @@ const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.m
 
 const now = (deps: ProcessDeps) => (deps.now ?? (() => new Date()))().toISOString();
 
+const completeIfDone = (deps: ProcessDeps, crawlId: string, at: string) => (deps.completeIfDone ? deps.completeIfDone(crawlId, at) : deps.store.completeIfDone(crawlId, at));
+
 /**
  * The consumer ran out of time while these deliveries were still in flight. Those on their last attempt end now, as
  * failed with that reason, rather than reach the DLQ unrecorded (a delivery may still finish in the background:
@@ -110,7 +117,7 @@ export async function endUnfinished(entries: readonly { message: PageMessage; at
       const outcomes = await deps.store.recordPages(crawlId, pages);
       outcomes.forEach((outcome, k) => outcome === 'recorded' && deps.observe?.(pages[k]!.summary));
       for (const i of indexes) ended[i] = true;
-      await deps.store.completeIfDone(crawlId, at);
+      await completeIfDone(deps, crawlId, at);
     }),
   );
   return ended;
@@ -120,7 +127,7 @@ export async function endUnfinished(entries: readonly { message: PageMessage; at
 async function recordTerminal(message: PageMessage, summary: Summary, deps: ProcessDeps, record: NonNullable<ProcessDeps['recordPage']>): Promise<RecordOutcome> {
   const outcome = await record(message.crawlId, summary, message.depth);
   if (outcome === 'recorded') deps.observe?.(summary);
-  await deps.store.completeIfDone(message.crawlId, now(deps));
+  await completeIfDone(deps, message.crawlId, now(deps));
   return outcome;
 }
 
@@ -129,13 +136,17 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
   // (wasted only on a redelivered page). A failed read fails the page where it is used, as before.
   const latest = deps.store.latestFor(message.url);
   latest.catch(() => undefined);
+  // So is the host's turn: its claim and the wait for it overlap those reads. A redelivered page (or one of a crawl
+  // cancelled since) leaves its turn unused: its host waits one interval more, once.
+  const admitted = deps.polite ? admitFirst(message, deps.polite, deps) : undefined;
+  admitted?.catch(() => undefined);
   if (await deps.store.hasPage(message.crawlId, message.url)) {
-    await deps.store.completeIfDone(message.crawlId, now(deps));
+    await completeIfDone(deps, message.crawlId, now(deps));
     return 'duplicate';
   }
   // Cancelled: the URL ends as CANCELLED, recorded as any outcome is, and nothing is fetched.
   if (await crawlCancelled(message.crawlId, deps)) return endCancelled(message, deps);
-  const fetched = await fetchInTurn(message, deps, policy, attempt, isLast);
+  const fetched = await fetchInTurn(message, deps, policy, attempt, isLast, admitted);
   if (fetched.kind === 'ended') return fetched.outcome;
   const { summary, outlinks, retry } = fetched;
   if (retry && summary.error) {
@@ -196,15 +207,17 @@ async function fetchInTurn(
   policy: RetryPolicy,
   attempt: number,
   isLast: boolean,
+  admitted?: Promise<FirstAdmission>,
 ): Promise<({ kind: 'fetched' } & SummarizedUrl) | { kind: 'ended'; outcome: PageOutcome }> {
   const network = deps.network ?? PUBLIC_INTERNET;
   const polite = deps.polite;
   if (!polite) return { kind: 'fetched', ...(await summarizeUrl(message.url, deps.limits, network, deps.analyze)) };
-  const crawl = (await (deps.crawls ? deps.crawls.get(message.crawlId) : deps.store.getCrawl(message.crawlId)))?.options ?? {};
+  const first = await (admitted ?? admitFirst(message, polite, deps));
+  const crawl = first.crawl;
   const cancelled = () => crawlCancelled(message.crawlId, deps);
   let reservation = message.reservation;
   for (let turns = 1; ; turns++) {
-    const admission = await admit(message.url, crawl, polite, { reservation, preconnect: true, cancelled });
+    const admission = turns === 1 ? first.admission : await admit(message.url, crawl, polite, { reservation, preconnect: true, cancelled });
     if (admission.kind === 'wait') return { kind: 'ended', outcome: await waitForTurn(message, admission, deps, attempt, isLast) };
     if (admission.kind === 'fail') {
       if (admission.error.code === CANCELLED) return { kind: 'ended', outcome: await endCancelled(message, deps) };
@@ -231,6 +244,18 @@ async function fetchInTurn(
     await reportResponse(message.url, { status: result.summary.status, errorCode: code }, polite);
     return { kind: 'fetched', ...result };
   }
+}
+
+interface FirstAdmission {
+  crawl: CrawlPoliteness;
+  admission: Admission;
+}
+
+/** The page's first admission (robots.txt, then its host's turn), for the crawl's options as the cache has them. */
+async function admitFirst(message: PageMessage, polite: PoliteDeps, deps: ProcessDeps): Promise<FirstAdmission> {
+  const crawl = (await (deps.crawls ? deps.crawls.get(message.crawlId) : deps.store.getCrawl(message.crawlId)))?.options ?? {};
+  const cancelled = () => crawlCancelled(message.crawlId, deps);
+  return { crawl, admission: await admit(message.url, crawl, polite, { reservation: message.reservation, preconnect: true, cancelled }) };
 }
 
 /** When a URL whose process kept missing its turns (LATE_START, MAX_TURNS times) comes back. */
