@@ -31,6 +31,28 @@ function summary(url: string, ok = true, fetchedAt = new Date().toISOString()): 
 }
 
 describe('DynamoCrawlStore on DynamoDB Local', () => {
+  it('answers the hasPage and latestFor reads of pages starting together from one request, each for its own key', async () => {
+    const sent: string[] = [];
+    const client = createDocumentClient(engines.dynamodb);
+    client.middlewareStack.add((next, context) => (args) => (sent.push(String(context.commandName)), next(args)), { step: 'initialize' });
+    const counted = new DynamoCrawlStore({ tableName: engines.resources.tableName, retentionDays: 1, client });
+    const c = crawl(2);
+    await store.createCrawl(c, []);
+    const [done, fresh] = ['https://reads.example/done', 'https://reads.example/fresh'];
+    await store.recordPage(c.crawlId, summary(done), 0);
+    await store.putLatest(c.crawlId, summary(done), null);
+    sent.length = 0;
+    // Two pages, each asking both at once (one of them twice, as a redelivery beside its first delivery could).
+    const answers = await Promise.all([
+      counted.hasPage(c.crawlId, done), counted.latestFor(done), counted.hasPage(c.crawlId, fresh), counted.latestFor(fresh), counted.hasPage(c.crawlId, done),
+    ]);
+    expect(answers.map((a) => (a && typeof a === 'object' ? a.summary.url : a))).toEqual([true, done, false, null, true]);
+    expect(sent).toEqual(['BatchGetItemCommand']);
+    // A read alone is a plain GetItem.
+    expect(await counted.hasPage(c.crawlId, fresh)).toBe(false);
+    expect(sent).toEqual(['BatchGetItemCommand', 'GetItemCommand']);
+  });
+
   it('counts each URL exactly once however often it is recorded, and completes when all are done', async () => {
     const c = crawl(3);
     await store.createCrawl(c, []);

@@ -18,10 +18,12 @@ import type { Change, Summary } from '../../core/model/summary.js';
 import type { SitemapTask } from '../../core/sitemap/sitemap-message.js';
 import { registerLinks, releaseLinks, noteRetry, type RegisterLinksOptions } from './count-links.js';
 import { cancelCrawl, completeIfDone, createCrawl, getCrawl } from './crawl-lifecycle.js';
-import { hasPage, recordPages, type Outcome } from './record-once.js';
+import { recordPages, type Outcome } from './record-once.js';
+import { latestKey, pageKey } from './keys.js';
+import { PointReads } from './point-reads.js';
 import { createDocumentClient, type StoreTable } from './requests.js';
 import { DynamoSitemapStore } from './sitemap-work.js';
-import { getLatest, latestFor, listPages, putLatest } from './summaries.js';
+import { getLatest, latestOf, listPages, putLatest } from './summaries.js';
 import { listCrawls, type CrawlListing } from './crawl-listing.js';
 import type { ChangeBase, LatestSummary } from '../../core/crawl/change.js';
 
@@ -38,6 +40,8 @@ export interface DynamoStoreOptions {
 
 export class DynamoCrawlStore implements CrawlStore {
   private readonly t: StoreTable;
+  /** hasPage and latestFor, which every page begins with: the reads of pages starting together share one request. */
+  private readonly reads: PointReads;
 
   constructor(options: DynamoStoreOptions) {
     const retentionSeconds = options.retentionDays * 24 * 3600;
@@ -46,6 +50,7 @@ export class DynamoCrawlStore implements CrawlStore {
       name: options.tableName,
       expiresAt: () => Math.floor(Date.now() / 1000) + retentionSeconds,
     };
+    this.reads = new PointReads(this.t);
   }
 
   createCrawl(crawl: Crawl, seeds: readonly string[], sitemaps?: readonly SitemapTask[]): Promise<'created' | 'exists'> {
@@ -64,8 +69,8 @@ export class DynamoCrawlStore implements CrawlStore {
     return getCrawl(this.t, crawlId);
   }
 
-  hasPage(crawlId: string, url: string): Promise<boolean> {
-    return hasPage(this.t, crawlId, url);
+  async hasPage(crawlId: string, url: string): Promise<boolean> {
+    return (await this.reads.get(pageKey(crawlId, url))) !== undefined;
   }
 
   async recordPage(crawlId: string, summary: Summary, depth: number): Promise<RecordOutcome> {
@@ -96,8 +101,8 @@ export class DynamoCrawlStore implements CrawlStore {
     return putLatest(this.t, crawlId, summary, base);
   }
 
-  latestFor(url: string): Promise<LatestSummary | null> {
-    return latestFor(this.t, url);
+  async latestFor(url: string): Promise<LatestSummary | null> {
+    return latestOf(await this.reads.get(latestKey(url)));
   }
 
   listPages(crawlId: string, limit: number, cursor?: string, change?: Change): Promise<PageList> {

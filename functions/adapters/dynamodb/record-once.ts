@@ -11,11 +11,6 @@ export interface Outcome {
   depth: number;
 }
 
-/** Whether this URL's outcome is already recorded in the crawl: one consistent read of the page's key. */
-export function hasPage(t: TableRef, crawlId: string, url: string): Promise<boolean> {
-  return itemExists(t, pageKey(crawlId, url));
-}
-
 /** A page item, written only if the URL has no outcome yet in this crawl: what makes recording exactly-once. */
 function pagePut(t: StoreTable, crawlId: string, { summary, depth }: Outcome) {
   return {

@@ -112,7 +112,7 @@ export async function batchWrite(t: TableRef, requests: Record<string, unknown>[
 export async function batchGetEach(
   t: TableRef,
   keys: Key[],
-  read: Projection,
+  read: Projection | Record<string, never>,
   onItem: (item: Record<string, unknown>) => void,
 ): Promise<void> {
   for (const group of chunk(keys, BATCH_GET_KEYS)) {

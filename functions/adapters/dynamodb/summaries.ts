@@ -41,11 +41,13 @@ export async function getLatest(t: TableRef, url: string): Promise<Summary | nul
   return out.Item ? toSummary(out.Item) : null;
 }
 
-/** The URL's latest summary with the crawl that recorded it and the base it was compared with. */
-export async function latestFor(t: TableRef, url: string): Promise<LatestSummary | null> {
-  const out = await t.db.send(new GetCommand({ TableName: t.name, Key: latestKey(url) }));
-  if (!out.Item) return null;
-  return { crawlId: String(out.Item['crawlId']), summary: toSummary(out.Item), base: (out.Item['changeBase'] as ChangeBase | undefined) ?? null };
+/**
+ * A URL's latest-summary item (latestKey) as what it holds: the summary, the crawl that recorded it and the base it was
+ * compared with; none when there is no item.
+ */
+export function latestOf(item: Record<string, unknown> | undefined): LatestSummary | null {
+  if (!item) return null;
+  return { crawlId: String(item['crawlId']), summary: toSummary(item), base: (item['changeBase'] as ChangeBase | undefined) ?? null };
 }
 
 /**
