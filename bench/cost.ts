@@ -37,10 +37,11 @@ const MB_PER_VCPU = 1769;
 /** Write units per page when `sharing` pages share one crawl-item update. */
 const wruPerPage = (sharing: number) => 1 + 2 + 2 / sharing + 1 + CHANGE_DETECTION.wru + PACING_WRU_PER_PAGE;
 /**
- * Change detection (functions/core/crawl/change.ts): one eventually consistent read of the URL's latest summary (under
- * 4 KB: half a unit), and the latest item, now holding the base it was compared with too, over 1 KB (a second unit).
+ * Change detection (functions/core/crawl/change.ts): one read of the URL's latest summary (under 4 KB; strongly
+ * consistent, 1 unit, as it shares hasPage's BatchGetItem: adapters/dynamodb/point-reads.ts), and the latest item, now
+ * holding the base it was compared with too, over 1 KB (a second unit).
  */
-const CHANGE_DETECTION = { rru: 0.5, wru: 1 };
+const CHANGE_DETECTION = { rru: 1, wru: 1 };
 /**
  * Events (the table's stream → the publish function → EventBridge): one PutEvents entry per changed page and per
  * completed crawl; stream records of other items are filtered out before they invoke anything. A webhook delivery:
