@@ -1,5 +1,5 @@
 import { createHash, webcrypto } from 'node:crypto';
-import { decodeDocument } from './decode.js';
+import { decodeInPieces } from './decode.js';
 import type { PageLinks } from './links.js';
 import { parsePage } from './parse-page.js';
 import type { PageFields } from '../model/summary.js';
@@ -20,8 +20,8 @@ export type Analyze = (body: Buffer, contentType: string | null, documentUrl: st
 
 /** Decode + parse + summary: what both ways of analyzing share; they differ only in how they hash. */
 async function parseBody(body: Buffer, contentType: string | null, documentUrl: string) {
-  const decoded = decodeDocument(body, contentType);
-  return { charset: decoded.charset, ...(await parsePage(decoded.text, documentUrl)) };
+  const decoded = decodeInPieces(body, contentType);
+  return { charset: decoded.charset, ...(await parsePage(decoded, documentUrl)) };
 }
 
 /** Bodies below this are hashed at once: a trip to the thread pool costs more than hashing them (~0.1 ms at 64 KB). */

@@ -82,6 +82,60 @@ export function decodeDocument(bytes: Uint8Array, contentType: string | null | u
   return { text: decodeBytes(bytes.subarray(sniffed.bomLength), sniffed.encoding), charset: sniffed.encoding, source: sniffed.source };
 }
 
+/** A document's text, decoded a piece at a time as its pieces are taken (see `decodeInPieces`). */
+export interface DocumentText {
+  charset: string;
+  source: EncodingSource;
+  /** The text in pieces, each decoded as it is taken; taken again, they are decoded again. */
+  pieces: Iterable<string>;
+  /** The whole text at once. */
+  whole(): string;
+}
+
+/** Pieces are cut at the first `<` this many bytes or more into them (tests cut smaller ones). */
+export const PIECE_BYTES = 32 * 1024;
+
+/**
+ * `decodeDocument`, with the text in pieces: `pieces` joined is `text`. A whole page's text is one string that V8
+ * puts in a space of its own, on fresh memory from the system for each page, which it then has to fault in, page
+ * by page; pieces this size are made in the young generation, as any small string, and most of them die there.
+ */
+export function decodeInPieces(bytes: Uint8Array, contentType: string | null | undefined, pieceBytes = PIECE_BYTES): DocumentText {
+  const sniffed = sniffEncoding(bytes, contentType);
+  const body = bytes.subarray(sniffed.bomLength);
+  const encoding = sniffed.encoding;
+  return {
+    charset: encoding,
+    source: sniffed.source,
+    pieces: { [Symbol.iterator]: () => piecesOf(body, encoding, pieceBytes) },
+    whole: () => decodeBytes(body, encoding),
+  };
+}
+
+const LT = 0x3c;
+
+/**
+ * The bytes decoded in pieces cut just before a `<`. Decoding each piece alone gives the same text as decoding them
+ * together in UTF-8 and in windows-1252: in both a `<` byte is the character `<` and nothing else, and a UTF-8
+ * sequence cut short by it is one U+FFFD either way. Other encodings are decoded whole (a `<` byte may sit inside a
+ * character in some, and ISO-2022-JP has state). The cut falls before a tag, so the tokenizer splits no text of the
+ * page's into two that it would not have split (only text in which a `<` does not start a tag: script, a comment).
+ */
+function* piecesOf(bytes: Uint8Array, encoding: string, pieceBytes: number): Generator<string> {
+  if (encoding !== 'UTF-8' && encoding !== 'windows-1252') {
+    yield decodeBytes(bytes, encoding);
+    return;
+  }
+  const decoder = encoding === 'UTF-8' ? new TextDecoder('utf-8', { ignoreBOM: true }) : null;
+  for (let at = 0; at < bytes.length; ) {
+    let cut = at + pieceBytes >= bytes.length ? -1 : bytes.indexOf(LT, at + pieceBytes);
+    if (cut < 0) cut = bytes.length;
+    const piece = bytes.subarray(at, cut);
+    yield decoder ? decoder.decode(piece) : decodeBytes(piece, encoding);
+    at = cut;
+  }
+}
+
 /**
  * windows-1252 bytes 0x80-0x9F per the WHATWG index. Node 20's TextDecoder takes a Latin-1 fast path for
  * windows-1252 and its labels (latin1, ascii, iso-8859-1), which turns “ into U+0093; so we map those 32 bytes here.

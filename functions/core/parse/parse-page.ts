@@ -1,3 +1,4 @@
+import type { DocumentText } from './decode.js';
 import { scanHtml } from './streaming-pass.js';
 import type { PageFields } from '../model/summary.js';
 import type { PageLinks } from './links.js';
@@ -13,13 +14,13 @@ export interface ParsedPage {
 }
 
 /**
- * Computes the Summary's page fields of a decoded document as a browser with scripting off would, and its links.
- * `documentUrl` is the URL the document was fetched from, to resolve links.
+ * Computes the Summary's page fields of a decoded document (its text, or its text in pieces) as a browser with
+ * scripting off would, and its links. `documentUrl` is the URL the document was fetched from, to resolve links.
  */
-export async function parsePage(html: string, documentUrl: string): Promise<ParsedPage> {
-  const scanned = await scanHtml(html);
+export async function parsePage(html: string | Pick<DocumentText, 'pieces' | 'whole'>, documentUrl: string): Promise<ParsedPage> {
+  const scanned = await scanHtml(typeof html === 'string' ? html : html.pieces);
   const parser = 'needsTreeBuilder' in scanned ? 'tree' : 'stream';
-  const page = 'needsTreeBuilder' in scanned ? await scanTree(html) : scanned;
+  const page = 'needsTreeBuilder' in scanned ? await scanTree(typeof html === 'string' ? html : html.whole()) : scanned;
   const { hrefs, baseHref, nofollow, textHash, ...fields } = page;
   return { fields, pageLinks: { hrefs, baseHref, nofollow }, textHash, parser };
 }

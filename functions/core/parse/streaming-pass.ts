@@ -1,4 +1,5 @@
 import { setImmediate } from 'node:timers/promises';
+import { DocumentPieces } from './document-pieces.js';
 import { ScanTokenizer } from './scan-tokenizer.js';
 import type { PageFields } from '../model/summary.js';
 import { TagEvents, VOID, type Attributes } from './tag-events.js';
@@ -43,16 +44,29 @@ export interface PageScan extends PageFields {
  * `<body>` (see `startTagBeforeBody`), and from there all text counts but that of `<script>`, `<style>` (in any
  * namespace: a selector matches SVG's too), `<template>`, and comments. It is hashed as it arrives (TextHash).
  */
-export async function scanHtml(html: string, options: ScanOptions = {}): Promise<PageScan | { needsTreeBuilder: string }> {
-  const scan = new Scan(html, options.hashText ?? true);
+export async function scanHtml(html: string | Iterable<string>, options: ScanOptions = {}): Promise<PageScan | { needsTreeBuilder: string }> {
+  const doc = new DocumentPieces();
+  const scan = new Scan(doc, options.hashText ?? true);
   const tokenizer = new ScanTokenizer({ decodeEntities: true }, scan);
   try {
-    await inSlices(html, (slice) => tokenizer.write(slice));
+    // The event loop runs between slices of a long document, as in inSlices.
+    let unyielded = 0;
+    for (const piece of typeof html === 'string' ? slicesOf(html) : html) {
+      if (unyielded >= SLICE_CHARS) {
+        await setImmediate();
+        unyielded = 0;
+      }
+      doc.add(piece);
+      tokenizer.write(piece);
+      unyielded += piece.length;
+    }
     // htmlparser2 closes whatever is still open at the end; a browser just stops, so those closes mean nothing.
     scan.ended = true;
     tokenizer.end();
   } catch (err) {
     if (err instanceof NeedsTreeBuilder) return { needsTreeBuilder: err.message };
+    // A range before the pieces kept (DocumentPieces): the tree builder reads the page right all the same.
+    if (err instanceof RangeError && /no longer kept/.test(err.message)) return { needsTreeBuilder: err.message };
     throw err;
   }
   return scan.result();
@@ -68,6 +82,10 @@ export interface ScanOptions {
  * loop for a few milliseconds at a time instead of for the whole parse, and the other fetches in flight go on.
  */
 export const SLICE_CHARS = 256 * 1024;
+function* slicesOf(text: string): Generator<string> {
+  if (text.length <= SLICE_CHARS) return yield text;
+  for (let at = 0; at < text.length; at += SLICE_CHARS) yield text.slice(at, at + SLICE_CHARS);
+}
 export async function inSlices(text: string, write: (slice: string, last: boolean) => void): Promise<void> {
   if (text.length <= SLICE_CHARS) return write(text, true);
   for (let at = 0; at < text.length; at += SLICE_CHARS) {
@@ -141,7 +159,12 @@ const HTMLPARSER2_RAW = new Set(['title', 'textarea', 'xmp']);
 /** HTML elements whose text the tokenizer reads as RCDATA or raw text, where NUL becomes U+FFFD. */
 const KEEPS_NUL = new Set(['title', 'textarea', 'xmp', 'iframe', 'noembed', 'noframes']);
 const NOT_ASCII_WHITESPACE = /[^\t\n\f\r ]/;
-/** `html.slice(start, end)` is all ASCII whitespace (and not empty). */
+/** `doc.slice(start, end)` is all ASCII whitespace (and not empty). */
+function isWhitespaceIn(doc: DocumentPieces, start: number, end: number): boolean {
+  if (start >= doc.lastStart) return isWhitespace(doc.last, start - doc.lastStart, end - doc.lastStart);
+  const text = doc.slice(start, end);
+  return isWhitespace(text, 0, text.length);
+}
 function isWhitespace(html: string, start: number, end: number): boolean {
   if (start >= end) return false;
   for (let i = start; i < end; i++) {
@@ -190,7 +213,7 @@ class Scan extends TagEvents {
   ended = false;
   private titleState: 'none' | 'open' | 'done' = 'none';
   private titleText = '';
-  /** An HTML `<script>` is open; its text (raw text: one range of the document) is `html.slice(scriptStart, scriptEnd)`. */
+  /** An HTML `<script>` is open; its text (raw text: one range of the document) is `doc.slice(scriptStart, scriptEnd)`. */
   private scriptOpen = false;
   private scriptStart = 0;
   private scriptEnd = 0;
@@ -212,8 +235,8 @@ class Scan extends TagEvents {
    */
   private dropNext: 'newline' | 'lf' | null = null;
 
-  constructor(html: string, hashText: boolean) {
-    super(html, ATTRIBUTE_TAGS);
+  constructor(doc: DocumentPieces, hashText: boolean) {
+    super(doc, ATTRIBUTE_TAGS);
     this.hash = hashText ? new TextHash() : null;
   }
 
@@ -366,8 +389,9 @@ class Scan extends TagEvents {
         break;
       case 'script':
         // A browser's "script data escaped" states: after `<!--`, a `<script>` hides the next `</script>`.
-        if (this.scriptOpen) {
-          const script = this.html.slice(this.scriptStart, this.scriptEnd);
+        if (this.scriptOpen && this.scriptEnd > 0) {
+          const script = this.doc.slice(this.scriptStart, this.scriptEnd);
+          this.doc.unpin();
           if (script.includes('<!--') && /<script[\t\n\f\r />]/i.test(script)) throw new NeedsTreeBuilder('escaped <script> text');
         }
         this.scriptOpen = false;
@@ -382,10 +406,13 @@ class Scan extends TagEvents {
     // the document, most of which a browser drops or takes as a comment.
     if (this.ended && this.hash) throw new NeedsTreeBuilder('the document ends inside markup');
     if (this.titleState === 'open') {
-      this.titleText += this.html.slice(start, end);
+      this.titleText += this.doc.slice(start, end);
     } else if (this.scriptOpen) {
       // The pieces of a script's text follow each other (htmlparser2 decodes no character reference there).
-      if (this.scriptEnd === 0) this.scriptStart = start;
+      if (this.scriptEnd === 0) {
+        this.scriptStart = start;
+        this.doc.pin(start);
+      }
       this.scriptEnd = end;
     }
     if (this.hash && this.templateDepth === 0 && this.foreignTemplateDepth === 0) this.bodyText(start, end, null, this.hash);
@@ -399,12 +426,12 @@ class Scan extends TagEvents {
 
   protected comment(start: number, end: number): void {
     this.dropNext = null;
-    if (this.hash && this.templateDepth === 0) this.commentData(this.html.slice(start, end));
+    if (this.hash && this.templateDepth === 0) this.commentData(this.doc.slice(start, end));
   }
 
   protected cdata(start: number, end: number): void {
     this.dropNext = null;
-    if (this.hash && this.templateDepth === 0) this.commentData(`[CDATA[${this.html.slice(start, end)}]]`);
+    if (this.hash && this.templateDepth === 0) this.commentData(`[CDATA[${this.doc.slice(start, end)}]]`);
   }
 
   protected declaration(): void {
@@ -501,12 +528,12 @@ class Scan extends TagEvents {
     const html = depth < 0 || this.namespaces[depth] === Ns.Html;
     if (element === 'script' || element === 'style') {
       // htmlparser2 reads these as raw text in SVG/MathML too, where a browser reads tags, which may leave the SVG.
-      if (!html && /<\/?[a-z]/i.test(entity ?? this.html.slice(start, end))) throw new NeedsTreeBuilder(`a tag inside an SVG/MathML <${element}>`);
+      if (!html && /<\/?[a-z]/i.test(entity ?? this.doc.slice(start, end))) throw new NeedsTreeBuilder(`a tag inside an SVG/MathML <${element}>`);
       return;
     }
     // Much of the text between tags is whitespace alone, which only ever separates words: no string is needed.
-    if (entity === null && this.mode === Mode.InBody && this.dropNext === null && isWhitespace(this.html, start, end)) return hash.space();
-    let text = entity ?? this.html.slice(start, end);
+    if (entity === null && this.mode === Mode.InBody && this.dropNext === null && isWhitespaceIn(this.doc, start, end)) return hash.space();
+    let text = entity ?? this.doc.slice(start, end);
     if (this.mode !== Mode.InBody) {
       // A <title> or <noframes> before the body is the head's.
       if (html && (element === 'title' || element === 'noframes')) return;

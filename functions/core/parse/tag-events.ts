@@ -1,4 +1,5 @@
 import { QuoteType, type TokenizerCallbacks } from 'htmlparser2';
+import type { DocumentPieces } from './document-pieces.js';
 
 /**
  * What htmlparser2's `Parser` makes of its tokenizer's events (htmlparser2 10.1.0 in HTML mode, tag and attribute
@@ -149,7 +150,8 @@ export abstract class TagEvents implements TokenizerCallbacks {
   private attributeValue = '';
 
   constructor(
-    protected readonly html: string,
+    /** The document, as far as the tokenizer has been given it. */
+    protected readonly doc: DocumentPieces,
     /** The start tags whose attributes the subclass reads. */
     private readonly attributeTags: ReadonlySet<string>,
   ) {}
@@ -160,11 +162,11 @@ export abstract class TagEvents implements TokenizerCallbacks {
   protected abstract closeTag(name: string, implied: boolean): void;
   /** An end tag as written, before it closes anything: htmlparser2 says nothing of one with no open element. */
   protected abstract endTagToken(name: string): void;
-  /** Text: `html.slice(start, end)`, as written. */
+  /** Text: `doc.slice(start, end)`, as written. */
   protected abstract text(start: number, end: number): void;
   /** The character a character reference in text stands for. */
   protected abstract textEntity(text: string): void;
-  /** A comment's content is `html.slice(start, end)`. */
+  /** A comment's content is `doc.slice(start, end)`. */
   protected abstract comment(start: number, end: number): void;
   /** A `<![CDATA[...]]>`, which htmlparser2 reports as the comment `[CDATA[...]]`. */
   protected abstract cdata(start: number, end: number): void;
@@ -211,7 +213,13 @@ export abstract class TagEvents implements TokenizerCallbacks {
    * making a string, and is then the one string for it: no copy to lower-case, to hash for each table, to compare.
    */
   private nameOf(start: number, end: number): string {
-    return KNOWN_TAG_NAMES.find(this.html, start, end) ?? this.html.slice(start, end).toLowerCase();
+    const doc = this.doc;
+    if (start < doc.lastStart) {
+      const name = doc.slice(start, end);
+      return KNOWN_TAG_NAMES.find(name, 0, name.length) ?? name.toLowerCase();
+    }
+    const at = doc.lastStart;
+    return KNOWN_TAG_NAMES.find(doc.last, start - at, end - at) ?? doc.slice(start, end).toLowerCase();
   }
 
   onopentagname(start: number, end: number): void {
@@ -253,12 +261,17 @@ export abstract class TagEvents implements TokenizerCallbacks {
 
   onattribname(start: number, end: number): void {
     if (this.attributes === null) return;
-    const name = ATTRIBUTE_NAMES.find(this.html, start, end) as AttributeName | undefined;
+    const doc = this.doc;
+    let name: AttributeName | undefined;
+    if (start < doc.lastStart) {
+      const written = doc.slice(start, end);
+      name = ATTRIBUTE_NAMES.find(written, 0, written.length) as AttributeName | undefined;
+    } else name = ATTRIBUTE_NAMES.find(doc.last, start - doc.lastStart, end - doc.lastStart) as AttributeName | undefined;
     this.attributeName = name !== undefined && this.attributes[name] === undefined ? name : null;
   }
 
   onattribdata(start: number, end: number): void {
-    if (this.attributeName !== null) this.attributeValue += this.html.slice(start, end);
+    if (this.attributeName !== null) this.attributeValue += this.doc.slice(start, end);
   }
 
   onattribentity(codePoint: number): void {
