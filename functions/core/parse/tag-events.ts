@@ -137,6 +137,14 @@ type AttributeName = keyof Attributes;
 const ATTRIBUTE_NAMES = new KnownNames(['href', 'lang', 'name', 'content', 'rel', 'color', 'face', 'size']);
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
 
+/**
+ * `text` as a string of its own. A slice of the document is a view that keeps the whole piece it was cut from alive,
+ * and attribute values outlive their tag (a page's hrefs outlive the scan): every piece that holds one would survive
+ * each young-generation collection during the scan, to be copied and then moved to the old generation. Joining makes
+ * a new string that `slice` then cuts from.
+ */
+const detached = (text: string): string => (' ' + text).slice(1);
+
 export abstract class TagEvents implements TokenizerCallbacks {
   /** htmlparser2's stack of open elements, innermost last (void elements never on it). */
   private readonly stack: string[] = [];
@@ -280,7 +288,7 @@ export abstract class TagEvents implements TokenizerCallbacks {
 
   onattribend(_quote: QuoteType): void {
     if (this.attributeName === null) return;
-    this.attributes![this.attributeName] = this.attributeValue;
+    this.attributes![this.attributeName] = detached(this.attributeValue);
     this.attributeName = null;
     this.attributeValue = '';
   }
