@@ -73,11 +73,13 @@ try {
     metafile: true,
     logLevel: 'error',
   });
+  // A dependency's path may lead out of the project (node_modules a link to another checkout's): it is one still.
+  const dependency = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)/;
   const sources = Object.keys(result.metafile.inputs)
-    .filter((input) => !input.startsWith('node_modules/') && !input.includes(':'))
+    .filter((input) => !dependency.test(input) && !input.includes(':'))
     .sort();
   // What each output file holds: our sources by path, dependencies by package name (what a test of the lazy loading reads).
-  const owner = (input) => /^node_modules\/((@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? input;
+  const owner = (input) => dependency.exec(input)?.[1] ?? input;
   const contents = Object.fromEntries(
     Object.entries(result.metafile.outputs).map(([file, output]) => [basename(file), [...new Set(Object.keys(output.inputs).map(owner))].sort()]),
   );
