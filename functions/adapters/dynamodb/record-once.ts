@@ -4,7 +4,7 @@ import type { RecordOutcome } from '../../core/model/crawl.js';
 import { URLS_PER_COUNTED_WRITE } from '../../core/model/limits.js';
 import type { Summary } from '../../core/model/summary.js';
 import { crawlKey, pageKey } from './keys.js';
-import { cancellationCodesOf, itemExists, transactWrite, type StoreTable, type TableRef } from './requests.js';
+import { cancellationCodesOf, transactWrite, type StoreTable, type TableRef } from './requests.js';
 
 export interface Outcome {
   summary: Summary;

@@ -8,7 +8,7 @@ import type { CrawlStore } from '../model/ports.js';
  * began after it. What a caller learns is whether that check completed the crawl.
  */
 export class CompletionChecks {
-  private readonly running = new Map<string, { current: Promise<boolean>; next?: Promise<boolean> }>();
+  private readonly running = new Map<string, Check>();
 
   constructor(private readonly store: Pick<CrawlStore, 'completeIfDone'>) {}
 
@@ -21,7 +21,7 @@ export class CompletionChecks {
 
   private start(crawlId: string, completedAt: string): Promise<boolean> {
     const current = this.store.completeIfDone(crawlId, completedAt);
-    const entry: { current: Promise<boolean>; next?: Promise<boolean> } = { current };
+    const entry: Check = { current };
     this.running.set(crawlId, entry);
     // Forgotten once it ends, unless calls are waiting for the next check (which then takes its place).
     const forget = () => {
@@ -30,6 +30,12 @@ export class CompletionChecks {
     current.then(forget, forget);
     return current;
   }
+}
+
+/** A crawl's check running, and the one the calls made meanwhile wait for. */
+interface Check {
+  current: Promise<boolean>;
+  next?: Promise<boolean>;
 }
 
 const settled = () => undefined;

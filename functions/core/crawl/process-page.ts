@@ -155,7 +155,7 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
   }
 
   if (summary.ok && message.depth < message.maxDepth) {
-    const scope = await scopeFor(message.crawlId, async () => (await (deps.crawls ? deps.crawls.get(message.crawlId) : deps.store.getCrawl(message.crawlId)))?.options);
+    const scope = await scopeFor(message.crawlId, async () => (await crawlOf(message.crawlId, deps))?.options);
     const candidates = linksToFollow(outlinks(), message, scope);
     if (candidates.length > 0) {
       const toQueue = await deps.store.registerLinks(message.crawlId, message.url, candidates, {
@@ -253,7 +253,7 @@ interface FirstAdmission {
 
 /** The page's first admission (robots.txt, then its host's turn), for the crawl's options as the cache has them. */
 async function admitFirst(message: PageMessage, polite: PoliteDeps, deps: ProcessDeps): Promise<FirstAdmission> {
-  const crawl = (await (deps.crawls ? deps.crawls.get(message.crawlId) : deps.store.getCrawl(message.crawlId)))?.options ?? {};
+  const crawl = (await crawlOf(message.crawlId, deps))?.options ?? {};
   const cancelled = () => crawlCancelled(message.crawlId, deps);
   return { crawl, admission: await admit(message.url, crawl, polite, { reservation: message.reservation, preconnect: true, cancelled }) };
 }
@@ -312,9 +312,12 @@ function endCancelled(message: PageMessage, deps: ProcessDeps): Promise<RecordOu
  * whatever runs between this check and the fetch, so a wait added there must check again after it.
  */
 export async function crawlCancelled(crawlId: string, deps: Pick<ProcessDeps, 'crawls' | 'store'>): Promise<boolean> {
-  const crawl = await (deps.crawls ? deps.crawls.get(crawlId) : deps.store.getCrawl(crawlId));
+  const crawl = await crawlOf(crawlId, deps);
   return crawl?.status === 'cancelled';
 }
+
+/** The crawl as the cache has it (at most seconds old), or read from the store when no cache is given. */
+const crawlOf = (crawlId: string, deps: Pick<ProcessDeps, 'crawls' | 'store'>) => (deps.crawls ? deps.crawls.get(crawlId) : deps.store.getCrawl(crawlId));
 
 /**
  * The page's links this crawl follows, each once, at most MAX_LINKS_PER_PAGE of them: on the page's origin when the
