@@ -4,6 +4,9 @@
  * may still start in are kept: the ranges asked for start in document order, as the tokens they come from do, so a
  * piece wholly before the start of the latest range is let go, unless `pin` holds it for a range to be read later.
  */
+/** A range was asked for that starts before the pieces still kept. */
+export class RangeNotKept extends RangeError {}
+
 export class DocumentPieces {
   private readonly pieces: (string | undefined)[] = [];
   private readonly starts: number[] = [];
@@ -42,7 +45,7 @@ export class DocumentPieces {
       if (this.first < this.pieces.length - 1) this.release(start);
       return this.last.slice(start - this.lastStart, end - this.lastStart);
     }
-    if (start < this.starts[this.first]!) throw new RangeError(`the document before index ${this.starts[this.first]} is no longer kept (asked for ${start})`);
+    if (start < this.starts[this.first]!) throw new RangeNotKept(`the document before index ${this.starts[this.first]} is no longer kept (asked for ${start})`);
     this.release(start);
     let text = '';
     for (let i = this.first; i < this.pieces.length && this.starts[i]! < end; i++) {

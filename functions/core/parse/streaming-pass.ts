@@ -1,5 +1,5 @@
 import { setImmediate } from 'node:timers/promises';
-import { DocumentPieces } from './document-pieces.js';
+import { DocumentPieces, RangeNotKept } from './document-pieces.js';
 import { ScanTokenizer } from './scan-tokenizer.js';
 import type { PageFields } from '../model/summary.js';
 import { TagEvents, VOID, type Attributes } from './tag-events.js';
@@ -66,7 +66,7 @@ export async function scanHtml(html: string | Iterable<string>, options: ScanOpt
   } catch (err) {
     if (err instanceof NeedsTreeBuilder) return { needsTreeBuilder: err.message };
     // A range before the pieces kept (DocumentPieces): the tree builder reads the page right all the same.
-    if (err instanceof RangeError && /no longer kept/.test(err.message)) return { needsTreeBuilder: err.message };
+    if (err instanceof RangeNotKept) return { needsTreeBuilder: err.message };
     throw err;
   }
   return scan.result();
@@ -82,16 +82,18 @@ export interface ScanOptions {
  * loop for a few milliseconds at a time instead of for the whole parse, and the other fetches in flight go on.
  */
 export const SLICE_CHARS = 256 * 1024;
+export async function inSlices(text: string, write: (slice: string, last: boolean) => void): Promise<void> {
+  let written = 0;
+  for (const slice of slicesOf(text)) {
+    if (written > 0) await setImmediate();
+    written += slice.length;
+    write(slice, written >= text.length);
+  }
+}
+/** The text in slices of SLICE_CHARS (a short one whole). */
 function* slicesOf(text: string): Generator<string> {
   if (text.length <= SLICE_CHARS) return yield text;
   for (let at = 0; at < text.length; at += SLICE_CHARS) yield text.slice(at, at + SLICE_CHARS);
-}
-export async function inSlices(text: string, write: (slice: string, last: boolean) => void): Promise<void> {
-  if (text.length <= SLICE_CHARS) return write(text, true);
-  for (let at = 0; at < text.length; at += SLICE_CHARS) {
-    if (at > 0) await setImmediate();
-    write(text.slice(at, at + SLICE_CHARS), at + SLICE_CHARS >= text.length);
-  }
 }
 
 class NeedsTreeBuilder extends Error {}

@@ -94,6 +94,16 @@ class KnownNames {
     return key;
   }
 
+  /**
+   * `find` for a range of the document: read in place from the latest piece, where nearly every range lies (no string
+   * is made), else from the pieces joined.
+   */
+  findIn(doc: DocumentPieces, start: number, end: number): string | undefined {
+    if (start >= doc.lastStart) return this.find(doc.last, start - doc.lastStart, end - doc.lastStart);
+    const written = doc.slice(start, end);
+    return this.find(written, 0, written.length);
+  }
+
   /** The name that `html.slice(start, end)` is, ASCII case-insensitively, if it is one of these. */
   find(html: string, start: number, end: number): string | undefined {
     if (end - start > this.longest) return undefined;
@@ -221,13 +231,7 @@ export abstract class TagEvents implements TokenizerCallbacks {
    * making a string, and is then the one string for it: no copy to lower-case, to hash for each table, to compare.
    */
   private nameOf(start: number, end: number): string {
-    const doc = this.doc;
-    if (start < doc.lastStart) {
-      const name = doc.slice(start, end);
-      return KNOWN_TAG_NAMES.find(name, 0, name.length) ?? name.toLowerCase();
-    }
-    const at = doc.lastStart;
-    return KNOWN_TAG_NAMES.find(doc.last, start - at, end - at) ?? doc.slice(start, end).toLowerCase();
+    return KNOWN_TAG_NAMES.findIn(this.doc, start, end) ?? this.doc.slice(start, end).toLowerCase();
   }
 
   onopentagname(start: number, end: number): void {
@@ -269,12 +273,7 @@ export abstract class TagEvents implements TokenizerCallbacks {
 
   onattribname(start: number, end: number): void {
     if (this.attributes === null) return;
-    const doc = this.doc;
-    let name: AttributeName | undefined;
-    if (start < doc.lastStart) {
-      const written = doc.slice(start, end);
-      name = ATTRIBUTE_NAMES.find(written, 0, written.length) as AttributeName | undefined;
-    } else name = ATTRIBUTE_NAMES.find(doc.last, start - doc.lastStart, end - doc.lastStart) as AttributeName | undefined;
+    const name = ATTRIBUTE_NAMES.findIn(this.doc, start, end) as AttributeName | undefined;
     this.attributeName = name !== undefined && this.attributes[name] === undefined ? name : null;
   }
 
