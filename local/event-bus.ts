@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MAX_PUT_EVENTS_BYTES, putEventsEntrySize } from '../functions/adapters/event-bus.js';
 
 /** An event as a PutEvents entry gave it, with the id the bus answered. */
 export interface ReceivedEvent {
@@ -33,8 +34,9 @@ interface PutEventsEntry {
 /**
  * EventBridge's stand-in for the local stack: PutEvents only, in AWS JSON 1.1 (`X-Amz-Target: AWSEvents.PutEvents`),
  * so the functions' EventBridge client works unchanged with AWS_ENDPOINT_URL_EVENTBRIDGE pointing here. It checks what
- * EventBridge checks of an entry (source, detail-type, a JSON object as detail, the default bus), records each event
- * and tells `onEvent`; it routes nothing (no rules: the local stack's webhooks go through the delivery queue, as on AWS).
+ * EventBridge checks of a request (1 to 10 entries, under 256 KB in all, so a local run meets an oversized batch as AWS
+ * would) and of an entry (source, detail-type, a JSON object as detail, the default bus), records each event and tells
+ * `onEvent`; it routes nothing (no rules: the local stack's webhooks go through the delivery queue, as on AWS).
  */
 export async function startEventBus(options: { onEvent?: (event: ReceivedEvent) => void } = {}): Promise<RunningEventBus> {
   const events: ReceivedEvent[] = [];
@@ -57,6 +59,9 @@ export async function startEventBus(options: { onEvent?: (event: ReceivedEvent) 
     const entries = body.Entries ?? [];
     if (entries.length < 1 || entries.length > MAX_ENTRIES) {
       return answer(res, 400, { __type: 'ValidationException', message: `Entries must hold 1 to ${MAX_ENTRIES} entries, not ${entries.length}` });
+    }
+    if (entries.reduce((sum, entry) => sum + putEventsEntrySize(entry), 0) > MAX_PUT_EVENTS_BYTES) {
+      return answer(res, 400, { __type: 'ValidationException', message: 'Total size of the entries in the request is over the limit.' });
     }
     const results = entries.map((entry) => {
       const problem = problemOf(entry);

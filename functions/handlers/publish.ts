@@ -12,7 +12,10 @@ import { logger, metrics } from './observability.js';
 
 // Settings and adapters at module scope: read and built once per container.
 const settings = loadSettings(PUBLISH_SETTINGS);
-const bus = new EventBridgePublisher({ busName: settings.events.busName });
+const bus = new EventBridgePublisher({
+  busName: settings.events.busName,
+  onTooLarge: (event, bytes) => logger.error('event too large for PutEvents; it cannot be put', { detailType: event.detailType, crawlId: event.crawlId, bytes }),
+});
 const deliveries = new SqsWebhookQueue(settings.webhooks);
 /** A crawl's webhook is fixed when it starts: one read per crawl a minute serves all its changed pages. */
 const CRAWL_CACHE_MS = 60_000;
