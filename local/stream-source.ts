@@ -50,7 +50,8 @@ export interface RunningStreamSource {
  * oldest record (a child shard after its parent), keeps the records the filters match, invokes the function with
  * batches of them in Lambda's event format (images in DynamoDB JSON), one batch per shard at a time. A batch that
  * reports batchItemFailures is retried from the first failed record; one that throws is split in two (bisect) and
- * each half retried; after retryAttempts the batch is described to onFailure and the shard goes on.
+ * each half retried; after retryAttempts the batch is described to onFailure and the shard goes on. A shard whose
+ * reading failed (GetRecords threw, its iterator expired) is read again after the last record it handed over.
  */
 export function startStreamSource(options: StreamSourceOptions): RunningStreamSource {
   for (const filter of options.filters) checkPattern(filter);
@@ -58,6 +59,8 @@ export function startStreamSource(options: StreamSourceOptions): RunningStreamSo
   const pollMs = options.pollIntervalMs ?? 250;
   let invocations = 0;
   const shardWorkers = new Map<string, Promise<void>>();
+  /** Per shard, the last record handed over (delivered, given up to onFailure, or filtered out): a restart resumes after it. */
+  const readUpTo = new Map<string, string>();
 
   const pause = (ms: number) => sleep(ms, undefined, { signal: abort.signal }).catch(() => undefined);
 
@@ -65,17 +68,22 @@ export function startStreamSource(options: StreamSourceOptions): RunningStreamSo
     // A child shard's records follow its parent's: read them once the parent is done.
     const parent = shard.ParentShardId ? shardWorkers.get(shard.ParentShardId) : undefined;
     if (parent) await parent;
+    const shardId = shard.ShardId!;
+    const after = readUpTo.get(shardId);
+    const position = after ? ({ ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after } as const) : ({ ShardIteratorType: 'TRIM_HORIZON' } as const);
     let iterator = (
-      await options.streams.send(new GetShardIteratorCommand({ StreamArn: options.streamArn, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }), {
-        abortSignal: abort.signal,
-      })
+      await options.streams.send(new GetShardIteratorCommand({ StreamArn: options.streamArn, ShardId: shardId, ...position }), { abortSignal: abort.signal })
     ).ShardIterator;
     while (iterator && !abort.signal.aborted) {
       const out = await options.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }), { abortSignal: abort.signal });
       const records = (out.Records ?? []).map((r) => lambdaRecord(r, options)).filter((r) => options.filters.some((f) => matchesPattern(f, r)));
       for (let i = 0; i < records.length && !abort.signal.aborted; i += options.batchSize) {
-        await deliver(shard.ShardId!, records.slice(i, i + options.batchSize), 0);
+        const batch = records.slice(i, i + options.batchSize);
+        await deliver(shardId, batch, 0);
+        readUpTo.set(shardId, batch.at(-1)!.dynamodb!.SequenceNumber!);
       }
+      const last = out.Records?.at(-1)?.dynamodb?.SequenceNumber;
+      if (last) readUpTo.set(shardId, last);
       iterator = out.NextShardIterator;
       if ((out.Records ?? []).length === 0) await pause(pollMs);
     }
@@ -140,7 +148,7 @@ export function startStreamSource(options: StreamSourceOptions): RunningStreamSo
           if (shardWorkers.has(shard.ShardId!)) continue;
           const worker = readShard(shard).catch((err: unknown) => {
             if (!abort.signal.aborted) options.onBatch?.({ records: 0, failures: 0, error: err });
-            // Read again from the start on the next look: the function sees a record again, as after a Lambda restart.
+            // Read again on the next look, after the last record handed over: none is given twice, none skipped.
             shardWorkers.delete(shard.ShardId!);
           });
           shardWorkers.set(shard.ShardId!, worker);

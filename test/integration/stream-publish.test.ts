@@ -33,6 +33,8 @@ const given: DynamoDBRecord[][] = [];
 /** What the function does with a batch: the publish handler's work unless a test says otherwise. */
 let behaviour: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
 const failures: StreamBatchFailure[] = [];
+/** Set to make the source's next GetRecords throw, as when an iterator expires or DynamoDB Local restarts. */
+let failNextRead = false;
 
 beforeAll(async () => {
   [engines, bus] = await Promise.all([startEngines(), startEventBus()]);
@@ -40,6 +42,16 @@ beforeAll(async () => {
   // DynamoDB Local serves the streams API on its own endpoint.
   const endpoint = await engines.dynamodb.config.endpoint!();
   streams = new DynamoDBStreamsClient({ ...common, endpoint: `${endpoint.protocol}//${endpoint.hostname}:${endpoint.port}` });
+  streams.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'GetRecordsCommand' && failNextRead) {
+        failNextRead = false;
+        throw Object.assign(new Error('Iterator expired'), { name: 'ExpiredIteratorException' });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'failNextRead' },
+  );
   eventBridge = new EventBridgeClient({ ...common, endpoint: bus.endpoint });
   // One source for the whole file, as the stream has one event source: each test looks at its own crawls' records.
   source = startStreamSource({
@@ -230,5 +242,21 @@ describe('the stream into the publish function', () => {
     await engines.store.recordPage(second.crawlId, summary('https://g.example/', 'changed'), 0);
     await until('the next record published', () => (eventsOf(second.crawlId).length === 1 ? true : undefined));
     expect(eventsOf(first.crawlId)).toEqual([]);
+  });
+
+  it('after a read of the shard fails, goes on after the last record it gave: none given twice, none lost', async () => {
+    const before = await newCrawl('https://h.example/');
+    await engines.store.recordPage(before.crawlId, summary('https://h.example/', 'changed'), 0);
+    await until('the record before the failure published', () => (eventsOf(before.crawlId).length === 1 ? true : undefined));
+
+    failNextRead = true;
+    const after = await newCrawl('https://i.example/');
+    await engines.store.recordPage(after.crawlId, summary('https://i.example/', 'changed'), 0);
+    await until('the failed read', () => (failNextRead ? undefined : true));
+    await until('the record after the failure published', () => (eventsOf(after.crawlId).length === 1 ? true : undefined));
+
+    expect(givenFor(before.crawlId).flat()).toHaveLength(1);
+    expect(givenFor(after.crawlId).flat()).toHaveLength(1);
+    expect(eventsOf(before.crawlId)).toHaveLength(1);
   });
 });
