@@ -14,7 +14,7 @@ import { DEFAULT_USER_AGENT } from '../../functions/core/fetch/user-agent.js';
 import type { CrawlOptions } from '../../functions/core/model/crawl.js';
 import type { PageMessage } from '../../functions/core/model/page-message.js';
 import type { Summary } from '../../functions/core/model/summary.js';
-import { hostKeyOf, MAX_DELAY_SECONDS, PACE_MARGIN_MS, RETURN_WAIT_MS } from '../../functions/core/polite/pacing-policy.js';
+import { CANCEL_SETTLE_MS, hostKeyOf, MAX_DELAY_SECONDS, PACE_MARGIN_MS, RETURN_WAIT_MS } from '../../functions/core/polite/pacing-policy.js';
 import type { Turn } from '../../functions/core/polite/ports.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines.js';
 import { startPoliteSite, type RecordingSite } from '../../harness/polite-site.js';
@@ -157,6 +157,40 @@ describe('politeness across consumers, on the real engines', () => {
     expect(s.of((p) => p === '/b')).toEqual([]);
   });
 
+  it("ends a cancelled crawl's URL that comes back for its reserved slot CANCELLED, and releases its host's queue for other crawls", async () => {
+    // Long enough that no turn here comes while the test runs, however slow the machine.
+    const INTERVAL = 30_000;
+    const s = await site({});
+    const c = startPoliteConsumer(engines, {});
+    await c.source.stop();
+    const host = hostKeyOf(s.url);
+    const id = ulid();
+    const urls = [1, 2, 3].map((n) => `${s.url}/cancelled/${n}`);
+    const options = { maxDepth: 0, sameOrigin: true, hostDelayMs: INTERVAL, robotsTxt: 'ignore' as const };
+    await engines.store.createCrawl({ crawlId: id, status: 'running', total: 3, succeeded: 0, failed: 0, createdAt: new Date().toISOString(), options, source: { kind: 'api' } }, urls);
+    const queue = new SqsPageQueue({ queueUrl: engines.resources.queueUrl, client: engines.sqs });
+    const deps = { store: engines.store, queue, limits: { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true }, polite: c.polite };
+    // A request has just taken the host's turn, and the crawl's three URLs queued behind it, an interval apart.
+    const first = await c.polite.pacer.claim(host, { now: Date.now(), intervalMs: INTERVAL });
+    if (first.kind !== 'start') throw new Error(`expected a start, got ${first.kind}`);
+    const slots: number[] = [];
+    for (const _ of urls) {
+      const turn = await c.polite.pacer.claim(host, { now: Date.now(), intervalMs: INTERVAL });
+      if (turn.kind !== 'later' || !turn.held) throw new Error(`expected a reservation, got ${JSON.stringify(turn)}`);
+      slots.push(turn.at);
+    }
+    // Cancelled long enough ago for every consumer to know; the first URL comes back for its slot.
+    await engines.store.cancelCrawl(id, new Date(Date.now() - 60_000).toISOString());
+    const message: PageMessage = { crawlId: id, url: urls[0]!, depth: 0, maxDepth: 0, sameOrigin: true, reservation: slots[0]! };
+    expect(await processPage(message, deps, 1)).toBe('recorded');
+    expect((await engines.store.listPages(id, 10)).items[0]).toMatchObject({ url: urls[0], ok: false, error: { code: 'CANCELLED' } });
+    // Another crawl's new URL on the host gets the turn after the start, not one behind the cancelled crawl's queue.
+    const other = await new DynamoHostPacer({ db: createDocumentClient(engines.dynamodb), name: engines.resources.tableName }).claim(host, { now: Date.now(), intervalMs: INTERVAL });
+    expect(other).toMatchObject({ kind: 'later', at: first.at + INTERVAL + PACE_MARGIN_MS });
+    await s.sync();
+    expect(s.of((p) => p.startsWith('/cancelled/'))).toEqual([]);
+  });
+
   it('retries while robots.txt answers 5xx and fails the URL ROBOTS_UNREACHABLE on its last attempt, fetching nothing else', async () => {
     const s = await site({ robots: { status: 503, body: 'down' } });
     consumer({ retry: { maxAttempts: 2, baseDelaySeconds: 0, maxDelaySeconds: 1 } });
@@ -275,6 +309,31 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
     expect((await paceItem(host))['tail']).toBe(slots[2]! + I);
     const next = slotOf(await new DynamoHostPacer(table()).claim(host, { now: Date.now(), intervalMs: INTERVAL_MS }));
     expect(next).toBe(slots[2]! + I);
+  });
+
+  it("releases a cancelled crawl's queue once the cancel has settled, and not what other crawls queued after that", async () => {
+    // Long enough that every claim here is a reservation, however slow the machine.
+    const LONG = 30_000;
+    const LONG_I = LONG + PACE_MARGIN_MS;
+    const host = `cancelled-${ulid().toLowerCase()}.test:80`;
+    const pacer = new DynamoHostPacer(table());
+    expect(await pacer.claim(host, { now: Date.now(), intervalMs: LONG })).toMatchObject({ kind: 'start' });
+    for (let n = 0; n < 5; n++) slotOf(await pacer.claim(host, { now: Date.now(), intervalMs: LONG }));
+    const queued = await paceItem(host);
+    expect(queued['tail']).toBe(queued['nextStart'] + 5 * LONG_I);
+    // A URL of the cancelled crawl is back, on another consumer: the queue goes back to the starts, the version stays.
+    const cancelledAt = Date.now() - CANCEL_SETTLE_MS - 1_000;
+    await new DynamoHostPacer(table()).releaseReservations(host, cancelledAt);
+    expect(await paceItem(host)).toMatchObject({ tail: queued['nextStart'], nextStart: queued['nextStart'], version: queued['version'] });
+    // Another crawl's URLs queue from there; the cancelled crawl's next URL back releases none of them.
+    const others = [];
+    for (let n = 0; n < 2; n++) others.push(slotOf(await pacer.claim(host, { now: Date.now(), intervalMs: LONG })));
+    expect(others).toEqual([queued['nextStart'], queued['nextStart'] + LONG_I]);
+    await new DynamoHostPacer(table()).releaseReservations(host, cancelledAt);
+    expect((await paceItem(host))['tail']).toBe(queued['nextStart'] + 2 * LONG_I);
+    // A crawl cancelled since releases them.
+    await new DynamoHostPacer(table()).releaseReservations(host, Date.now());
+    expect((await paceItem(host))['tail']).toBe(queued['nextStart']);
   });
 
   it(`reserves no slot further ahead than the longest SQS delay, however stale the consumer's view of the tail`, async () => {

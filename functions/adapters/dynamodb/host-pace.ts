@@ -12,6 +12,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   afterResponse,
+  CANCEL_SETTLE_MS,
   holdsSlot,
   MAX_DELAY_SECONDS,
   NEW_HOST,
@@ -48,6 +49,8 @@ export class DynamoHostPacer implements HostPacer {
    * as of when the write will have come back, with room for a slower one, so its start is not late by it.
    */
   private roundTripMs = 30;
+  /** Per host, the latest cancel (settled, epoch ms) after which its reservations are known released. */
+  private readonly released = new Map<string, number>();
 
   constructor(private readonly t: TableRef) {}
 
@@ -128,6 +131,30 @@ export class DynamoHostPacer implements HostPacer {
 
   knownPenaltyMs(host: string): number {
     return this.seen.get(host)?.penaltyMs ?? 0;
+  }
+
+  /**
+   * releaseReservations in one conditional write: the tail back to the starts, if anything is queued, unless the host's
+   * reservations were released after this cancel settled (releasedAt): so the cancelled crawl's later URLs do not
+   * release what other crawls queued since. The version stays, as for an addition to the tail: a start planned
+   * meanwhile still holds, and a turn that moves the tail is conditioned on the tail it saw.
+   */
+  async releaseReservations(host: string, cancelledAt: number): Promise<void> {
+    const settled = cancelledAt + CANCEL_SETTLE_MS;
+    if ((this.released.get(host) ?? 0) >= settled) return;
+    const now = Date.now();
+    const result = await this.write(host, {
+      UpdateExpression: 'SET tail = nextStart, tailInterval = startInterval, releasedAt = :now, expiresAt = :expires',
+      ConditionExpression: 'tail > nextStart AND (attribute_not_exists(releasedAt) OR releasedAt < :settled)',
+      ExpressionAttributeValues: { ':now': now, ':settled': settled, ':expires': expiresAt() },
+    });
+    this.remember(host, result.state);
+    // Released after the cancel settled, by this write or another process's (a queue it could not release): done.
+    const done = result.committed ? now >= settled : result.state.tail > result.state.nextStart;
+    if (done) {
+      if (this.released.size >= MEMO_HOSTS && !this.released.has(host)) this.released.delete(this.released.keys().next().value!);
+      this.released.set(host, settled);
+    }
   }
 
   /**

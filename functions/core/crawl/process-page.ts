@@ -14,7 +14,7 @@ import { enqueueFailed, failedSummary, type Summary } from '../model/summary.js'
 import { MAX_LINKS_PER_PAGE } from '../model/limits.js';
 import { normalizeUrl } from '../model/url.js';
 import { admit, HOST_BUSY, MAX_TURNS, redirectAdmission, reportResponse, type Admission, type CrawlPoliteness, type PoliteDeps } from '../polite/admission.js';
-import { delaySecondsUntil } from '../polite/pacing-policy.js';
+import { delaySecondsUntil, hostKeyOf } from '../polite/pacing-policy.js';
 
 export interface ProcessDeps {
   store: CrawlStore;
@@ -301,8 +301,16 @@ function endFailed(message: PageMessage, error: { code: string; message: string 
   return recordTerminal(message, failed, deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
 }
 
-/** Ends the URL of a cancelled crawl as CANCELLED, through the same recording path as any outcome (counts stay exact). */
-function endCancelled(message: PageMessage, deps: ProcessDeps): Promise<RecordOutcome> {
+/**
+ * Ends the URL of a cancelled crawl as CANCELLED, through the same recording path as any outcome (counts stay exact).
+ * One that came back for a slot it had reserved releases its host's queue of reservations, which the crawl's other
+ * URLs would otherwise hold for other crawls until they come back too (HostPacer.releaseReservations).
+ */
+async function endCancelled(message: PageMessage, deps: ProcessDeps): Promise<RecordOutcome> {
+  if (message.reservation !== undefined && deps.polite) {
+    const cancelledAt = Date.parse((await crawlOf(message.crawlId, deps).catch(() => null))?.cancelledAt ?? '');
+    if (Number.isFinite(cancelledAt)) await deps.polite.pacer.releaseReservations(hostKeyOf(message.url), cancelledAt).catch(() => undefined);
+  }
   return recordTerminal(message, cancelledSummary(message.url, now(deps)), deps, deps.recordPage ?? ((crawlId, s, depth) => deps.store.recordPage(crawlId, s, depth)));
 }
 

@@ -72,6 +72,8 @@ export type Admission =
  * reserved earlier (the `wait` it came back from).
  */
 export async function admit(url: string, crawl: CrawlPoliteness, deps: PoliteDeps, options: AdmitOptions = {}): Promise<Admission> {
+  // A cancelled crawl's URL claims nothing: no turn, and no reservation that would hold its host for other crawls.
+  if (await options.cancelled?.()) return CANCELLED_ADMISSION;
   const host = hostKeyOf(url);
   const hostDelayMs = crawl.hostDelayMs ?? deps.settings.hostDelayMs;
   let reservation = options.reservation;

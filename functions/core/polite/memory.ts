@@ -1,4 +1,4 @@
-import { afterResponse, NEW_HOST, planTurn, slideStart, type PaceState, type ThrottleSignal, type TurnRequest } from './pacing-policy.js';
+import { afterResponse, CANCEL_SETTLE_MS, NEW_HOST, planTurn, releaseReservations, slideStart, type PaceState, type ThrottleSignal, type TurnRequest } from './pacing-policy.js';
 import type { HostPacer, RobotsStore, StoredRobots, Turn } from './ports.js';
 import type { RobotsRecord } from './robots-gate.js';
 
@@ -7,6 +7,8 @@ import type { RobotsRecord } from './robots-gate.js';
 
 export class MemoryHostPacer implements HostPacer {
   private readonly hosts = new Map<string, PaceState>();
+  /** When each host's reservations were last released (releaseReservations). */
+  private readonly released = new Map<string, number>();
 
   async claim(host: string, request: TurnRequest): Promise<Turn> {
     const plan = planTurn(this.hosts.get(host) ?? NEW_HOST, request);
@@ -28,6 +30,14 @@ export class MemoryHostPacer implements HostPacer {
 
   knownPenaltyMs(host: string): number {
     return this.hosts.get(host)?.penaltyMs ?? 0;
+  }
+
+  async releaseReservations(host: string, cancelledAt: number): Promise<void> {
+    const state = this.hosts.get(host);
+    if (state === undefined || (this.released.get(host) ?? 0) >= cancelledAt + CANCEL_SETTLE_MS) return;
+    const next = releaseReservations(state);
+    if (next !== null) this.hosts.set(host, next);
+    this.released.set(host, Date.now());
   }
 }
 

@@ -160,6 +160,25 @@ export function slideStart(state: PaceState, turn: { at: number; version: number
   return { ...state, lastStart: now, nextStart: end, ...tail, version: state.version + 1 };
 }
 
+/**
+ * A cancelled crawl's URLs come back for the slots they reserved only to end CANCELLED, and new URLs queue behind them:
+ * without this, a crawl cancelled with a long queue on a host would hold that host's other crawls back for as long as
+ * SQS delays (MAX_DELAY_SECONDS). So the first of them back clears the host's queue of reservations (the tail goes back
+ * to the starts). Reservations that other crawls made before then lose their place in the queue, not their turn: a
+ * returning URL starts at its slot, or at the first start after those committed meanwhile. Null: nothing queued.
+ */
+export function releaseReservations(state: PaceState): PaceState | null {
+  if (state.tail <= state.nextStart) return null;
+  return { ...state, tail: state.nextStart, tailInterval: state.startInterval };
+}
+
+/**
+ * A crawl's cancel reaches every consumer within this long (the crawl cache's age, a read, a claim): a URL of the crawl
+ * that reserved a slot in that time is released by a later one of its URLs, so a host's reservations are released
+ * again by URLs of the crawl until this long after its cancel, and then once more (releasedAt: pacing's HostPacer).
+ */
+export const CANCEL_SETTLE_MS = 5_000;
+
 /** How a response bears on the host's pace: 'slow' for 429, 503 and timeouts, 'ok' for any other answer. */
 export type ThrottleSignal = 'slow' | 'ok';
 

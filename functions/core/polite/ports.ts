@@ -25,6 +25,12 @@ export interface HostPacer {
   slide(host: string, missed: { at: number; version: number }, request: TurnRequest): Promise<Turn>;
   /** AutoThrottle: how a response went (429/503/timeout: 'slow'); the host's penalty grows (up to `maxPenaltyMs`) or shrinks. Best effort. */
   report(host: string, signal: ThrottleSignal, maxPenaltyMs: number): Promise<void>;
+  /**
+   * A URL of a crawl cancelled at `cancelledAt` (epoch ms) came back for its reserved slot: the host's queue of
+   * reservations is released (releaseReservations) unless it was already released after the cancel settled
+   * (CANCEL_SETTLE_MS), so the crawl's other URLs do not release what other crawls queued since. Best effort.
+   */
+  releaseReservations(host: string, cancelledAt: number): Promise<void>;
   /** The host's penalty as this process last saw it (no I/O): a crawl with no interval of its own still claims turns while it is set. */
   knownPenaltyMs(host: string): number;
 }
