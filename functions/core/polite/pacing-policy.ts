@@ -10,7 +10,7 @@
 //   tail and come back then (an SQS delay); the tail grows by the interval with each one, so the returns are spread
 //   out as the starts will be, and a new URL queues behind the URLs already waiting. No slot is further ahead than
 //   SQS can delay a message (MAX_DELAY_SECONDS): a new URL that would queue further is told to come back later and
-//   holds nothing (so the URLs of a cancelled crawl hold a host for that long at most).
+//   holds nothing. A cancelled crawl's URLs release the reservations they hold (releaseReservations).
 // A returning URL starts at its slot (or as soon after it as the starts allow, if that is within RETURN_WAIT_MS). If
 // the starts have gone past that by then (it came back late, and the URLs after it started meanwhile), it keeps its
 // priority: it comes back for the first start after those committed, never queuing behind the tail again. A start is
