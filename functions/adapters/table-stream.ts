@@ -18,15 +18,13 @@ export function tableChangeOf(record: DynamoDBRecord): TableChange {
   const keys = stream.Keys ? unmarshall(stream.Keys as Image) : {};
   const sk = typeof keys['SK'] === 'string' ? keys['SK'] : '';
   const pk = typeof keys['PK'] === 'string' ? keys['PK'] : '';
-  // The stream's time of the change, in epoch seconds: the same for every delivery of the record.
-  const at = new Date((stream.ApproximateCreationDateTime ?? Date.now() / 1000) * 1000).toISOString();
   const oldItem = stream.OldImage ? unmarshall(stream.OldImage as Image) : null;
   const newItem = stream.NewImage ? unmarshall(stream.NewImage as Image) : null;
   if (sk === META) {
-    return { kind: 'crawl', id, at, before: oldItem ? crawlOf(oldItem) : null, after: newItem ? crawlOf(newItem) : null };
+    return { kind: 'crawl', id, before: oldItem ? crawlOf(oldItem) : null, after: newItem ? crawlOf(newItem) : null };
   }
   if (isPageSk(sk) && newItem) {
-    return { kind: 'page', id, at, inserted: record.eventName === 'INSERT', crawlId: crawlIdOf(pk), summary: toSummary(newItem) };
+    return { kind: 'page', id, inserted: record.eventName === 'INSERT', crawlId: crawlIdOf(pk), summary: toSummary(newItem) };
   }
   return { kind: 'other', id };
 }

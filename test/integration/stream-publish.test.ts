@@ -167,7 +167,8 @@ describe('the stream into the publish function', () => {
     const changedUrl = 'https://b.example/changed';
     const sameUrl = 'https://b.example/same';
     const crawl = await newCrawl(changedUrl, { url: webhook.url, events: ['page.changed'] });
-    const changed = summary(changedUrl, 'changed');
+    // Milliseconds in fetchedAt: the event and its delivery are dated exactly when the change was seen.
+    const changed = { ...summary(changedUrl, 'changed'), fetchedAt: '2026-11-30T16:33:59.562Z' };
     await engines.store.recordPages(crawl.crawlId, [
       { summary: summary(sameUrl, 'same'), depth: 0 },
       { summary: changed, depth: 0 },
@@ -176,13 +177,14 @@ describe('the stream into the publish function', () => {
     const [event] = await until('the Page Changed event', () => (eventsOf(crawl.crawlId).length > 0 ? eventsOf(crawl.crawlId) : undefined));
     expect(event).toMatchObject({
       detailType: 'Page Changed',
+      time: changed.fetchedAt,
       detail: { crawlId: crawl.crawlId, url: changedUrl, changedFields: ['title', 'text'], previous: changed.previous, summary: changed },
     });
     const [delivery] = await until('the delivery', async () => {
       const found = await receiveDeliveries(crawl.crawlId);
       return found.length > 0 ? found : undefined;
     });
-    expect(delivery).toMatchObject({ id: deliveryId('page.changed', crawl.crawlId, changedUrl), type: 'page.changed', data: event!.detail, webhookUrl: webhook.url });
+    expect(delivery).toMatchObject({ id: deliveryId('page.changed', crawl.crawlId, changedUrl), type: 'page.changed', createdAt: changed.fetchedAt, data: event!.detail, webhookUrl: webhook.url });
     expect(givenFor(crawl.crawlId).flat().map((r) => r.dynamodb?.NewImage?.['url']?.S)).toEqual([changedUrl]);
   });
 

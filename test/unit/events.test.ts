@@ -22,12 +22,12 @@ const completed: Crawl = { ...running, status: 'completed', succeeded: 2, comple
 
 const page = (url: string, change: Summary['change']): Summary => ({
   url, finalUrl: url, status: 200, ok: true, contentType: 'text/html', charset: 'utf-8', title: 'T', lang: null, description: null,
-  canonical: null, h1: 0, links: 0, images: 0, bytes: 10, durationMs: 1, fetchedAt: '2026-01-01T00:04:00.000Z', contentHash: 'h',
+  canonical: null, h1: 0, links: 0, images: 0, bytes: 10, durationMs: 1, fetchedAt: '2026-01-01T00:04:59.562Z', contentHash: 'h',
   textHash: 't', depth: 1, change, changedFields: change === 'changed' ? ['title'] : [],
   previous: change === 'new' ? null : { crawlId: '01K0000000000000000000000B', fetchedAt: '2025-12-31T00:00:00.000Z', contentHash: 'g' },
 });
-const crawlChange = (id: string, before: Crawl | null, after: Crawl | null): TableChange => ({ kind: 'crawl', id, at: '2026-01-01T00:05:01.000Z', before, after });
-const pageChange = (id: string, summary: Summary, inserted = true): TableChange => ({ kind: 'page', id, at: '2026-01-01T00:04:01.000Z', inserted, crawlId: running.crawlId, summary });
+const crawlChange = (id: string, before: Crawl | null, after: Crawl | null): TableChange => ({ kind: 'crawl', id, before, after });
+const pageChange = (id: string, summary: Summary, inserted = true): TableChange => ({ kind: 'page', id, inserted, crawlId: running.crawlId, summary });
 
 describe('eventOf', () => {
   it('makes Crawl Completed, with the crawl as the API shows it, of the change that sets completedAt', () => {
@@ -54,7 +54,7 @@ describe('eventOf', () => {
       type: 'page.changed',
       crawlId: running.crawlId,
       url: summary.url,
-      time: '2026-01-01T00:04:01.000Z',
+      time: summary.fetchedAt,
       detail: { crawlId: running.crawlId, url: summary.url, changedFields: ['title'], previous: summary.previous, summary },
     });
     expect(eventOf(pageChange('1', page('https://a.example/x', 'new')))).toBeNull();
@@ -90,6 +90,11 @@ describe('deliveryOf', () => {
     const b = deliveryOf(eventOf(pageChange('2', page('https://a.example/b', 'changed')))!, running.webhook)!;
     expect(a.id).toBe(deliveryId('page.changed', running.crawlId, 'https://a.example/a'));
     expect(a.id).not.toBe(b.id);
+  });
+
+  it("dates a page.changed delivery at the page's fetchedAt, to the millisecond", () => {
+    const summary = page('https://a.example/a', 'changed');
+    expect(deliveryOf(eventOf(pageChange('1', summary))!, running.webhook)!.createdAt).toBe('2026-01-01T00:04:59.562Z');
   });
 });
 

@@ -14,8 +14,8 @@ export const EVENT_SOURCE = 'serverless-crawler';
 
 /** One change of the table as the stream reports it, its items read back into the model. */
 export type TableChange =
-  | { kind: 'crawl'; id: string; at: string; before: Crawl | null; after: Crawl | null }
-  | { kind: 'page'; id: string; at: string; inserted: boolean; crawlId: string; summary: Summary }
+  | { kind: 'crawl'; id: string; before: Crawl | null; after: Crawl | null }
+  | { kind: 'page'; id: string; inserted: boolean; crawlId: string; summary: Summary }
   /** Any other item (counted URLs, hosts, robots.txt, …): no event. */
   | { kind: 'other'; id: string };
 
@@ -54,7 +54,9 @@ export function eventOf(change: TableChange): CrawlerEvent | null {
       type: 'page.changed',
       crawlId,
       url: summary.url,
-      time: change.at,
+      // The change was seen when the page was fetched: fetchedAt is exact and, being in the item, the same for every
+      // delivery of the record (the stream's own time is coarse: whole seconds on AWS, coarser on DynamoDB Local).
+      time: summary.fetchedAt,
       detail: { crawlId, url: summary.url, changedFields: summary.changedFields ?? [], previous: summary.previous ?? null, summary },
     };
   }

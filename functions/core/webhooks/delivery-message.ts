@@ -10,7 +10,7 @@ export const webhookDeliverySchema = z.object({
   /** Deterministic for the event (deliveryId): a redelivered stream record yields the same id, so receivers can deduplicate. */
   id: z.string().check(z.minLength(1)),
   type: z.enum(WEBHOOK_EVENTS),
-  /** When the event was published (ISO 8601). */
+  /** When the event happened (ISO 8601): a crawl's completedAt, a changed page's fetchedAt. */
   createdAt: z.iso.datetime(),
   /** The event's EventBridge detail, as is. */
   data: z.unknown(),
