@@ -155,6 +155,20 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
     }
   });
 
+  it("refuses a cursor of another crawl's pages, or of the crawls listing, with INVALID_CURSOR", async () => {
+    const [a, b] = [crawl(2), crawl(2)];
+    for (const c of [a, b]) {
+      await store.createCrawl(c, []);
+      for (const url of ['https://h.example/1', 'https://h.example/2']) await store.recordPage(c.crawlId, summary(url), 0);
+    }
+    const first = await store.listPages(a.crawlId, 1);
+    expect((await store.listPages(a.crawlId, 1, first.cursor!)).items).toHaveLength(1);
+    await expect(store.listPages(b.crawlId, 1, first.cursor!)).rejects.toMatchObject({ kind: 'invalid', code: 'INVALID_CURSOR' });
+    await expect(store.listCrawls({ limit: 1, cursor: first.cursor! })).rejects.toMatchObject({ kind: 'invalid', code: 'INVALID_CURSOR' });
+    const crawls = await store.listCrawls({ limit: 1 });
+    await expect(store.listPages(a.crawlId, 1, crawls.cursor!)).rejects.toMatchObject({ kind: 'invalid', code: 'INVALID_CURSOR' });
+  });
+
   it('keeps the newest summary per URL, even when an older one arrives later', async () => {
     const url = 'https://f.example/';
     await store.putLatest('C1', summary(url, true, '2026-01-02T00:00:00.000Z'), null);

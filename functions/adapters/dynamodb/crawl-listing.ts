@@ -5,8 +5,8 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { decodeTime } from 'ulid';
 import type { Crawl } from '../../core/model/crawl.js';
-import { invalid } from '../../core/model/errors.js';
 import { crawlOf } from './crawl-lifecycle.js';
+import { decodeCursor, encodeCursor, type CursorKey } from './cursor.js';
 import { crawlKey } from './keys.js';
 import { batchGetEach, type StoreTable } from './requests.js';
 
@@ -21,6 +21,9 @@ const monthPk = (at: string) => `${MONTH_PREFIX}${at.slice(0, 7)}`;
  */
 const crawlMonthPk = (crawlId: string) => monthPk(new Date(decodeTime(crawlId)).toISOString());
 const schedulePk = (name: string) => `${SCHEDULE_PREFIX}${name}`;
+const MONTH_PK = /^CRAWLS#\d{4}-\d{2}$/;
+/** A listing item's sort key: a crawl id (a ULID). */
+const CRAWL_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** The listing items of a new crawl, written with its seeds (crawl-lifecycle.ts: createCrawl). */
 export function listingItems(t: StoreTable, crawl: Crawl): Record<string, unknown>[] {
@@ -51,7 +54,10 @@ export async function listCrawls(t: StoreTable, query: { limit: number; cursor?:
   const retentionMs = t.expiresAt() * 1000 - now.getTime();
   const oldestMonth = monthPk(new Date(now.getTime() - retentionMs).toISOString());
   const newestMonth = monthPk(now.toISOString());
-  const start = query.cursor === undefined ? null : decodeListingCursor(query.cursor, query.schedule, [oldestMonth, newestMonth]);
+  // A month listing's cursor names a month the table can hold: none walks years of empty months.
+  const fits = ({ pk, sk }: CursorKey) =>
+    CRAWL_ID.test(sk) && (query.schedule !== undefined ? pk === schedulePk(query.schedule) : MONTH_PK.test(pk) && pk >= oldestMonth && pk <= newestMonth);
+  const start = query.cursor === undefined ? null : decodeCursor(query.cursor, fits);
   let pk = start?.pk ?? (query.schedule !== undefined ? schedulePk(query.schedule) : newestMonth);
   let after = start?.sk;
   const ids: string[] = [];
@@ -68,7 +74,7 @@ export async function listCrawls(t: StoreTable, query: { limit: number; cursor?:
     );
     for (const item of out.Items ?? []) ids.push(String(item['SK']));
     // Full: the next page goes on after the last id (an empty one at worst, when this was the very last).
-    if (ids.length >= query.limit) return { items: await crawlsOf(t, ids), cursor: encodeListingCursor(pk, ids.at(-1)!) };
+    if (ids.length >= query.limit) return { items: await crawlsOf(t, ids), cursor: encodeCursor({ pk, sk: ids.at(-1)! }) };
     if (out.LastEvaluatedKey) {
       after = String(out.LastEvaluatedKey['SK']);
       continue;
@@ -94,26 +100,4 @@ function previousMonth(pk: string): string {
   const [year, month] = pk.slice(MONTH_PREFIX.length).split('-').map(Number) as [number, number];
   const date = new Date(Date.UTC(year, month - 2, 1));
   return monthPk(date.toISOString());
-}
-
-function encodeListingCursor(pk: string, sk: string): string {
-  return Buffer.from(JSON.stringify({ v: 1, pk, sk })).toString('base64url');
-}
-
-/** Only a cursor this API returned for the same listing decodes (to a listing key); anything else is INVALID_CURSOR. */
-function decodeListingCursor(cursor: string, schedule: string | undefined, [oldestMonth, newestMonth]: [string, string]): { pk: string; sk: string } {
-  const invalidCursor = () => invalid('INVALID_CURSOR', 'cursor is not one this API returned for this listing');
-  if (cursor.length > 300 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalidCursor();
-  let parsed: { v?: unknown; pk?: unknown; sk?: unknown };
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as typeof parsed;
-  } catch {
-    throw invalidCursor();
-  }
-  const { pk, sk } = parsed;
-  if (parsed.v !== 1 || typeof pk !== 'string' || typeof sk !== 'string' || !/^[0-9A-HJKMNP-TV-Z]{26}$/.test(sk)) throw invalidCursor();
-  // A month listing's cursor names a month the table can hold: none walks years of empty months.
-  const fits = schedule !== undefined ? pk === schedulePk(schedule) : /^CRAWLS#\d{4}-\d{2}$/.test(pk) && pk >= oldestMonth && pk <= newestMonth;
-  if (!fits) throw invalidCursor();
-  return { pk, sk };
 }

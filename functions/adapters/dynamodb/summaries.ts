@@ -6,14 +6,16 @@ import type { PageList } from '../../core/model/ports.js';
 import { toSummary, type Change, type Summary } from '../../core/model/summary.js';
 import type { ChangeBase, LatestSummary } from '../../core/crawl/change.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { crawlPk, latestKey, PAGE_PREFIX } from './keys.js';
+import { crawlPk, isPageSk, latestKey, PAGE_PREFIX } from './keys.js';
 import { conditionHeld, type StoreTable, type TableRef } from './requests.js';
 
 /** Queries one listing may take to fill its page when a filter (`change`) skips most items. */
 const MAX_QUERIES_PER_LIST = 10;
 
 export async function listPages(t: TableRef, crawlId: string, limit: number, cursor?: string, change?: Change): Promise<PageList> {
-  let startSk = cursor === undefined ? undefined : decodeCursor(cursor);
+  const pk = crawlPk(crawlId);
+  // A filter skips items but keeps their order: a cursor is a place among the crawl's pages, whatever the filter.
+  let startSk = cursor === undefined ? undefined : decodeCursor(cursor, (key) => key.pk === pk && isPageSk(key.sk)).sk;
   const items: Summary[] = [];
   // A filter is applied after the Query's Limit: keep reading until the page is full, the crawl's pages end, or the
   // queries run out (the cursor then says where to go on).
@@ -22,10 +24,10 @@ export async function listPages(t: TableRef, crawlId: string, limit: number, cur
       new QueryCommand({
         TableName: t.name,
         KeyConditionExpression: 'PK = :pk AND begins_with(SK, :page)',
-        ExpressionAttributeValues: { ':pk': crawlPk(crawlId), ':page': PAGE_PREFIX, ...(change ? { ':change': change } : {}) },
+        ExpressionAttributeValues: { ':pk': pk, ':page': PAGE_PREFIX, ...(change ? { ':change': change } : {}) },
         ...(change ? { FilterExpression: '#change = :change', ExpressionAttributeNames: { '#change': 'change' } } : {}),
         Limit: limit - items.length,
-        ...(startSk ? { ExclusiveStartKey: { PK: crawlPk(crawlId), SK: startSk } } : {}),
+        ...(startSk ? { ExclusiveStartKey: { PK: pk, SK: startSk } } : {}),
       }),
     );
     items.push(...(out.Items ?? []).map(toSummary));
@@ -33,7 +35,7 @@ export async function listPages(t: TableRef, crawlId: string, limit: number, cur
     startSk = typeof last === 'string' ? last : undefined;
     if (startSk === undefined) break;
   }
-  return { items, cursor: startSk !== undefined ? encodeCursor(startSk) : null };
+  return { items, cursor: startSk !== undefined ? encodeCursor({ pk, sk: startSk }) : null };
 }
 
 export async function getLatest(t: TableRef, url: string): Promise<Summary | null> {
