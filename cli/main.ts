@@ -348,19 +348,21 @@ async function submitCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--same-origin is true or false (--same-origin=false), not "${sameOrigin}"`);
   }
   const scope = scopeOptions(values);
-  const labels = await monitoringOptions(values);
+  const labels = monitoringOptions(values);
   const urls = await readUrls(positionals, values.file);
   const pagesFormat = format(values.format);
   const timeoutMs = waitTimeoutMs(values);
-  const client = await clientFor(values);
-  const result = await client.submit({
+  const request: CrawlRequestInput = {
     urls,
     ...(maxDepth !== undefined ? { maxDepth } : {}),
     ...(maxPages !== undefined ? { maxPages } : {}),
     ...(sameOrigin !== undefined ? { sameOrigin: sameOrigin === 'true' } : {}),
     ...scope,
     ...labels,
-  });
+  };
+  await checkCrawlRequest(request);
+  const client = await clientFor(values);
+  const result = await client.submit(request);
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return EXIT.ok;
@@ -374,6 +376,24 @@ async function submitCommand(argv: string[]): Promise<number> {
   if (watched.end !== 'completed') return watched.exitCode;
   await printPages(client, result.crawlId, pagesFormat);
   return EXIT.ok;
+}
+
+/** The submit option that sets each field of the crawl request, to name it when the request is refused. */
+const OPTION_OF_FIELD: Record<string, string> = {
+  urls: 'URL', maxDepth: '--max-depth', maxPages: '--max-pages', sameOrigin: '--same-origin', include: '--include', exclude: '--exclude',
+  robotsTxt: '--ignore-robots', sitemap: '--sitemap', hostDelayMs: '--host-delay', name: '--name', webhook: '--webhook',
+};
+
+/**
+ * The request checked with the schema POST /crawls checks it with, so a value the API would refuse (a --max-depth
+ * over 10, an --include pattern over 500 characters…) is bad usage here, said without sending anything.
+ */
+async function checkCrawlRequest(request: CrawlRequestInput): Promise<void> {
+  const { crawlRequestSchema } = await import('../functions/core/model/crawl-request.js');
+  const parsed = crawlRequestSchema.safeParse(request);
+  if (parsed.success) return;
+  const optionOf = ([field, sub]: readonly PropertyKey[]) => (field === 'webhook' && sub === 'events' ? '--webhook-event' : OPTION_OF_FIELD[String(field)] ?? String(field));
+  throw new UsageError(parsed.error.issues.map((issue) => `${optionOf(issue.path)}: ${issue.message}`).join('; '));
 }
 
 /** The crawl request's scope and politeness fields from submit's options, each checked with a message naming it. */
@@ -406,14 +426,10 @@ function scopeOptions(values: {
   return request;
 }
 
-/** The crawl request's name and webhook from submit's options, each checked with a message naming it. */
-async function monitoringOptions(values: { name?: string | undefined; webhook?: string | undefined; 'webhook-event'?: string[] | undefined }): Promise<Partial<CrawlRequestInput>> {
+/** The crawl request's name and webhook from submit's options (the name's length is checked with the request). */
+function monitoringOptions(values: { name?: string | undefined; webhook?: string | undefined; 'webhook-event'?: string[] | undefined }): Partial<CrawlRequestInput> {
   const request: Partial<CrawlRequestInput> = {};
-  if (values.name !== undefined) {
-    const { MAX_NAME_LENGTH } = await import('../functions/core/model/crawl-request.js');
-    if (values.name.length > MAX_NAME_LENGTH) throw new UsageError(`--name is at most ${MAX_NAME_LENGTH} characters`);
-    request.name = values.name;
-  }
+  if (values.name !== undefined) request.name = values.name;
   const events = values['webhook-event'];
   if (events !== undefined && values.webhook === undefined) throw new UsageError('--webhook-event needs --webhook URL');
   if (values.webhook !== undefined) {

@@ -168,6 +168,29 @@ describe('crawler fetch (a real process)', () => {
   });
 });
 
+describe('crawler submit: a value POST /crawls would refuse', () => {
+  it.each([
+    ['--max-depth 11', ['--max-depth', '11'], /^crawler: --max-depth: Too big: expected number to be <=10\n$/],
+    ['--max-pages 1000001', ['--max-pages', '1000001'], /^crawler: --max-pages: Too big: expected number to be <=1000000\n$/],
+    ['an --include of 501 characters', ['--include', 'a'.repeat(501)], /^crawler: --include: Too big: expected string to have <=500 characters\n$/],
+    ['101 --exclude patterns', Array.from({ length: 101 }, (_, i) => `--exclude=**/${i}`), /^crawler: --exclude: Too big: expected array to have <=100 items\n$/],
+    ['a --name of 101 characters', ['--name', 'n'.repeat(101)], /^crawler: --name: Too big: expected string to have <=100 characters\n$/],
+  ])('%s: exits 2 naming the option, without sending the request', async (_label, args, message) => {
+    const requests: string[] = [];
+    const api = await startLoopbackServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ crawlId: CRAWL_ID, accepted: 1, rejected: [], statusUrl: 'x' }));
+    });
+    try {
+      const { code, stdout, stderr } = await runCrawler(['submit', '--endpoint', api.url, ...args, 'https://a.example/']);
+      expect([code, stdout, requests]).toEqual([2, '', []]);
+      expect(stderr).toMatch(message);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe('a reader that leaves early (`| head -1`)', () => {
   const noTrace = (r: Run) => {
     expect(r.stderr).not.toMatch(/EPIPE|\n\s+at /);
