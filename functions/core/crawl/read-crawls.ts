@@ -86,7 +86,7 @@ export async function listCrawls(
 export async function getLatestPage(store: CrawlStore, url: string | undefined): Promise<Summary> {
   if (url === undefined || url === '') throw invalid('MISSING_URL', 'give the page as ?url=<absolute URL>');
   const check = normalizeUrl(url);
-  if (!check.ok) throw invalid('INVALID_URL', `url is ${check.reason}`);
+  if (!check.ok) throw invalid('INVALID_URL', `url: ${check.reason}`);
   const summary = await store.getLatest(check.url);
   if (!summary) throw notFound('PAGE_NOT_FOUND', `${check.url} has never been crawled`);
   return summary;
