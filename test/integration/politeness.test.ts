@@ -334,6 +334,16 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
     // A crawl cancelled since releases them.
     await new DynamoHostPacer(table()).releaseReservations(host, Date.now());
     expect((await paceItem(host))['tail']).toBe(queued['nextStart']);
+
+    // On a host with nothing queued when the first URL of the cancelled crawl is back, the release is kept all the same:
+    // what another crawl queues after it is not released by the crawl's next URL back.
+    const quiet = `cancelled-quiet-${ulid().toLowerCase()}.test:80`;
+    expect(await pacer.claim(quiet, { now: Date.now(), intervalMs: LONG })).toMatchObject({ kind: 'start' });
+    await new DynamoHostPacer(table()).releaseReservations(quiet, cancelledAt);
+    for (let n = 0; n < 2; n++) slotOf(await pacer.claim(quiet, { now: Date.now(), intervalMs: LONG }));
+    const later = (await paceItem(quiet))['tail'];
+    await new DynamoHostPacer(table()).releaseReservations(quiet, cancelledAt);
+    expect((await paceItem(quiet))['tail']).toBe(later);
   });
 
   it(`reserves no slot further ahead than the longest SQS delay, however stale the consumer's view of the tail`, async () => {

@@ -195,6 +195,15 @@ describe('admission and a cancel', () => {
     expect(asked.at(-1)).toBeGreaterThanOrEqual(T0 + 2 * (1_000 + PACE_MARGIN_MS));
   });
 
+  it('asks again once robots.txt is known: a crawl cancelled while its robots.txt was fetched claims no turn for the page', async () => {
+    let cancelled = false;
+    const { deps } = setup(() => ((cancelled = true), response(404)));
+    const crawl = { hostDelayMs: 1_000 };
+    expect(await admit(`${ORIGIN}/a`, crawl, deps, { cancelled: async () => cancelled })).toMatchObject({ kind: 'fail', error: { code: 'CANCELLED' } });
+    // The next turn after robots.txt's is still free for another crawl's URL.
+    expect(await admit(`${ORIGIN}/other`, crawl, deps)).toMatchObject({ kind: 'go', turn: { at: T0 + 1_000 + PACE_MARGIN_MS } });
+  });
+
   it("claims nothing for a crawl already cancelled: no robots.txt, no turn, and no reservation holding the host for other crawls' URLs", async () => {
     const { deps, fetched, now } = setup();
     const crawl = { hostDelayMs: 1_000 };

@@ -143,14 +143,16 @@ export class DynamoHostPacer implements HostPacer {
     const settled = cancelledAt + CANCEL_SETTLE_MS;
     if ((this.released.get(host) ?? 0) >= settled) return;
     const now = Date.now();
+    // Written even when nothing is queued (a tail at or before the starts means the same as one at them), so the time
+    // of the release is kept for the crawl's later URLs.
     const result = await this.write(host, {
       UpdateExpression: 'SET tail = nextStart, tailInterval = startInterval, releasedAt = :now, expiresAt = :expires',
-      ConditionExpression: 'tail > nextStart AND (attribute_not_exists(releasedAt) OR releasedAt < :settled)',
+      ConditionExpression: 'attribute_exists(nextStart) AND (attribute_not_exists(releasedAt) OR releasedAt < :settled)',
       ExpressionAttributeValues: { ':now': now, ':settled': settled, ':expires': expiresAt() },
     });
     this.remember(host, result.state);
-    // Released after the cancel settled, by this write or another process's (a queue it could not release): done.
-    const done = result.committed ? now >= settled : result.state.tail > result.state.nextStart;
+    // Released after the cancel settled, by this write or another process's: done.
+    const done = result.committed ? now >= settled : result.state.version > 0;
     if (done) {
       if (this.released.size >= MEMO_HOSTS && !this.released.has(host)) this.released.delete(this.released.keys().next().value!);
       this.released.set(host, settled);

@@ -96,6 +96,8 @@ export async function admit(url: string, crawl: CrawlPoliteness, deps: PoliteDep
     const decision = robotsDecision(lookup.known, url, deps.settings.maxCrawlDelaySeconds);
     if (decision.kind === 'fail') return decision;
     crawlDelayMs = decision.crawlDelayMs;
+    // robots.txt may have taken a while (a fetch, or another process's): asked again before the page's claim.
+    if (await options.cancelled?.()) return CANCELLED_ADMISSION;
   }
   const turn = await takeTurn(host, Math.max(hostDelayMs, crawlDelayMs), reservation, deps, { preconnect: options.preconnect === true });
   if (turn.kind === 'go' && (await options.cancelled?.())) return CANCELLED_ADMISSION;

@@ -164,8 +164,9 @@ export function slideStart(state: PaceState, turn: { at: number; version: number
  * A cancelled crawl's URLs come back for the slots they reserved only to end CANCELLED, and new URLs queue behind them:
  * without this, a crawl cancelled with a long queue on a host would hold that host's other crawls back for as long as
  * SQS delays (MAX_DELAY_SECONDS). So the first of them back clears the host's queue of reservations (the tail goes back
- * to the starts). Reservations that other crawls made before then lose their place in the queue, not their turn: a
- * returning URL starts at its slot, or at the first start after those committed meanwhile. Null: nothing queued.
+ * to the starts). Reservations other crawls made before then lose their place in the queue: their URLs still come back
+ * at their slots and start there or at the first start after those committed meanwhile (waiting up to RETURN_WAIT_MS,
+ * else coming back again for it), while the new URLs queued since then come after them. Null: nothing queued.
  */
 export function releaseReservations(state: PaceState): PaceState | null {
   if (state.tail <= state.nextStart) return null;
