@@ -169,6 +169,16 @@ describe('DynamoCrawlStore on DynamoDB Local', () => {
     await expect(store.listPages(a.crawlId, 1, crawls.cursor!)).rejects.toMatchObject({ kind: 'invalid', code: 'INVALID_CURSOR' });
   });
 
+  it('goes on from a pages cursor issued before cursors named their crawl (the sort key alone), as from the one issued now', async () => {
+    const a = crawl(3);
+    await store.createCrawl(a, []);
+    for (const url of ['https://h.example/1', 'https://h.example/2', 'https://h.example/3']) await store.recordPage(a.crawlId, summary(url), 0);
+    const first = await store.listPages(a.crawlId, 1);
+    const { sk } = JSON.parse(Buffer.from(first.cursor!, 'base64url').toString('utf8')) as { sk: string };
+    const older = Buffer.from(JSON.stringify({ v: 1, sk })).toString('base64url');
+    expect((await store.listPages(a.crawlId, 2, older)).items).toEqual((await store.listPages(a.crawlId, 2, first.cursor!)).items);
+  });
+
   it('keeps the newest summary per URL, even when an older one arrives later', async () => {
     const url = 'https://f.example/';
     await store.putLatest('C1', summary(url, true, '2026-01-02T00:00:00.000Z'), null);

@@ -14,8 +14,12 @@ export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify({ v: 1, pk: key.pk, sk: key.sk })).toString('base64url');
 }
 
-/** The key of a cursor this API returned, if `fits` says the listing being read holds it; else INVALID_CURSOR. */
-export function decodeCursor(cursor: string, fits: (key: CursorKey) => boolean): CursorKey {
+/**
+ * The key of a cursor this API returned, if `fits` says the listing being read holds it; else INVALID_CURSOR.
+ * `unnamedPk`: the listing's own partition, for a cursor issued before cursors named theirs (pages cursors then carried
+ * the sort key alone), so a client paging through a deploy goes on where it was.
+ */
+export function decodeCursor(cursor: string, fits: (key: CursorKey) => boolean, unnamedPk?: string): CursorKey {
   const invalidCursor = () => invalid('INVALID_CURSOR', 'cursor is not one this API returned for this listing');
   if (cursor.length > 300 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalidCursor();
   let parsed: { v?: unknown; pk?: unknown; sk?: unknown };
@@ -24,7 +28,8 @@ export function decodeCursor(cursor: string, fits: (key: CursorKey) => boolean):
   } catch {
     throw invalidCursor();
   }
-  const { v, pk, sk } = parsed ?? {};
+  const { v, sk } = parsed ?? {};
+  const pk = parsed?.pk === undefined ? unnamedPk : parsed.pk;
   if (v !== 1 || typeof pk !== 'string' || typeof sk !== 'string' || !fits({ pk, sk })) throw invalidCursor();
   return { pk, sk };
 }

@@ -15,7 +15,7 @@ const MAX_QUERIES_PER_LIST = 10;
 export async function listPages(t: TableRef, crawlId: string, limit: number, cursor?: string, change?: Change): Promise<PageList> {
   const pk = crawlPk(crawlId);
   // A filter skips items but keeps their order: a cursor is a place among the crawl's pages, whatever the filter.
-  let startSk = cursor === undefined ? undefined : decodeCursor(cursor, (key) => key.pk === pk && isPageSk(key.sk)).sk;
+  let startSk = cursor === undefined ? undefined : decodeCursor(cursor, (key) => key.pk === pk && isPageSk(key.sk), pk).sk;
   const items: Summary[] = [];
   // A filter is applied after the Query's Limit: keep reading until the page is full, the crawl's pages end, or the
   // queries run out (the cursor then says where to go on).
