@@ -7,6 +7,8 @@ export const MAX_BATCH_ENTRIES = 10;
 export interface BatchBytes<T> {
   max: number;
   sizeOf: (item: T) => number;
+  /** Told of an item over `max` on its own: no call can carry it, so it is given back untried. */
+  onTooLarge?: (item: T, bytes: number) => void;
 }
 
 /**
@@ -52,6 +54,7 @@ function batchesOf<T>(items: readonly T[], bytes: BatchBytes<T> | undefined): { 
     const size = bytes?.sizeOf(item) ?? 0;
     if (size > max) {
       tooLarge.push(item);
+      bytes?.onTooLarge?.(item, size);
       continue;
     }
     if (batch.length === MAX_BATCH_ENTRIES || batchBytes + size > max) {

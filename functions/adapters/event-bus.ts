@@ -51,9 +51,8 @@ export class EventBridgePublisher implements EventPublisher {
         // Result entries are in request order; a failed one carries an ErrorCode (a missing one counts as failed).
         return new Set(batch.flatMap((_, i) => (out.Entries?.[i]?.EventId ? [] : [i])));
       },
-      { max: MAX_PUT_EVENTS_BYTES, sizeOf: ({ bytes }) => bytes },
+      { max: MAX_PUT_EVENTS_BYTES, sizeOf: ({ bytes }) => bytes, onTooLarge: ({ event }, bytes) => this.options.onTooLarge?.(event, bytes) },
     );
-    for (const { event, bytes } of unsent) if (bytes > MAX_PUT_EVENTS_BYTES) this.options.onTooLarge?.(event, bytes);
     return unsent.map(({ event }) => event);
   }
 

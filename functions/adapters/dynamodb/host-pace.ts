@@ -154,8 +154,7 @@ export class DynamoHostPacer implements HostPacer {
     // Released after the cancel settled, by this write or another process's: done.
     const done = result.committed ? now >= settled : result.state.version > 0;
     if (done) {
-      if (this.released.size >= MEMO_HOSTS && !this.released.has(host)) this.released.delete(this.released.keys().next().value!);
-      this.released.set(host, settled);
+      memo(this.released, host, settled);
     }
   }
 
@@ -263,9 +262,14 @@ export class DynamoHostPacer implements HostPacer {
   }
 
   private remember(host: string, state: PaceState): void {
-    if (this.seen.size >= MEMO_HOSTS && !this.seen.has(host)) this.seen.delete(this.seen.keys().next().value!);
-    this.seen.set(host, state);
+    memo(this.seen, host, state);
   }
+}
+
+/** Keeps `value` for `host` in a per-host memo of at most MEMO_HOSTS hosts, forgetting the oldest first. */
+function memo<V>(hosts: Map<string, V>, host: string, value: V): void {
+  if (hosts.size >= MEMO_HOSTS && !hosts.has(host)) hosts.delete(hosts.keys().next().value!);
+  hosts.set(host, value);
 }
 
 const expiresAt = () => Math.floor(Date.now() / 1000) + HOST_TTL_SECONDS;
