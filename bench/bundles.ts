@@ -17,6 +17,7 @@ const LAMBDA_ENV = {
   ...resourceEnvironment(FUNCTION_SETTINGS, {
     table: 'crawls',
     queue: 'https://sqs.us-east-1.amazonaws.com/000000000000/pages',
+    turnQueue: 'https://sqs.us-east-1.amazonaws.com/000000000000/page-turns',
     webhookQueue: 'https://sqs.us-east-1.amazonaws.com/000000000000/webhooks',
     eventBus: 'default',
     // Not an ARN: the deliver function takes it as the key itself instead of calling Secrets Manager at cold start.

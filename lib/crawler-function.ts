@@ -115,6 +115,13 @@ export class CrawlerFunction extends NodejsFunction {
     return this;
   }
 
+  /** The turn queue's URL, and permission to send to it (receiving is its event source's). */
+  bindTurnQueueForSending(queue: IQueue): this {
+    this.setResource('turnQueue', queue.queueUrl);
+    queue.grantSendMessages(this);
+    return this;
+  }
+
   /** The webhook delivery queue's URL, and permission to send to it. */
   bindWebhookQueueForSending(queue: IQueue): this {
     this.setResource('webhookQueue', queue.queueUrl);

@@ -40,6 +40,7 @@ export class CrawlerStack extends Stack {
     const consumer = new Consumer(this, 'Consumer', {
       definition: definitions.consume,
       queue: pages.queue,
+      turnQueue: pages.turnQueue,
       table: store.table,
       batchSize: config.consumer.batchSize,
       maxBatchingWindowSeconds: config.consumer.maxBatchingWindowSeconds,
@@ -74,6 +75,7 @@ export class CrawlerStack extends Stack {
       functions: { submit, read, consume: consumer.function, reconcile: reconciler.function },
       queue: pages.queue,
       deadLetterQueue: pages.deadLetterQueue,
+      turnQueue: pages.turnQueue,
       webhookDeadLetterQueue: webhooks.deliveries.deadLetterQueue,
       publishFailureQueue: events.failureQueue,
       api: api.api,

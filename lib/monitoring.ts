@@ -28,6 +28,8 @@ export interface MonitoringProps {
   /** The page queue and its dead-letter queue. */
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
+  /** The turn queue: URLs sent away until their host's turn (its delayed messages are the URLs waiting). */
+  readonly turnQueue?: IQueue;
   /** The webhook delivery queue's dead-letter queue: deliveries that failed through their whole retry schedule. */
   readonly webhookDeadLetterQueue: IQueue;
   /** The publish function's on-failure queue: stream records whose events failed through every retry. */
@@ -212,7 +214,11 @@ export class CrawlerMonitoring extends Construct {
     this.dashboard.addWidgets(
       new GraphWidget({
         title: 'Page queue',
-        left: [queue.metricApproximateNumberOfMessagesVisible({ period, label: 'waiting' }), queue.metricApproximateNumberOfMessagesNotVisible({ period, label: 'in flight' })],
+        left: [
+          queue.metricApproximateNumberOfMessagesVisible({ period, label: 'waiting' }),
+          queue.metricApproximateNumberOfMessagesNotVisible({ period, label: 'in flight' }),
+          ...(props.turnQueue ? [props.turnQueue.metricApproximateNumberOfMessagesDelayed({ period, label: "waiting for their host's turn" })] : []),
+        ],
         right: [queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum', label: 'oldest (s)' })],
         width: 8,
       }),

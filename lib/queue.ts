@@ -2,10 +2,10 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { checkProps, integerIn } from './check-props.js';
-import type { QueueDefinition, QueuePairDefinition } from './resources.js';
+import type { PageQueuesDefinition, QueueDefinition, QueuePairDefinition } from './resources.js';
 
-/** The page queue and its dead-letter queue as lib/resources.ts's crawlQueues defines them (the local stack's too). */
-export type PageQueueProps = QueuePairDefinition;
+/** The page queue, its dead-letter queue and the turn queue as lib/resources.ts's crawlQueues defines them (the local stack's too). */
+export type PageQueueProps = PageQueuesDefinition;
 
 /** A queue and its dead-letter queue as lib/resources.ts defines them, and what the queue is for (said in the DLQ's nag acknowledgement). */
 export interface DeadLetteredQueueProps extends QueuePairDefinition {
@@ -26,6 +26,7 @@ export function queueProblems(name: string, def: QueueDefinition): (string | und
 export class DeadLetteredQueue extends Construct {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
+  private readonly maxReceiveCount: number;
 
   constructor(scope: Construct, id: string, props: DeadLetteredQueueProps) {
     super(scope, id);
@@ -44,20 +45,33 @@ export class DeadLetteredQueue extends Construct {
       id: 'AwsSolutions-SQS3',
       reason: `This queue is itself the dead-letter queue of ${props.purpose}.`,
     });
-    this.queue = new Queue(this, 'Queue', {
-      visibilityTimeout: Duration.seconds(props.queue.visibilityTimeoutSeconds),
-      retentionPeriod: Duration.seconds(props.queue.retentionSeconds),
-      receiveMessageWaitTime: Duration.seconds(props.queue.receiveWaitTimeSeconds),
+    this.maxReceiveCount = props.maxReceiveCount;
+    this.queue = this.deadLettered('Queue', props.queue);
+  }
+
+  /** A queue as `def` says, encrypted and TLS-only, that dead-letters to this DLQ after the same number of receives. */
+  protected deadLettered(id: string, def: QueueDefinition): Queue {
+    return new Queue(this, id, {
+      visibilityTimeout: Duration.seconds(def.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(def.retentionSeconds),
+      receiveMessageWaitTime: Duration.seconds(def.receiveWaitTimeSeconds),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
     });
   }
 }
 
-/** The page queue and its dead-letter queue. */
+/**
+ * The page queue, its dead-letter queue, and the turn queue: URLs waiting for their host's turn, which come back for
+ * their slots ahead of the page queue's backlog (lib/resources.ts). Both queues dead-letter to the one DLQ.
+ */
 export class PageQueue extends DeadLetteredQueue {
+  readonly turnQueue: Queue;
+
   constructor(scope: Construct, id: string, props: PageQueueProps) {
-    super(scope, id, { ...props, purpose: 'the page queue' });
+    super(scope, id, { ...props, purpose: 'the page queue and the turn queue' });
+    checkProps(`${new.target.name} ${id}`, queueProblems('turnQueue', props.turnQueue));
+    this.turnQueue = this.deadLettered('TurnQueue', props.turnQueue);
   }
 }

@@ -67,6 +67,16 @@ export interface QueuePairDefinition {
 }
 
 /**
+ * The page queue, its dead-letter queue, and the turn queue: URLs sent away until their host's turn (a reserved slot)
+ * come back on a queue of their own, ahead of any backlog of new URLs on the page queue (which SQS hands out roughly in
+ * the order they became visible), so they are back for their slots. The consume function reads both; both dead-letter
+ * to the one DLQ after the same number of receives.
+ */
+export interface PageQueuesDefinition extends QueuePairDefinition {
+  readonly turnQueue: QueueDefinition;
+}
+
+/**
  * AWS's guidance for an SQS event source: visibility timeout at least 6× the function timeout, so that a message is
  * not handed to a second consumer while the first one (and Lambda's own retries of throttled batches) still holds it.
  */
@@ -74,10 +84,16 @@ export const VISIBILITY_TIMEOUT_FACTOR = 6;
 const FOUR_DAYS = 4 * 24 * 3600;
 const FOURTEEN_DAYS = 14 * 24 * 3600;
 
-export function crawlQueues(config: CrawlerConfig): QueuePairDefinition {
+export function crawlQueues(config: CrawlerConfig): PageQueuesDefinition {
   return {
     queue: {
       logicalName: 'pages',
+      visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_FACTOR * config.consumer.timeoutSeconds,
+      retentionSeconds: FOUR_DAYS,
+      receiveWaitTimeSeconds: 20,
+    },
+    turnQueue: {
+      logicalName: 'page-turns',
       visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_FACTOR * config.consumer.timeoutSeconds,
       retentionSeconds: FOUR_DAYS,
       receiveWaitTimeSeconds: 20,

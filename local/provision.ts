@@ -1,7 +1,7 @@
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { CrawlerConfig } from '../lib/config.js';
-import { crawlQueues, crawlTable, publishFailureQueue, webhookQueues, type QueueDefinition, type QueuePairDefinition } from '../lib/resources.js';
+import { crawlQueues, crawlTable, publishFailureQueue, webhookQueues, type PageQueuesDefinition, type QueueDefinition, type QueuePairDefinition } from '../lib/resources.js';
 
 export interface ProvisionedResources {
   tableName: string;
@@ -10,6 +10,9 @@ export interface ProvisionedResources {
   queueUrl: string;
   queueArn: string;
   deadLetterQueueUrl: string;
+  /** URLs waiting for their host's turn; the consumer's second event source reads it. */
+  turnQueueUrl: string;
+  turnQueueArn: string;
   webhookQueueUrl: string;
   webhookQueueArn: string;
   webhookDeadLetterQueueUrl: string;
@@ -55,7 +58,7 @@ export async function provision(
     }),
   );
 
-  const pages = await createQueuePair(clients.sqs, prefix, crawlQueues(config));
+  const pages = await createPageQueues(clients.sqs, prefix, crawlQueues(config));
   const webhooks = await createQueuePair(clients.sqs, prefix, webhookQueues());
   const failures = await createQueue(clients.sqs, prefix, publishFailureQueue);
   return {
@@ -64,6 +67,8 @@ export async function provision(
     queueUrl: pages.queueUrl,
     queueArn: pages.queueArn,
     deadLetterQueueUrl: pages.deadLetterQueueUrl,
+    turnQueueUrl: pages.turnQueueUrl,
+    turnQueueArn: pages.turnQueueArn,
     webhookQueueUrl: webhooks.queueUrl,
     webhookQueueArn: webhooks.queueArn,
     webhookDeadLetterQueueUrl: webhooks.deadLetterQueueUrl,
@@ -91,6 +96,14 @@ async function createQueuePair(sqs: SQSClient, prefix: string, def: QueuePairDef
   const deadLetterQueueUrl = await createQueue(sqs, prefix, def.deadLetterQueue);
   const queueUrl = await createQueue(sqs, prefix, def.queue, { deadLetterTargetArn: await queueArn(sqs, deadLetterQueueUrl), maxReceiveCount: def.maxReceiveCount });
   return { queueUrl, queueArn: await queueArn(sqs, queueUrl), deadLetterQueueUrl };
+}
+
+/** The page queue, its DLQ, and the turn queue, which dead-letters to the same DLQ. */
+async function createPageQueues(sqs: SQSClient, prefix: string, def: PageQueuesDefinition) {
+  const pair = await createQueuePair(sqs, prefix, def);
+  const redrive = { deadLetterTargetArn: await queueArn(sqs, pair.deadLetterQueueUrl), maxReceiveCount: def.maxReceiveCount };
+  const turnQueueUrl = await createQueue(sqs, prefix, def.turnQueue, redrive);
+  return { ...pair, turnQueueUrl, turnQueueArn: await queueArn(sqs, turnQueueUrl) };
 }
 
 async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {

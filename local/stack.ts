@@ -7,8 +7,8 @@ import type { CrawlerConfig } from '../lib/config.js';
 import type { ReconcileReport } from '../functions/core/crawl/reconcile.js';
 import { resourceEnvironment, switchVariables } from '../functions/settings/setting.js';
 import { HANDLER_FILES } from '../lib/bundling.js';
-import { BASE_ENVIRONMENT, functionDefinitions, PUBLISH_EVENT_SOURCE, RECONCILE_EVENT, type CrawlerFunctionName } from '../lib/function-definitions.js';
-import { crawlQueues, webhookQueues } from '../lib/resources.js';
+import { BASE_ENVIRONMENT, functionDefinitions, PUBLISH_EVENT_SOURCE, RECONCILE_EVENT, TURN_EVENT_SOURCE, type CrawlerFunctionName } from '../lib/function-definitions.js';
+import { crawlQueues, webhookQueues, type QueueDefinition } from '../lib/resources.js';
 import { startApiServer } from './api-server.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, startSqsServer } from './engines.js';
 import { startEventBus, type ReceivedEvent, type RunningEventBus } from './event-bus.js';
@@ -135,6 +135,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             ...resourceEnvironment(def.settings, {
               table: resources.tableName,
               queue: resources.queueUrl,
+              turnQueue: resources.turnQueueUrl,
               webhookQueue: resources.webhookQueueUrl,
               eventBus: 'default',
               // No Secrets Manager here: the deliver function takes a value that is not an ARN as the key itself.
@@ -156,25 +157,31 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ) as Record<CrawlerFunctionName, LocalFunction>;
 
     const activity = { batches: 0, records: 0, failures: 0 };
-    const eventSource = startEventSource({
-      sqs: sqsClient,
-      queueUrl: resources.queueUrl,
-      queueArn: resources.queueArn,
-      region: LOCAL_REGION,
-      invoke: (event) => fns.consume.invoke(event),
-      batchSize: config.consumer.batchSize,
-      maxBatchingWindowSeconds: config.consumer.maxBatchingWindowSeconds,
-      // As the event source mapping's maximumConcurrency: never more batches in hand than containers to run them.
-      maxConcurrency: fns.consume.options.maxConcurrency,
-      visibilityTimeoutSeconds: crawlQueues(config).queue.visibilityTimeoutSeconds,
-      onBatch: ({ records, failures, error }) => {
-        activity.batches++;
-        activity.records += records;
-        activity.failures += failures;
-        if (error) log(`consumer batch failed: ${(error as Error).message}`);
-      },
-    });
-    stops.push(() => eventSource.stop());
+    const onConsumerBatch = ({ records, failures, error }: { records: number; failures: number; error?: unknown }) => {
+      activity.batches++;
+      activity.records += records;
+      activity.failures += failures;
+      if (error) log(`consumer batch failed: ${(error as Error).message}`);
+    };
+    const queues = crawlQueues(config);
+    // The consume function's two event sources, as on AWS (lib/consumer.ts): the page queue, and the turn queue of URLs
+    // back for their host's turn. Their batches share the function's containers, and each keeps at most as many
+    // batches in hand as there are containers to run them (the event source mapping's maximumConcurrency).
+    const consumerSource = (queueUrl: string, queueArn: string, queue: QueueDefinition, batching: { batchSize: number; maxBatchingWindowSeconds: number }) =>
+      startEventSource({
+        sqs: sqsClient,
+        queueUrl,
+        queueArn,
+        region: LOCAL_REGION,
+        invoke: (event) => fns.consume.invoke(event),
+        ...batching,
+        maxConcurrency: fns.consume.options.maxConcurrency,
+        visibilityTimeoutSeconds: queue.visibilityTimeoutSeconds,
+        onBatch: onConsumerBatch,
+      });
+    const eventSource = consumerSource(resources.queueUrl, resources.queueArn, queues.queue, config.consumer);
+    const turnSource = consumerSource(resources.turnQueueUrl, resources.turnQueueArn, queues.turnQueue, TURN_EVENT_SOURCE);
+    stops.push(() => eventSource.stop(), () => turnSource.stop());
     // One line every 2 s while the consumer works, instead of one per batch.
     const ticker = setInterval(() => {
       if (activity.records === 0) return;

@@ -28,6 +28,11 @@ import { logger, metrics } from './observability.js';
 const settings = loadSettings(CONSUME_SETTINGS);
 const store = crawlStore(settings.table);
 const queue = pageQueue(settings.queue);
+/** URLs waiting for their host's turn go to their own queue, which this function's second event source reads. */
+const turnQueue = pageQueue(settings.turnQueue);
+const turnQueueName = settings.turnQueue.queueUrl.split('/').pop();
+/** The queue a record was received from (an event source's ARN ends with its queue's name), where its retry hides it. */
+const queueOf = (record: SQSRecord) => (record.eventSourceARN?.split(':').pop() === turnQueueName ? turnQueue : queue);
 const limits: FetchLimits = { ...settings.fetch, userAgent: settings.politeness.userAgent };
 const retry: RetryPolicy = settings.retry;
 /** Pages in flight at once in one invocation: a batch can hold up to 10,000 records with a batching window. */
@@ -76,7 +81,7 @@ async function handleRecord(record: SQSRecord, leaseUntil: number): Promise<void
     try {
       outcome = await processPage(
         message,
-        { store, crawls, queue, limits, retry, polite, recordPage: batcher.recordPage, completeIfDone: completion.completeIfDone, observe: recordPageMetrics, leaseUntil, ...(analyze ? { analyze } : {}) },
+        { store, crawls, queue, turnQueue, limits, retry, polite, recordPage: batcher.recordPage, completeIfDone: completion.completeIfDone, observe: recordPageMetrics, leaseUntil, ...(analyze ? { analyze } : {}) },
         attempt,
       );
     } catch (err) {
@@ -103,7 +108,7 @@ async function handleSitemapRecord(record: SQSRecord, body: unknown, leaseUntil:
   await limit(async () => {
     let outcome;
     try {
-      outcome = await processSitemap(message, { store, sitemaps, crawl: (id) => crawls.get(id), queue, sitemapQueue: queue, fetch: fetchSitemap, robotsSitemaps, retry, leaseUntil }, attempt);
+      outcome = await processSitemap(message, { store, sitemaps, crawl: (id) => crawls.get(id), queue, sitemapQueue: queue, turnQueue, fetch: fetchSitemap, robotsSitemaps, retry, leaseUntil }, attempt);
     } catch (err) {
       await onFailure(err, record, context, 'sitemap');
     }
@@ -115,7 +120,7 @@ async function handleSitemapRecord(record: SQSRecord, body: unknown, leaseUntil:
 async function onFailure(err: unknown, record: SQSRecord, context: Record<string, unknown>, what: 'page' | 'sitemap'): Promise<never> {
   if (err instanceof RetryLater) {
     // The delay is the message's visibility: if setting it fails, SQS still redelivers after the queue's default.
-    await queue.postpone(record.receiptHandle, err.delaySeconds).catch((e: unknown) => logger.warn('could not set the retry delay', { ...context, error: e as Error }));
+    await queueOf(record).postpone(record.receiptHandle, err.delaySeconds).catch((e: unknown) => logger.warn('could not set the retry delay', { ...context, error: e as Error }));
     // The reason names the underlying error (the fetch's code and message, or what was thrown), on every attempt.
     logger.warn(`${what} will be retried`, { ...context, reason: err.reason, delaySeconds: err.delaySeconds, ...(err.cause ? { error: err.cause as Error } : {}) });
     metrics.addMetric(what === 'page' ? 'PageRetries' : 'SitemapRetries', MetricUnit.Count, 1);

@@ -1,7 +1,7 @@
 import { DEFAULT_RETRY_POLICY } from '../core/crawl/retry-policy.js';
 import { DEFAULT_FETCH_LIMITS } from '../core/fetch/fetch-limits.js';
 import { POLITENESS_SETTINGS } from './politeness.js';
-import { QUEUE_SETTINGS, TABLE_SETTINGS } from './resources.js';
+import { QUEUE_SETTINGS, TABLE_SETTINGS, TURN_QUEUE_SETTINGS } from './resources.js';
 import { integer, safetySwitch, type Settings } from './setting.js';
 
 const FETCH_TIMEOUT_RANGE = { min: 100, max: 120_000 };
@@ -75,6 +75,7 @@ export const RETRY_SETTINGS = {
 export const CONSUME_SETTINGS = {
   table: TABLE_SETTINGS,
   queue: QUEUE_SETTINGS,
+  turnQueue: TURN_QUEUE_SETTINGS,
   pageConcurrency: integer({
     env: 'PAGE_CONCURRENCY',
     doc: 'Pages fetched at once inside one invocation (a batch can hold up to 10,000 records with a batching window).',

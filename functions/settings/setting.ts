@@ -36,10 +36,10 @@ export interface TextSetting extends Declared {
 
 /**
  * The resources a function can be bound to; the binding sets the variable and grants the access. `queue` is the page
- * queue, `webhookQueue` the webhook delivery queue, `eventBus` the EventBridge bus events are put on, `secret` the
+ * queue, `turnQueue` the queue of URLs waiting for their host's turn, `webhookQueue` the webhook delivery queue, `eventBus` the EventBridge bus events are put on, `secret` the
  * webhook signing secret (Secrets Manager).
  */
-export const RESOURCE_KINDS = ['table', 'queue', 'webhookQueue', 'eventBus', 'secret'] as const;
+export const RESOURCE_KINDS = ['table', 'queue', 'turnQueue', 'webhookQueue', 'eventBus', 'secret'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 /** A required name of a resource (the table's name, a queue's URL, the bus's name, the secret's ARN), set by binding the function to it. */

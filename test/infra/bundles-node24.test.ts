@@ -76,6 +76,7 @@ describe.runIf(canRun)(`bundles on the Lambda runtime's Node.js ${runtimeMajor}`
         ...resourceEnvironment(FUNCTION_SETTINGS, {
           table: 'crawler-bundle-test',
           queue: 'https://sqs.us-east-1.amazonaws.com/000000000000/crawler-bundle-test',
+          turnQueue: 'https://sqs.us-east-1.amazonaws.com/000000000000/crawler-bundle-test-page-turns',
           webhookQueue: 'https://sqs.us-east-1.amazonaws.com/000000000000/crawler-bundle-test-webhooks',
           eventBus: 'default',
           // Not an ARN: the deliver bundle takes it as the key itself instead of calling Secrets Manager at cold start.

@@ -19,9 +19,11 @@ const newStack = () => new Stack(testApp(), 'Constructs');
 
 function consumer(overrides: Partial<ConsumerProps> = {}): void {
   const stack = newStack();
+  const pages = new PageQueue(stack, 'Pages', crawlQueues(parseCrawlerConfig({})));
   new Consumer(stack, 'Consumer', {
     definition: definitions.consume,
-    queue: new PageQueue(stack, 'Pages', crawlQueues(parseCrawlerConfig({}))).queue,
+    queue: pages.queue,
+    turnQueue: pages.turnQueue,
     table: new Table(stack, 'Table', { partitionKey: { name: 'PK', type: AttributeType.STRING } }),
     batchSize: 16,
     maxBatchingWindowSeconds: 1,
@@ -72,11 +74,19 @@ describe('Consumer', () => {
         new Consumer(stack, 'Consumer', {
           definition: definitions.consume,
           queue: new Queue(stack, 'Short', { visibilityTimeout: Duration.seconds(60) }),
+          turnQueue: new Queue(stack, 'Turns', { visibilityTimeout: Duration.seconds(360) }),
           table: new Table(stack, 'Table', { partitionKey: { name: 'PK', type: AttributeType.STRING } }),
           batchSize: 16,
           maxBatchingWindowSeconds: 1,
         }),
     ).toThrow("the queue's visibility timeout (60 s) must be at least 6× the function's timeout (60 s)");
+  });
+
+  it('refuses a turn queue whose visibility timeout is shorter than 6× its timeout', () => {
+    const stack = newStack();
+    expect(() => consumer({ turnQueue: new Queue(stack, 'ShortTurns', { visibilityTimeout: Duration.seconds(120) }) })).toThrow(
+      "the turn queue's visibility timeout (120 s) must be at least 6× the function's timeout (60 s)",
+    );
   });
 
   it('lists every problem in one error', () => {

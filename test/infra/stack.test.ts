@@ -98,8 +98,14 @@ describe('queue', () => {
 
   it('keeps the visibility timeout at least 6× the consumer timeout', () => {
     const consumer = resources('AWS::Lambda::Function')[functionId(template, 'Consume')]!;
-    const queue = Object.values(resources('AWS::SQS::Queue')).find((q) => q.Properties['RedrivePolicy'])!;
-    expect(queue.Properties['VisibilityTimeout']).toBeGreaterThanOrEqual(6 * consumer.Properties['Timeout']);
+    const queues = Object.values(resources('AWS::SQS::Queue')).filter((q) => q.Properties['RedrivePolicy']);
+    expect(queues.length).toBeGreaterThanOrEqual(2);
+    for (const queue of queues) expect(queue.Properties['VisibilityTimeout']).toBeGreaterThanOrEqual(6 * consumer.Properties['Timeout']);
+  });
+
+  it('has a turn queue for URLs waiting for their host’s turn, dead-lettering to the page queue’s DLQ after as many receives', () => {
+    const turnQueue = resources('AWS::SQS::Queue')['PagesTurnQueue2B801DCA'];
+    expect(turnQueue?.Properties['RedrivePolicy']).toEqual(resources('AWS::SQS::Queue')['PagesQueueF48F9D55']!.Properties['RedrivePolicy']);
   });
 
   it('encrypts every queue and refuses non-TLS access', () => {
@@ -120,6 +126,18 @@ describe('consumer', () => {
       MaximumBatchingWindowInSeconds: 1,
       ScalingConfig: { MaximumConcurrency: 20 },
     });
+  });
+
+  it('reads the turn queue too, without a batching window, reporting batch item failures, at the same concurrency', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': ['PagesTurnQueue2B801DCA', 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 0,
+      ScalingConfig: { MaximumConcurrency: 20 },
+    });
+    const variables = resources('AWS::Lambda::Function')[functionId(template, 'Consume')]!.Properties['Environment'].Variables;
+    expect(variables['TURN_QUEUE_URL']).toEqual({ Ref: 'PagesTurnQueue2B801DCA' });
   });
 
   it('takes its settings from configuration', () => {
@@ -177,7 +195,7 @@ describe('functions', () => {
     for (const [name, def] of Object.entries(functionDefinitions(config))) {
       const fn = resources('AWS::Lambda::Function')[functionId(template, def.handlerFile.replace(/^./, (c) => c.toUpperCase()))]!;
       const deployed = fn.Properties['Environment'].Variables as Record<string, unknown>;
-      const local = { ...BASE_ENVIRONMENT, ...def.environment, ...resourceEnvironment(def.settings, { table: 'table', queue: 'queue', webhookQueue: 'webhookQueue', eventBus: 'eventBus', secret: 'secret' }) };
+      const local = { ...BASE_ENVIRONMENT, ...def.environment, ...resourceEnvironment(def.settings, { table: 'table', queue: 'queue', turnQueue: 'turnQueue', webhookQueue: 'webhookQueue', eventBus: 'eventBus', secret: 'secret' }) };
       expect(Object.keys(deployed).sort(), name).toEqual(Object.keys(local).sort());
       // Settings are plain strings in both; resource names are tokens on AWS.
       for (const [key, value] of Object.entries({ ...BASE_ENVIRONMENT, ...def.environment })) expect([name, key, deployed[key]]).toEqual([name, key, value]);

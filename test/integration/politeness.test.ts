@@ -131,7 +131,7 @@ describe('politeness across consumers, on the real engines', () => {
     expect(await deadLetters(engines)).toBe(0);
   });
 
-  it('keeps the attempts a URL used in the message it sends to wait for its turn', async () => {
+  it('keeps the attempts a URL used in the message it sends to the turn queue to wait for its turn', async () => {
     const s = await site({});
     const c = startPoliteConsumer(engines, {});
     await c.source.stop();
@@ -141,14 +141,18 @@ describe('politeness across consumers, on the real engines', () => {
       { crawlId: id, status: 'running', total: 1, succeeded: 0, failed: 0, createdAt: new Date().toISOString(), options: { maxDepth: 0, sameOrigin: true, hostDelayMs: 5_000, robotsTxt: 'ignore' }, source: { kind: 'api' } },
       [`${s.url}/b`],
     );
-    const deps = { store: engines.store, queue, limits: { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true }, polite: c.polite, retry: { maxAttempts: 5, baseDelaySeconds: 0, maxDelaySeconds: 1 } };
+    const turnQueue = new SqsPageQueue({ queueUrl: engines.resources.turnQueueUrl, client: engines.sqs });
+    const deps = { store: engines.store, queue, turnQueue, limits: { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true }, polite: c.polite, retry: { maxAttempts: 5, baseDelaySeconds: 0, maxDelaySeconds: 1 } };
     // Another request has just taken the host's turn.
     expect(await c.polite.pacer.claim(hostKeyOf(s.url), { now: Date.now(), intervalMs: 5_000 })).toMatchObject({ kind: 'start' });
     const message: PageMessage = { crawlId: id, url: `${s.url}/b`, depth: 0, maxDepth: 0, sameOrigin: true, attempts: 2 };
     // Its 4th attempt (2 earlier + this 2nd receive) finds the host's turn 5 s away: sent again, attempts 3.
     expect(await processPage(message, deps, 4)).toBe('deferred');
     await sleep(4_200);
-    const out = await engines.sqs.send(new ReceiveMessageCommand({ QueueUrl: engines.resources.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }));
+    // On the turn queue, not behind whatever the page queue holds.
+    const onPageQueue = await engines.sqs.send(new ReceiveMessageCommand({ QueueUrl: engines.resources.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    expect(onPageQueue.Messages ?? []).toEqual([]);
+    const out = await engines.sqs.send(new ReceiveMessageCommand({ QueueUrl: engines.resources.turnQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }));
     const back = (out.Messages ?? []).map((m) => JSON.parse(m.Body!) as PageMessage);
     expect(back).toHaveLength(1);
     expect(back[0]).toMatchObject({ url: `${s.url}/b`, attempts: 3 });

@@ -102,7 +102,7 @@ export async function deadLetters(engines: Engines): Promise<number> {
 }
 
 export async function purgeQueues(engines: Engines): Promise<void> {
-  for (const url of [engines.resources.queueUrl, engines.resources.deadLetterQueueUrl]) {
+  for (const url of [engines.resources.queueUrl, engines.resources.turnQueueUrl, engines.resources.deadLetterQueueUrl]) {
     await engines.sqs.send(new PurgeQueueCommand({ QueueUrl: url })).catch(() => undefined);
   }
 }

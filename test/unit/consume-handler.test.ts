@@ -19,6 +19,7 @@ beforeAll(async () => {
   const env = {
     CRAWL_TABLE_NAME: 'crawls',
     PAGE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/pages',
+    TURN_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/page-turns',
     ALLOW_PRIVATE_NETWORK: 'true',
     MAX_ATTEMPTS: '3',
     RETRY_BASE_DELAY_SECONDS: '10',
@@ -79,6 +80,18 @@ describe('the consume handler', () => {
     const recorded = ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems![0]!.Put!.Item!);
     expect(recorded).toHaveLength(1);
     expect(recorded[0]).toMatchObject({ ok: false, status: 429, error: { code: 'HTTP_429', message: 'the server answered 429 (3 attempts)' } });
+  });
+
+  it('hides a retry on the queue its record came from: the turn queue for a URL that came back for its host’s turn', async () => {
+    const busy = `${faults.url}/429?after=20`;
+    const fromTurnQueue = { ...record('turn', busy, 1), eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:page-turns' };
+    const response = await handler({ Records: [fromTurnQueue, record('page', busy, 1)] }, context);
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['page', 'turn']);
+    const hidden = sqs.commandCalls(ChangeMessageVisibilityCommand).map((c) => c.args[0].input);
+    expect(hidden.sort((a, b) => a.ReceiptHandle!.localeCompare(b.ReceiptHandle!))).toEqual([
+      { QueueUrl: process.env['PAGE_QUEUE_URL'], ReceiptHandle: 'receipt-page', VisibilityTimeout: 20 },
+      { QueueUrl: process.env['TURN_QUEUE_URL'], ReceiptHandle: 'receipt-turn', VisibilityTimeout: 20 },
+    ]);
   });
 
   it('lets a message go to the DLQ (no visibility change) only when its failure cannot be recorded', async () => {

@@ -8,7 +8,7 @@ import { configuredEnvironment, loadSettings, resourceEnvironment, settingsIn } 
 import { SUBMIT_SETTINGS } from '../../functions/settings/submit.js';
 import { DEFAULT_USER_AGENT } from '../../functions/core/fetch/user-agent.js';
 
-const resources = { CRAWL_TABLE_NAME: 'crawls', PAGE_QUEUE_URL: 'https://sqs.example/pages' };
+const resources = { CRAWL_TABLE_NAME: 'crawls', PAGE_QUEUE_URL: 'https://sqs.example/pages', TURN_QUEUE_URL: 'https://sqs.example/page-turns' };
 
 describe('function settings', () => {
   it('give every setting left unset its default, the core\'s fetch limits and retry policy among them', () => {
@@ -16,6 +16,7 @@ describe('function settings', () => {
     expect(settings).toEqual({
       table: { tableName: 'crawls', retentionDays: 30 },
       queue: { queueUrl: 'https://sqs.example/pages' },
+      turnQueue: { queueUrl: 'https://sqs.example/page-turns' },
       pageConcurrency: 16,
       parseThreads: 0,
       fetch: DEFAULT_FETCH_LIMITS,
@@ -40,7 +41,7 @@ describe('function settings', () => {
   });
 
   it('fail at cold start on a missing resource or a bad value, naming every variable at fault in one error', () => {
-    expect(() => loadSettings(CONSUME_SETTINGS, { PAGE_QUEUE_URL: 'q', PAGE_CONCURRENCY: 'sixteen', FETCH_MAX_REDIRECTS: '-1', PARSE_THREADS: '' })).toThrow(
+    expect(() => loadSettings(CONSUME_SETTINGS, { PAGE_QUEUE_URL: 'q', TURN_QUEUE_URL: 't', PAGE_CONCURRENCY: 'sixteen', FETCH_MAX_REDIRECTS: '-1', PARSE_THREADS: '' })).toThrow(
       "The function's settings are not usable:\n" +
         '- CRAWL_TABLE_NAME is required but not set\n' +
         '- PAGE_CONCURRENCY must be an integer from 1 to 256, not "sixteen"\n' +

@@ -21,6 +21,11 @@ export interface ProcessDeps {
   /** The crawl's options and status, at most seconds old; read through the store when not given. */
   crawls?: CrawlCache;
   queue: PageSender;
+  /**
+   * Where a URL goes to wait for its host's turn (waitForTurn): the turn queue, so that it comes back for its slot ahead
+   * of the page queue's backlog of new URLs. The page queue when not given.
+   */
+  turnQueue?: PageSender;
   limits: FetchLimits;
   retry?: RetryPolicy;
   network?: NetworkAccess;
@@ -269,7 +274,7 @@ const BUSY_RETURN_MS = 2_000;
 export const MAX_WAIT_FOR_TURN_MS = 7 * 24 * 3600 * 1000;
 
 /**
- * The host's turn is later: the URL goes back on the queue as a new message delayed until then, carrying its
+ * The host's turn is later: the URL goes back as a new message on the turn queue, delayed until then, carrying its
  * reservation and the attempts it used (this delivery, a wait, is not one of them), and this delivery ends as done.
  * So a wait holds no Lambda and uses up no attempt, and its message never nears the DLQ. The URL is noted alive until
  * it comes back, so the reconciler does not take it for lost. If it cannot be sent, the delivery is retried as any
@@ -286,7 +291,7 @@ async function waitForTurn(message: PageMessage, wait: Extract<Admission, { kind
   const delaySeconds = delaySecondsUntil(wait.until, at);
   const { reservation: _spent, ...rest } = message;
   const next: PageMessage = { ...rest, attempts: attempt - 1, waitingSince, ...(wait.reservation !== undefined ? { reservation: wait.reservation } : {}) };
-  const unsent = await deps.queue.send([next], { delaySeconds });
+  const unsent = await (deps.turnQueue ?? deps.queue).send([next], { delaySeconds });
   if (unsent.length > 0) {
     if (!isLast) throw new RetryLater(Math.max(1, delaySeconds), "the URL could not be sent again to wait for its host's turn");
     throw new Error("the URL could not be sent again to wait for its host's turn");

@@ -21,6 +21,8 @@ export interface SitemapDeps {
   queue: PageSender;
   /** Where child sitemaps are queued: the same queue. */
   sitemapQueue: SitemapSender;
+  /** Where the work goes to wait for its host's turn: the turn queue (the consumer's), else sitemapQueue. */
+  turnQueue?: SitemapSender;
   fetch: SitemapFetch;
   /** An origin's robots.txt Sitemap lines: the politeness layer's cache where there is one, else a fetch through `fetch`. */
   robotsSitemaps?: RobotsSitemapsLookup;
@@ -161,7 +163,7 @@ async function comeBack(message: SitemapMessage, wait: { delayMs: number; reserv
   // reconcile.afterSeconds, as a page's may).
   const backAt = new Date((deps.now ?? (() => new Date()))().getTime() + delaySeconds * 1000).toISOString();
   await deps.sitemaps.noteSitemapRetry(message.crawlId, message, backAt).catch(() => undefined);
-  const unsent = await deps.sitemapQueue.send([again], { delaySeconds });
+  const unsent = await (deps.turnQueue ?? deps.sitemapQueue).send([again], { delaySeconds });
   if (unsent.length > 0) throw new RetryLater(delaySeconds, 'waiting for the host’s turn (the message could not be sent again)');
   return 'deferred';
 }
