@@ -7,6 +7,7 @@ import type { FetchLimits } from '../core/fetch/fetch-limits.js';
 import { fetchRobotsTxt } from '../core/fetch/robots-fetch.js';
 import { productTokenOf } from '../core/fetch/robots-rules.js';
 import type { PoliteDeps } from '../core/polite/admission.js';
+import { hostKeyOf } from '../core/polite/pacing-policy.js';
 import { RobotsSource } from '../core/polite/robots-source.js';
 import { pageMessageSchema, type PageMessage } from '../core/model/page-message.js';
 import { isParseWorker, ParsePool } from '../core/parse/parse-pool.js';
@@ -62,6 +63,7 @@ const sitemaps = store.sitemapStore();
 /** Asked right before a sitemap's (or its robots.txt's) request starts: none starts for a crawl seconds after its cancel. */
 const cancelled = async (crawlId: string) => (await crawls.get(crawlId))?.status === 'cancelled';
 const fetchSitemap = politeSitemapFetch(polite, limits, undefined, cancelled);
+const releaseReservations = (url: string, cancelledAt: number) => polite.pacer.releaseReservations(hostKeyOf(url), cancelledAt);
 const robotsSitemaps = politeRobotsSitemaps(polite, cancelled);
 /**
  * Parse threads, started once per container and reused by every invocation. A parse worker loads this same bundle, so
@@ -108,7 +110,7 @@ async function handleSitemapRecord(record: SQSRecord, body: unknown, leaseUntil:
   await limit(async () => {
     let outcome;
     try {
-      outcome = await processSitemap(message, { store, sitemaps, crawl: (id) => crawls.get(id), queue, sitemapQueue: queue, turnQueue, fetch: fetchSitemap, robotsSitemaps, retry, leaseUntil }, attempt);
+      outcome = await processSitemap(message, { store, sitemaps, crawl: (id) => crawls.get(id), queue, sitemapQueue: queue, turnQueue, releaseReservations, fetch: fetchSitemap, robotsSitemaps, retry, leaseUntil }, attempt);
     } catch (err) {
       await onFailure(err, record, context, 'sitemap');
     }

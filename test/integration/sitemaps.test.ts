@@ -1,7 +1,9 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { sitemapKey } from '../../functions/adapters/dynamodb/keys.js';
+import { hostPaceKey, sitemapKey } from '../../functions/adapters/dynamodb/keys.js';
+import { DynamoHostPacer } from '../../functions/adapters/dynamodb/host-pace.js';
+import { hostKeyOf } from '../../functions/core/polite/pacing-policy.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient, DynamoReconcileStore, type DynamoCrawlStore, type DynamoSitemapStore } from '../../functions/adapters/dynamodb/index.js';
 import { reconcile } from '../../functions/core/crawl/reconcile.js';
@@ -210,6 +212,27 @@ describe('sitemap work on the real table', () => {
     const report = await reconcile({ reconcileStore: rs, store, queue: d.queue, backlog: async () => 0, sitemaps: { store: sitemaps, queue: d.queue } }, { afterSeconds: 600, maxRequeues: 1 });
     expect(report.sitemapsEnded).toBeGreaterThanOrEqual(1);
     expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'cancelled', total: 0, completedAt: expect.any(String) });
+  });
+
+  it('work of a cancelled crawl back for the slot it reserved releases its host’s queue, as a page does', async () => {
+    const d = deps({ '/robots.txt': { status: 200, body: `Sitemap: ${ORIGIN}/one.xml` }, '/one.xml': urlset(['/1']) });
+    const crawlId = await start({ sitemap: 'only' }, d);
+    await processSitemap(d.queue.maps.shift()!, d);
+    const [one] = d.queue.maps.splice(0);
+    const t = { db: createDocumentClient(engines.dynamodb), name: engines.resources.tableName };
+    const pacer = new DynamoHostPacer(t);
+    const host = hostKeyOf(ORIGIN);
+    const now = Date.now();
+    // Two starts taken, and a slot reserved behind them: the sitemap's.
+    for (let i = 0; i < 2; i++) expect(await pacer.claim(host, { now, intervalMs: 1_000 })).toMatchObject({ kind: 'start' });
+    const reserved = await pacer.claim(host, { now, intervalMs: 1_000 });
+    expect(reserved).toMatchObject({ kind: 'later', held: true });
+    await store.cancelCrawl(crawlId, new Date().toISOString());
+    const release = (url: string, cancelledAt: number) => pacer.releaseReservations(hostKeyOf(url), cancelledAt);
+    expect(await processSitemap({ ...one!, reservation: reserved.at }, { ...d, releaseReservations: release })).toBe('ended');
+    const item = (await t.db.send(new GetCommand({ TableName: t.name, Key: hostPaceKey(host) }))).Item!;
+    expect(item['tail']).toBe(item['nextStart']);
+    expect(item['tail']).toBeLessThan(reserved.at + 1_000);
   });
 
   it('the reconciler queues lost sitemap work again, and ends it after maxRequeues', async () => {

@@ -23,6 +23,12 @@ export interface SitemapDeps {
   sitemapQueue: SitemapSender;
   /** Where the work goes to wait for its host's turn: the turn queue (the consumer's), else sitemapQueue. */
   turnQueue?: SitemapSender;
+  /**
+   * Releases the reservations queued on a URL's host after a crawl's cancel (HostPacer.releaseReservations): work of a
+   * cancelled crawl back for the slot it reserved calls it, as a page does, so other crawls of the host do not queue
+   * behind the cancelled crawl's slots.
+   */
+  releaseReservations?: (url: string, cancelledAt: number) => Promise<void>;
   fetch: SitemapFetch;
   /** An origin's robots.txt Sitemap lines: the politeness layer's cache where there is one, else a fetch through `fetch`. */
   robotsSitemaps?: RobotsSitemapsLookup;
@@ -85,7 +91,11 @@ async function trySitemap(message: SitemapMessage, deps: SitemapDeps, policy: Re
   const crawl = await (deps.crawl ?? ((id) => deps.store.getCrawl(id)))(message.crawlId);
   // Gone (expired) or no longer running (cancelled): nothing more is read for it.
   if (!crawl) return 'duplicate';
-  if (crawl.status !== 'running') return end(message, deps, { pages: 0, sitemaps: 0, error: { code: 'CANCELLED', message: `the crawl is ${crawl.status}` } });
+  if (crawl.status !== 'running') {
+    const cancelledAt = Date.parse(crawl.cancelledAt ?? '');
+    if (message.reservation !== undefined && Number.isFinite(cancelledAt)) await deps.releaseReservations?.(message.url, cancelledAt).catch(() => undefined);
+    return end(message, deps, { pages: 0, sitemaps: 0, error: { code: 'CANCELLED', message: `the crawl is ${crawl.status}` } });
+  }
 
   const leaseUntil = deps.leaseUntil ?? Date.now() + DEFAULT_RUN_MS;
   const timeoutMs = Math.max(1_000, leaseUntil - Date.now() - DEADLINE_MARGIN_MS);
