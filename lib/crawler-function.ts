@@ -122,6 +122,13 @@ export class CrawlerFunction extends NodejsFunction {
     return this;
   }
 
+  /** The turn queue's URL, and permission to read its attributes only (the reconciler counts its backlog). */
+  bindTurnQueueForCounting(queue: IQueue): this {
+    this.setResource('turnQueue', queue.queueUrl);
+    queue.grant(this, 'sqs:GetQueueAttributes');
+    return this;
+  }
+
   /** The webhook delivery queue's URL, and permission to send to it. */
   bindWebhookQueueForSending(queue: IQueue): this {
     this.setResource('webhookQueue', queue.queueUrl);

@@ -50,6 +50,7 @@ export class CrawlerStack extends Stack {
       definition: definitions.reconcile,
       table: store.table,
       pageQueue: pages.queue,
+      turnQueue: pages.turnQueue,
       tracing,
     });
 
@@ -87,6 +88,7 @@ export class CrawlerStack extends Stack {
     new CfnOutput(this, 'TableName', { value: store.table.tableName });
     new CfnOutput(this, 'QueueUrl', { value: pages.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: pages.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'TurnQueueUrl', { value: pages.turnQueue.queueUrl, description: "URLs waiting for their host's turn (delayed messages)" });
     new CfnOutput(this, 'WebhookDeadLetterQueueUrl', { value: webhooks.deliveries.deadLetterQueue.queueUrl, description: 'Webhook deliveries that failed through every retry' });
     new CfnOutput(this, 'DashboardName', { value: monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard of the crawler' });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.alarmTopic.topicArn, description: 'SNS topic the alarms notify' });

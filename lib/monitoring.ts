@@ -148,7 +148,7 @@ export class CrawlerMonitoring extends Construct {
         'ConsumerThrottles',
         functions.consume.metricThrottles({ period, statistic: 'Sum' }),
         1,
-        'The consumer is throttled: account concurrency is short of consumer.maxConcurrency.',
+        'The consumer is throttled: account concurrency is short of what its two event sources (page queue and turn queue) may take, up to twice consumer.maxConcurrency.',
       ),
       oldestMessage: alarm(
         'OldestPageWaiting',
@@ -217,7 +217,12 @@ export class CrawlerMonitoring extends Construct {
         left: [
           queue.metricApproximateNumberOfMessagesVisible({ period, label: 'waiting' }),
           queue.metricApproximateNumberOfMessagesNotVisible({ period, label: 'in flight' }),
-          ...(props.turnQueue ? [props.turnQueue.metricApproximateNumberOfMessagesDelayed({ period, label: "waiting for their host's turn" })] : []),
+          ...(props.turnQueue
+            ? [
+                props.turnQueue.metricApproximateNumberOfMessagesDelayed({ period, label: "waiting for their host's turn" }),
+                props.turnQueue.metricApproximateNumberOfMessagesVisible({ period, label: 'back for their turn' }),
+              ]
+            : []),
         ],
         right: [queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum', label: 'oldest (s)' })],
         width: 8,

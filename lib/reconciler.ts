@@ -13,6 +13,8 @@ export interface ReconcilerProps {
   readonly table: ITable;
   /** Where the lost URLs are queued again. */
   readonly pageQueue: IQueue;
+  /** The turn queue, whose backlog counts as the page queue's does (a crawl behind a backlog is waiting, not lost). */
+  readonly turnQueue: IQueue;
   readonly tracing?: boolean;
 }
 
@@ -30,7 +32,8 @@ export class Reconciler extends Construct {
     super(scope, id);
     this.function = new CrawlerFunction(this, 'Reconcile', { definition: props.definition, tracing: props.tracing })
       .bindTable(props.table)
-      .bindQueueForSending(props.pageQueue);
+      .bindQueueForSending(props.pageQueue)
+      .bindTurnQueueForCounting(props.turnQueue);
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
     this.rule = new Rule(this, 'EveryMinute', {
       description: 'serverless-crawler: requeue the lost URLs of stalled crawls',

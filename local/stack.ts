@@ -165,22 +165,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     const queues = crawlQueues(config);
     // The consume function's two event sources, as on AWS (lib/consumer.ts): the page queue, and the turn queue of URLs
-    // back for their host's turn. Their batches share the function's containers, and each keeps at most as many
-    // batches in hand as there are containers to run them (the event source mapping's maximumConcurrency).
-    const consumerSource = (queueUrl: string, queueArn: string, queue: QueueDefinition, batching: { batchSize: number; maxBatchingWindowSeconds: number }) =>
+    // back for their host's turn. Each keeps at most as many batches in hand as the function has containers (the event
+    // source mapping's maximumConcurrency). Their batches share the containers here, so the turn queue's, due now, get
+    // the next free one first (ahead) rather than wait behind the page queue's.
+    const consumerSource = (queueUrl: string, queueArn: string, queue: QueueDefinition, batching: { batchSize: number; maxBatchingWindowSeconds: number }, ahead = false) =>
       startEventSource({
         sqs: sqsClient,
         queueUrl,
         queueArn,
         region: LOCAL_REGION,
-        invoke: (event) => fns.consume.invoke(event),
+        invoke: (event) => fns.consume.invoke(event, { ahead }),
         ...batching,
         maxConcurrency: fns.consume.options.maxConcurrency,
         visibilityTimeoutSeconds: queue.visibilityTimeoutSeconds,
         onBatch: onConsumerBatch,
       });
     const eventSource = consumerSource(resources.queueUrl, resources.queueArn, queues.queue, config.consumer);
-    const turnSource = consumerSource(resources.turnQueueUrl, resources.turnQueueArn, queues.turnQueue, TURN_EVENT_SOURCE);
+    const turnSource = consumerSource(resources.turnQueueUrl, resources.turnQueueArn, queues.turnQueue, TURN_EVENT_SOURCE, true);
     stops.push(() => eventSource.stop(), () => turnSource.stop());
     // One line every 2 s while the consumer works, instead of one per batch.
     const ticker = setInterval(() => {

@@ -77,6 +77,7 @@ serverless-crawler local stack ready in ${(stack.startupMs / 1000).toFixed(1)} s
   API       ${stack.apiUrl}
   DynamoDB  ${stack.dynamodbEndpoint}  table ${stack.resources.tableName}
   SQS       ${stack.sqsEndpoint}  queue ${stack.resources.queueUrl}
+            turn queue ${stack.resources.turnQueueUrl} (URLs waiting for their host's turn)
             dead-letter queue ${stack.resources.deadLetterQueueUrl}
             webhook deliveries ${stack.resources.webhookQueueUrl}
   events    EventBridge stand-in ${stack.eventBus.endpoint} (each event is printed here as one line)

@@ -9,6 +9,9 @@ import { logger, metrics } from './observability.js';
 const settings = loadSettings(RECONCILE_SETTINGS);
 const store = crawlStore(settings.table);
 const queue = pageQueue(settings.queue);
+const turnQueue = pageQueue(settings.turnQueue);
+/** Messages waiting to be received on both queues the consumer reads: URLs back for their host's turn count too. */
+const backlog = async () => (await Promise.all([queue.backlog(), turnQueue.backlog()])).reduce((a, b) => a + b, 0);
 const crawlsToReconcile = reconcileStore(settings.table);
 
 /** Invoked by its schedule (every minute): one pass over the running crawls. */
@@ -18,7 +21,7 @@ export const handler = async (): Promise<ReconcileReport> => {
       reconcileStore: crawlsToReconcile,
       store,
       queue,
-      backlog: () => queue.backlog(),
+      backlog,
       sitemaps: { store: store.sitemapStore(), queue },
       onError: (crawlId, err) => logger.error('could not reconcile a crawl; the next pass tries again', { crawlId, error: err as Error }),
     },

@@ -1,10 +1,12 @@
-import { QUEUE_SETTINGS, TABLE_SETTINGS } from './resources.js';
+import { QUEUE_SETTINGS, TABLE_SETTINGS, TURN_QUEUE_SETTINGS } from './resources.js';
 import { integer, type Settings } from './setting.js';
 
 /** The reconciler reads the running crawls from the table and queues their lost URLs again. */
 export const RECONCILE_SETTINGS = {
   table: TABLE_SETTINGS,
   queue: QUEUE_SETTINGS,
+  /** Read for its backlog only: URLs back from their wait for a turn are the crawl's too. */
+  turnQueue: TURN_QUEUE_SETTINGS,
   afterSeconds: integer({
     env: 'RECONCILE_AFTER_SECONDS',
     doc:

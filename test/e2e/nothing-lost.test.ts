@@ -54,7 +54,7 @@ beforeEach(() => {
   });
 });
 
-/** Messages visible, in flight and delayed, on the page queue and its DLQ. */
+/** Messages visible, in flight and delayed, on the page queue and the turn queue, and on their DLQ. */
 async function messagesLeft(): Promise<{ queue: number; deadLetters: number }> {
   const count = async (url: string) => {
     const out = await sqs.send(
@@ -65,7 +65,7 @@ async function messagesLeft(): Promise<{ queue: number; deadLetters: number }> {
     );
     return Object.values(out.Attributes ?? {}).reduce((sum, n) => sum + Number(n), 0);
   };
-  return { queue: await count(stack.resources.queueUrl), deadLetters: await count(stack.resources.deadLetterQueueUrl) };
+  return { queue: (await count(stack.resources.queueUrl)) + (await count(stack.resources.turnQueueUrl)), deadLetters: await count(stack.resources.deadLetterQueueUrl) };
 }
 
 /** What is left once the queue has settled: messages still in flight (a duplicate being discarded) get 20 s. */

@@ -220,6 +220,13 @@ describe('reconciler', () => {
     });
   });
 
+  it('counts the turn queue’s backlog too, allowed only to read its attributes', () => {
+    const id = functionId(template, 'Reconcile');
+    expect(resources('AWS::Lambda::Function')[id]!.Properties['Environment'].Variables['TURN_QUEUE_URL']).toEqual({ Ref: 'PagesTurnQueue2B801DCA' });
+    const onTurnQueue = actionsOf(template, id).filter((s) => JSON.stringify(s.resources).includes('PagesTurnQueue2B801DCA'));
+    expect(onTurnQueue.flatMap((s) => s.actions)).toEqual(['sqs:GetQueueAttributes']);
+  });
+
   it('takes its quiet period and requeue limit from configuration', () => {
     const { template: custom } = synthStack({ ...(shippedConfig() as object), reconcile: { afterSeconds: 400, maxRequeues: 5 } });
     custom.hasResourceProperties('AWS::Lambda::Function', {

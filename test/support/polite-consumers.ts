@@ -20,6 +20,7 @@ import type { Engines } from './engines.js';
 
 export interface PoliteConsumer {
   polite: PoliteDeps;
+  /** The event sources of the page queue and the turn queue, as one. */
   source: RunningEventSource;
   /** Every delivery: its message, the attempt it was, and what came of it. */
   deliveries: { message: PageMessage; attempt: number; outcome: PageOutcome | 'retry' | 'error' }[];
@@ -42,6 +43,7 @@ export interface PoliteConsumerOptions {
 export function startPoliteConsumer(engines: Engines, options: PoliteConsumerOptions = {}): PoliteConsumer {
   const t = { db: createDocumentClient(engines.dynamodb), name: engines.resources.tableName };
   const queue = new SqsPageQueue({ queueUrl: engines.resources.queueUrl, client: engines.sqs });
+  const turnQueue = new SqsPageQueue({ queueUrl: engines.resources.turnQueueUrl, client: engines.sqs });
   const limits: FetchLimits = { ...DEFAULT_FETCH_LIMITS, allowPrivateNetwork: true, ...options.limits };
   const settings: PoliteSettings = { userAgent: DEFAULT_USER_AGENT, hostDelayMs: 1_000, maxCrawlDelaySeconds: 30, ...options.settings };
   limits.userAgent = settings.userAgent;
@@ -59,34 +61,45 @@ export function startPoliteConsumer(engines: Engines, options: PoliteConsumerOpt
   const deliveries: PoliteConsumer['deliveries'] = [];
   const retry = options.retry ?? { maxAttempts: 3, baseDelaySeconds: 0, maxDelaySeconds: 1 };
 
-  async function handle(record: SQSRecord): Promise<boolean> {
+  async function handle(record: SQSRecord, from: SqsPageQueue): Promise<boolean> {
     const message = pageMessageSchema.parse(JSON.parse(record.body));
     const attempt = (message.attempts ?? 0) + Number(record.attributes.ApproximateReceiveCount);
     try {
-      const outcome = await processPage(message, { store: engines.store, crawls, queue, limits, retry, polite }, attempt);
+      const outcome = await processPage(message, { store: engines.store, crawls, queue, turnQueue, limits, retry, polite }, attempt);
       deliveries.push({ message, attempt, outcome });
       return true;
     } catch (err) {
       deliveries.push({ message, attempt, outcome: err instanceof RetryLater ? 'retry' : 'error' });
-      if (err instanceof RetryLater) await queue.postpone(record.receiptHandle, err.delaySeconds).catch(() => undefined);
+      if (err instanceof RetryLater) await from.postpone(record.receiptHandle, err.delaySeconds).catch(() => undefined);
       return false;
     }
   }
 
-  const source = startEventSource({
-    sqs: engines.sqs,
-    queueUrl: engines.resources.queueUrl,
-    queueArn: 'arn:aws:sqs:local:000000000000:pages',
-    region: LOCAL_REGION,
-    batchSize: options.pageConcurrency ?? 8,
-    maxBatchingWindowSeconds: 0,
-    maxConcurrency: 1,
-    visibilityTimeoutSeconds: 30,
-    invoke: async (event) => {
-      const ok = await Promise.all(event.Records.map(handle));
-      return { batchItemFailures: event.Records.filter((_, i) => !ok[i]).map((r) => ({ itemIdentifier: r.messageId })) };
+  // The page queue and the turn queue, each as one of the consume function's event sources.
+  const sourceOf = (from: SqsPageQueue, queueUrl: string) =>
+    startEventSource({
+      sqs: engines.sqs,
+      queueUrl,
+      queueArn: `arn:aws:sqs:local:000000000000:${queueUrl.split('/').pop()}`,
+      region: LOCAL_REGION,
+      batchSize: options.pageConcurrency ?? 8,
+      maxBatchingWindowSeconds: 0,
+      maxConcurrency: 1,
+      visibilityTimeoutSeconds: 30,
+      invoke: async (event) => {
+        const ok = await Promise.all(event.Records.map((r) => handle(r, from)));
+        return { batchItemFailures: event.Records.filter((_, i) => !ok[i]).map((r) => ({ itemIdentifier: r.messageId })) };
+      },
+    });
+  const pageSource = sourceOf(queue, engines.resources.queueUrl);
+  const turnSource = sourceOf(turnQueue, engines.resources.turnQueueUrl);
+  const source: RunningEventSource = {
+    get invocations() {
+      return pageSource.invocations + turnSource.invocations;
     },
-  });
+    setEnabled: async (enabled) => void (await Promise.all([pageSource.setEnabled(enabled), turnSource.setEnabled(enabled)])),
+    stop: async () => void (await Promise.all([pageSource.stop(), turnSource.stop()])),
+  };
   return { polite, source, deliveries };
 }
 

@@ -91,6 +91,14 @@ describe('local Lambda runtime', () => {
     expect(new Set(results.map((r) => r.containerId)).size).toBe(3);
   });
 
+  it('gives the next free container to an invocation asked ahead before those already waiting, in the order asked', async () => {
+    const probe = fn('probe.mjs', { maxConcurrency: 1 });
+    const order = (p: Promise<{ invocations: number }>) => p.then((r) => r.invocations);
+    const busy = order(probe.invoke({ sleepMs: 200 }));
+    const waiting = [order(probe.invoke({})), order(probe.invoke({})), order(probe.invoke({}, { ahead: true })), order(probe.invoke({}, { ahead: true }))];
+    expect([await busy, ...(await Promise.all(waiting))]).toEqual([1, 4, 5, 2, 3]);
+  });
+
   it('stops an invocation that runs past the timeout, with its container; the next one starts cold', async () => {
     const hang = fn('hang.mjs', { timeoutSeconds: 1, maxConcurrency: 1 });
     expect(await hang.invoke({})).toEqual({ invocations: 1 });

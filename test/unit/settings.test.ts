@@ -35,6 +35,7 @@ describe('function settings', () => {
     expect(settings).toEqual({
       table: { tableName: 'crawls', retentionDays: 7 },
       queue: { queueUrl: 'https://sqs.example/pages' },
+      turnQueue: { queueUrl: 'https://sqs.example/page-turns' },
       afterSeconds: 400,
       maxRequeues: 0,
     });
