@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
 import { describe, expect, it } from 'vitest';
 import { ScanTokenizer } from '../../functions/core/parse/scan-tokenizer.js';
+import { loadCorpus } from '../../harness/corpus.js';
 
 /** Every event a tokenizer reports, with its arguments, for `html` written in pieces cut at `cuts`. */
 function events(Make: typeof Tokenizer, html: string, cuts: number[] = []): string[] {
@@ -43,6 +44,34 @@ describe('ScanTokenizer: htmlparser2 Tokenizer stepping over text, quoted values
       for (let cut = 0; cut <= html.length; cut++) {
         expect(events(ScanTokenizer, html, [cut]), `${html} cut at ${cut}`).toEqual(events(Tokenizer, html, [cut]));
       }
+    }
+  });
+
+  // The next `<`, `&` and quotes are looked up once and remembered until passed, and each piece forgets them.
+  const skips = [
+    '<p>one</p><p>two</p><i x="a" y=\'b\'>three</i> four &amp; five <b z="&lt;">&gt;</b>',
+    '<!-- a - b -- c --->x<!-- -- -->y<![CDATA[ a ] b ]] c ]]>z<!x - > y>',
+    '<script>a<b; c<<d; "</scr"; x < y & z</script>after &amp; <style>a>b{}</style>',
+    '<a href="1&amp;2" title="x">a & b &lt; c</a><a title=\'&quot;\' href=\'3\'>d</a>',
+  ];
+
+  it('skips to the same places when pieces end anywhere before or after the characters it looks for', () => {
+    for (const html of skips) {
+      expect(events(ScanTokenizer, html), html).toEqual(events(Tokenizer, html));
+      for (let first = 0; first <= html.length; first++) {
+        for (let second = first; second <= html.length; second += 7) {
+          expect(events(ScanTokenizer, html, [first, second]), `${html} cut at ${first}, ${second}`).toEqual(events(Tokenizer, html, [first, second]));
+        }
+      }
+    }
+  });
+
+  it('reports the same events on real pages written in pieces', () => {
+    const pages = loadCorpus().filter((_, i) => i % 12 === 0);
+    for (const page of pages) {
+      const html = page.bytes.toString('utf8');
+      const cuts = Array.from({ length: Math.floor(html.length / 20_000) }, (_, i) => (i + 1) * 20_000);
+      expect(events(ScanTokenizer, html, cuts), page.name).toEqual(events(Tokenizer, html, cuts));
     }
   });
 });

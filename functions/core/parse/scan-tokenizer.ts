@@ -2,17 +2,50 @@ import { Tokenizer } from 'htmlparser2';
 
 /**
  * htmlparser2's Tokenizer (10.1.0, pinned), stepping over plain text, quoted attribute values, tag and attribute names
- * and the whitespace between attributes in one tight loop each.
+ * and the whitespace between attributes in one step or one tight loop each.
  *
  * The tokenizer looks at every character through its state switch. In text and in a quoted attribute value only a
  * few characters do anything (`<` and `&` in text; the quote and `&` in a value), in a name only those that end it,
  * and between attributes only what is not whitespace; these states are where most of a page's characters are read,
  * so here they skip ahead to the next such character, as the tokenizer already does in comments and script text
- * (its `fastForwardTo`). Everything else, and what happens at those characters, is the tokenizer's own code: the
- * same events at the same indices. The overridden states are private in htmlparser2's types, hence the prototype
- * assignments.
+ * (its `fastForwardTo`). Text and values skip with the string's own search (`indexOf`, several times faster than a
+ * loop over the characters), and so does `fastForwardTo` here. Everything else, and what happens at those
+ * characters, is the tokenizer's own code: the same events at the same indices. The overridden states are private in
+ * htmlparser2's types, hence the prototype assignments.
  */
-export class ScanTokenizer extends Tokenizer {}
+export class ScanTokenizer extends Tokenizer {
+  /**
+   * Where in the buffer the next `<`, `&`, `"` and `'` are, as last found (NextChar), each looked for again only once
+   * the parse has passed it: an `&` may be far ahead, and looking for it from every text and value anew would read
+   * the rest of the buffer each time. The parse never goes back before where a search started (an entity's end steps
+   * back one character, past the `&` a search found), so what was found still holds. A new buffer forgets them.
+   */
+  readonly nextLt = new NextChar('<');
+  readonly nextAmp = new NextChar('&');
+  readonly nextDoubleQuote = new NextChar('"');
+  readonly nextSingleQuote = new NextChar("'");
+
+  override write(chunk: string): void {
+    this.nextLt.at = this.nextAmp.at = this.nextDoubleQuote.at = this.nextSingleQuote.at = -1;
+    super.write(chunk);
+  }
+}
+
+/** The index of the next `char` in a buffer at or after where it was last asked for (the buffer's length when none). */
+class NextChar {
+  /** -1 before the buffer is searched. */
+  at = -1;
+  constructor(private readonly char: string) {}
+
+  /** The next `char` at or after `from`; the one found before when it is not behind `from`. */
+  from(buffer: string, from: number): number {
+    if (this.at < from) {
+      const at = buffer.indexOf(this.char, from);
+      this.at = at < 0 ? buffer.length : at;
+    }
+    return this.at;
+  }
+}
 
 const LT = 0x3c;
 const AMP = 0x26;
@@ -27,6 +60,10 @@ const isWhitespace = (c: number) => c === 0x20 || c === 0x0a || c === 0x09 || c 
 
 /** The Tokenizer's fields and states used here. */
 interface Internals {
+  nextLt: NextChar;
+  nextAmp: NextChar;
+  nextDoubleQuote: NextChar;
+  nextSingleQuote: NextChar;
   buffer: string;
   index: number;
   offset: number;
@@ -37,6 +74,7 @@ interface Internals {
   stateInClosingTagName(c: number): void;
   stateBeforeAttributeName(c: number): void;
   stateInAttributeName(c: number): void;
+  fastForwardTo(c: number): boolean;
 }
 
 /** The ASCII characters that end a run (1), for `skipToStop`; no other character does. */
@@ -51,19 +89,13 @@ const CLOSING_TAG_NAME_ENDS = stops(GT);
 const ATTRIBUTE_NAME_ENDS = stops(EQ, SLASH, GT);
 
 /**
- * Moves `index` to just before the next `a` or `b` in the buffer (or to its last character): the parse loop steps
- * onto it next, or stops at the end of the buffer, where it emits what it has read, as it would have.
+ * Moves `index` to just before the next of two characters in the buffer (or to its last character): the parse loop
+ * steps onto it next, or stops at the end of the buffer, where it emits what it has read, as it would have.
  */
-function skipUntil(tokenizer: Internals, a: number, b: number): void {
+function skipUntil(tokenizer: Internals, a: NextChar, b: NextChar): void {
   const buffer = tokenizer.buffer;
-  const end = buffer.length;
-  let i = tokenizer.index - tokenizer.offset + 1;
-  while (i < end) {
-    const c = buffer.charCodeAt(i);
-    if (c === a || c === b) break;
-    i++;
-  }
-  tokenizer.index = tokenizer.offset + i - 1;
+  const from = tokenizer.index - tokenizer.offset + 1;
+  tokenizer.index = tokenizer.offset + Math.min(a.from(buffer, from), b.from(buffer, from)) - 1;
 }
 
 /** `skipUntil` for the next character in `ends` (whitespace and the table's others). */
@@ -92,15 +124,15 @@ const proto = ScanTokenizer.prototype as unknown as Internals;
 const { stateText, stateInAttributeValueDoubleQuotes, stateInAttributeValueSingleQuotes } = proto;
 proto.stateText = function (this: Internals, c: number) {
   if (c === LT || c === AMP) stateText.call(this, c);
-  else skipUntil(this, LT, AMP);
+  else skipUntil(this, this.nextLt, this.nextAmp);
 };
 proto.stateInAttributeValueDoubleQuotes = function (this: Internals, c: number) {
   if (c === DOUBLE_QUOTE || c === AMP) stateInAttributeValueDoubleQuotes.call(this, c);
-  else skipUntil(this, DOUBLE_QUOTE, AMP);
+  else skipUntil(this, this.nextDoubleQuote, this.nextAmp);
 };
 proto.stateInAttributeValueSingleQuotes = function (this: Internals, c: number) {
   if (c === SINGLE_QUOTE || c === AMP) stateInAttributeValueSingleQuotes.call(this, c);
-  else skipUntil(this, SINGLE_QUOTE, AMP);
+  else skipUntil(this, this.nextSingleQuote, this.nextAmp);
 };
 const { stateInTagName, stateInClosingTagName, stateBeforeAttributeName, stateInAttributeName } = proto;
 proto.stateInTagName = function (this: Internals, c: number) {
@@ -118,4 +150,17 @@ proto.stateInAttributeName = function (this: Internals, c: number) {
 proto.stateBeforeAttributeName = function (this: Internals, c: number) {
   if (isWhitespace(c)) skipWhitespace(this);
   else stateBeforeAttributeName.call(this, c);
+};
+/**
+ * The tokenizer's own skip, in script and style text, comments and declarations: to the next `c` (true), or to the
+ * buffer's last character (false), with the string's search instead of a loop over the characters.
+ */
+proto.fastForwardTo = function (this: Internals, c: number): boolean {
+  const at = this.buffer.indexOf(String.fromCharCode(c), this.index - this.offset + 1);
+  if (at < 0) {
+    this.index = this.offset + this.buffer.length - 1;
+    return false;
+  }
+  this.index = this.offset + at;
+  return true;
 };
