@@ -92,17 +92,17 @@ async function createQueue(sqs: SQSClient, prefix: string, def: QueueDefinition,
 }
 
 /** A queue and its DLQ, by redrive policy. */
-async function createQueuePair(sqs: SQSClient, prefix: string, def: QueuePairDefinition): Promise<{ queueUrl: string; queueArn: string; deadLetterQueueUrl: string }> {
+async function createQueuePair(sqs: SQSClient, prefix: string, def: QueuePairDefinition) {
   const deadLetterQueueUrl = await createQueue(sqs, prefix, def.deadLetterQueue);
-  const queueUrl = await createQueue(sqs, prefix, def.queue, { deadLetterTargetArn: await queueArn(sqs, deadLetterQueueUrl), maxReceiveCount: def.maxReceiveCount });
-  return { queueUrl, queueArn: await queueArn(sqs, queueUrl), deadLetterQueueUrl };
+  const redrive = { deadLetterTargetArn: await queueArn(sqs, deadLetterQueueUrl), maxReceiveCount: def.maxReceiveCount };
+  const queueUrl = await createQueue(sqs, prefix, def.queue, redrive);
+  return { queueUrl, queueArn: await queueArn(sqs, queueUrl), deadLetterQueueUrl, redrive };
 }
 
-/** The page queue, its DLQ, and the turn queue, which dead-letters to the same DLQ. */
+/** The page queue, its DLQ, and the turn queue, which dead-letters to the same DLQ (the pair's redrive policy). */
 async function createPageQueues(sqs: SQSClient, prefix: string, def: PageQueuesDefinition) {
   const pair = await createQueuePair(sqs, prefix, def);
-  const redrive = { deadLetterTargetArn: await queueArn(sqs, pair.deadLetterQueueUrl), maxReceiveCount: def.maxReceiveCount };
-  const turnQueueUrl = await createQueue(sqs, prefix, def.turnQueue, redrive);
+  const turnQueueUrl = await createQueue(sqs, prefix, def.turnQueue, pair.redrive);
   return { ...pair, turnQueueUrl, turnQueueArn: await queueArn(sqs, turnQueueUrl) };
 }
 
