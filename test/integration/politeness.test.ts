@@ -276,29 +276,82 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
     expect((await paceItem(host))['tail']).toBe(later.at(-1)! + I);
   });
 
-  it('commits a start planned on a stale view of the host in one write if its slot is still free, and never one within an interval of a start committed since', async () => {
+  it('commits a start planned on a stale view of an idle host in one write if its slot is still free, and never one within an interval of a start committed since', async () => {
     const host = `stale-${ulid().toLowerCase()}.test:80`;
     // Short enough that every turn here is waited for in the process (a start), however slow the writes.
     const intervalMs = 100;
     const gap = intervalMs + PACE_MARGIN_MS;
     const one = countingPacer();
     const two = countingPacer();
-    const base = Date.now();
-    const first = await one.pacer.claim(host, { now: base, intervalMs });
-    const second = await two.pacer.claim(host, { now: base, intervalMs });
-    if (first.kind !== 'start' || second.kind !== 'start') throw new Error(`expected two starts, got ${first.kind} and ${second.kind}`);
+    const first = await one.pacer.claim(host, { now: Date.now(), intervalMs });
+    if (first.kind !== 'start') throw new Error(`expected a start, got ${first.kind}`);
+    // The host is idle again by the time each of the next claims is planned: `one` saw it idle (its start was at once).
+    await sleep(first.at + gap - Date.now() + 20);
+    const second = await two.pacer.claim(host, { now: Date.now(), intervalMs });
+    if (second.kind !== 'start') throw new Error(`expected a start, got ${second.kind}`);
     expect(second.at - first.at).toBeGreaterThanOrEqual(gap);
+    await sleep(second.at + gap - Date.now() + 20);
     // `one` has not seen `second`; asked for a slot past it, it commits in one write, on the fields, not the version.
     let writes = one.writes();
-    const third = await one.pacer.claim(host, { now: second.at + gap + 20, intervalMs });
+    const third = await one.pacer.claim(host, { now: Date.now(), intervalMs });
     expect(one.writes() - writes).toBe(1);
-    // `two` has not seen `third`: the slot it plans is taken, so its first write fails and the second commits after.
+    if (third.kind !== 'start') throw new Error(`expected a start, got ${third.kind}`);
+    expect(third.at - second.at).toBeGreaterThanOrEqual(gap);
+    // `two` has not seen `third`, and saw the host idle: the slot it plans (at once) is taken, so its first write fails
+    // and the second commits after it.
     writes = two.writes();
-    const fourth = await two.pacer.claim(host, { now: base, intervalMs });
+    const fourth = await two.pacer.claim(host, { now: Date.now(), intervalMs });
     expect(two.writes() - writes).toBe(2);
-    if (third.kind !== 'start' || fourth.kind !== 'start') throw new Error(`expected two starts, got ${third.kind} and ${fourth.kind}`);
+    if (fourth.kind !== 'start') throw new Error(`expected a start, got ${fourth.kind}`);
     expect(fourth.at - third.at).toBeGreaterThanOrEqual(gap);
     expect(await paceItem(host)).toMatchObject({ lastStart: fourth.at, nextStart: fourth.at + gap, version: 4 });
+  });
+
+  it("starts a new URL on a host it saw busy at the host's next start in one write, however many starts other consumers committed since", async () => {
+    const host = `busy-${ulid().toLowerCase()}.test:80`;
+    // Short enough that every turn here is within the wait in the process (a start), however slow the writes.
+    const intervalMs = 200;
+    const gap = intervalMs + PACE_MARGIN_MS;
+    const one = countingPacer();
+    const two = new DynamoHostPacer(table());
+    await two.claim(host, { now: Date.now(), intervalMs });
+    // `one` comes to the host while `two`'s turn is still ahead: it waits for its own, and remembers the host busy.
+    const first = await one.pacer.claim(host, { now: Date.now(), intervalMs });
+    if (first.kind !== 'start') throw new Error(`expected a start, got ${first.kind}`);
+    // Three more starts by `two`, which `one` does not see; by its next claim, the next start it saw is past.
+    const others = [];
+    for (let n = 0; n < 3; n++) others.push(await two.claim(host, { now: Date.now(), intervalMs }));
+    await sleep(first.at + gap - Date.now() + 10);
+    const writes = one.writes();
+    const next = await one.pacer.claim(host, { now: Date.now(), intervalMs });
+    expect(one.writes() - writes).toBe(1);
+    const last = others.at(-1)!;
+    if (last.kind !== 'start' || next.kind !== 'start') throw new Error(`expected starts, got ${last.kind} and ${next.kind}`);
+    expect(next.at).toBe(last.at + gap);
+    expect(await paceItem(host)).toMatchObject({ lastStart: next.at, nextStart: next.at + gap, tail: next.at + gap, version: 6 });
+  });
+
+  it("starts a new URL on a busy host after the host's reservations, not at its next start", async () => {
+    const host = `busy-queued-${ulid().toLowerCase()}.test:80`;
+    const intervalMs = 500;
+    const gap = intervalMs + PACE_MARGIN_MS;
+    const now = Date.now();
+    await table().db.send(
+      new PutCommand({
+        TableName: engines.resources.tableName,
+        Item: { ...hostPaceKey(host), lastStart: now + 300 - gap, nextStart: now + 300, startInterval: gap, tail: now + 300, tailInterval: gap, penaltyMs: 0, version: 3 },
+      }),
+    );
+    // This consumer starts at the host's next start, and remembers the host busy.
+    const pacer = new DynamoHostPacer(table());
+    expect(await pacer.claim(host, { now: Date.now(), intervalMs })).toMatchObject({ kind: 'start', at: now + 300 });
+    // Another consumer queues a URL for the slot after it.
+    const reserved = now + 300 + gap;
+    await table().db.send(
+      new UpdateCommand({ TableName: engines.resources.tableName, Key: hostPaceKey(host), UpdateExpression: 'SET tail = :tail', ExpressionAttributeValues: { ':tail': reserved + gap } }),
+    );
+    // The next URL here starts after that slot, not in it.
+    expect(await pacer.claim(host, { now: Date.now(), intervalMs })).toMatchObject({ kind: 'start', at: reserved + gap });
   });
 
   it('conditions a turn that moves the tail on the tail it saw, so it never undoes a reservation queued since', async () => {

@@ -7,6 +7,8 @@
 // An addition to the tail leaves the version alone, so the many URLs that queue on a busy host do not make the starts
 // conflict: a start is planned from the starts' fields alone unless it moves the tail, and only a turn that moves the
 // tail (a reservation, a start past it) is also conditioned on the tail it saw, so none overwrites a slot added since.
+// Likewise a new URL's start on a host that was busy: it takes the host's next start as the item has it when the write
+// lands (startAtNext), which no start committed since by another consumer can make conflict.
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,6 +51,8 @@ export class DynamoHostPacer implements HostPacer {
    * as of when the write will have come back, with room for a slower one, so its start is not late by it.
    */
   private roundTripMs = 30;
+  /** Per host, whether its turn was still ahead when this process last claimed one: then it likely is again (startAtNext). */
+  private readonly busy = new Map<string, boolean>();
   /** Per host, the latest cancel (settled, epoch ms) after which its reservations are known released. */
   private readonly released = new Map<string, number>();
 
@@ -71,16 +75,25 @@ export class DynamoHostPacer implements HostPacer {
       // A first try on this process's memory of the host commits on the starts' fields, not the version: another
       // process's start since then (the memory is usually stale by one) conflicts only if it took the slot planned.
       const onFields = plan.kind === 'start' && conflicts === 0 && state !== undefined && state.version > 0;
+      // A new URL on a host whose turn was still ahead when this process last claimed one (or still is, as far as it
+      // knows): the host is likely busy, and other processes' starts since then (the memory is usually stale by a few)
+      // have moved its next start on, where a start planned on the memory would conflict.
+      const atNext = onFields && !holdsSlot(request.reservation, now) && (state!.nextStart >= now || this.busy.get(host) === true);
       const result = append
         ? await this.appendToTail(host, state!, interval, now)
-        : onFields
-          ? await this.commitStart(host, state!, plan.next, holdsSlot(request.reservation, now))
-          : await this.commit(host, state, plan.next);
+        : atNext
+          ? await this.startAtNext(host, state!, interval, now)
+          : onFields
+            ? await this.commitStart(host, state!, plan.next, holdsSlot(request.reservation, now))
+            : await this.commit(host, state, plan.next);
       if (append && !result.committed) appendFailed = true;
       this.roundTripMs = this.roundTripMs * 0.8 + (Date.now() - sent) * 0.2;
       this.remember(host, result.state);
       if (result.committed) {
-        if (plan.kind === 'start') return { kind: 'start', at: plan.at, version: result.state.version };
+        // startAtNext's start is the item's, as it was when the write landed.
+        const at = atNext ? result.state.lastStart : plan.at;
+        memo(this.busy, host, plan.kind !== 'start' || at > now);
+        if (plan.kind === 'start') return { kind: 'start', at, version: result.state.version };
         return { kind: 'later', at: result.state.tail - result.state.tailInterval, held: true };
       }
       state = result.state;
@@ -218,6 +231,35 @@ export class DynamoHostPacer implements HostPacer {
         ':interval': interval,
         ':penalty': seen.penaltyMs,
         ...(movesTail ? { ':tail': next.tail, ':tailInterval': next.tailInterval } : {}),
+        ':one': 1,
+        ':expires': expiresAt(),
+      },
+    });
+  }
+
+  /**
+   * A new URL's start on a busy host in one write, whatever this process last saw of it: the host's next start as the
+   * item has it, if that is not past (planned as of when the write is back) and within WAIT_IN_PROCESS_MS. The
+   * condition makes it the slot planTurn would give on the item as it is: after the last start by the larger of its
+   * interval and ours (startInterval ≥ ours, and nextStart is always lastStart + startInterval), no reservation ahead of
+   * it (the tail reached by then, with no longer interval than ours), no larger penalty than planned. The start moves
+   * the tail to its end, as planTurn's does (the tail being at or before the slot). Every value is the item's before
+   * the write: DynamoDB evaluates an update expression on the item as it was.
+   */
+  private startAtNext(host: string, seen: PaceState, interval: number, now: number) {
+    return this.write(host, {
+      UpdateExpression:
+        'SET lastStart = nextStart, nextStart = nextStart + :interval, startInterval = :interval, ' +
+        'tail = nextStart + :interval, tailInterval = :interval, version = version + :one, expiresAt = :expires',
+      ConditionExpression:
+        'nextStart BETWEEN :now AND :latest AND startInterval >= :interval ' +
+        'AND (attribute_not_exists(tail) OR (tail <= nextStart AND tailInterval >= :interval)) ' +
+        'AND (attribute_not_exists(penaltyMs) OR penaltyMs <= :penalty)',
+      ExpressionAttributeValues: {
+        ':interval': interval,
+        ':now': now,
+        ':latest': now + WAIT_IN_PROCESS_MS,
+        ':penalty': seen.penaltyMs,
         ':one': 1,
         ':expires': expiresAt(),
       },
