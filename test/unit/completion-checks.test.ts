@@ -17,10 +17,24 @@ function controlledStore() {
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('CompletionChecks', () => {
+  it('shares one check among the calls made before it begins (the pages of one transaction), begun after them', async () => {
+    const { store, checks, state } = controlledStore();
+    const completion = new CompletionChecks(store);
+    const first = completion.completeIfDone('A', 't1');
+    // The other pages of the transaction that recorded the last three URLs call in the same turn of the event loop.
+    state.pending = 0;
+    const joined = [completion.completeIfDone('A', 't2'), completion.completeIfDone('A', 't3')];
+    await tick();
+    expect(checks.map((c) => c.sawPending)).toEqual([0]);
+    checks[0]!.end(true);
+    expect(await Promise.all([first, ...joined])).toEqual([true, true, true]);
+  });
+
   it('runs one more check for every call made while one runs, begun after it ends, so each caller’s write is seen', async () => {
     const { store, checks, state } = controlledStore();
     const completion = new CompletionChecks(store);
     const first = completion.completeIfDone('A', 't1');
+    await tick();
     // Three pages record (pending 3 → 0) while the first check, which read pending 3, is still out.
     state.pending = 0;
     const joined = [completion.completeIfDone('A', 't2'), completion.completeIfDone('A', 't3'), completion.completeIfDone('A', 't4')];
@@ -28,6 +42,7 @@ describe('CompletionChecks', () => {
     expect(checks.map((c) => c.sawPending)).toEqual([3]);
     checks[0]!.end(false);
     expect(await first).toBe(false);
+    await tick();
     await tick();
     // One check for the three waiting calls, begun after the first ended: it sees their writes.
     expect(checks.map((c) => c.sawPending)).toEqual([3, 0]);
@@ -57,10 +72,11 @@ describe('CompletionChecks', () => {
     const { store, checks } = controlledStore();
     const completion = new CompletionChecks(store);
     const first = completion.completeIfDone('A', 't');
-    const waiting = completion.completeIfDone('A', 't');
     await tick();
+    const waiting = completion.completeIfDone('A', 't');
     checks[0]!.end(new Error('throttled'));
     await expect(first).rejects.toThrow('throttled');
+    await tick();
     await tick();
     expect(checks).toHaveLength(2);
     checks[1]!.end(true);
