@@ -235,6 +235,11 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
   const table = () => ({ db: createDocumentClient(engines.dynamodb), name: engines.resources.tableName });
   const paceItem = async (host: string) =>
     (await table().db.send(new GetCommand({ TableName: engines.resources.tableName, Key: hostPaceKey(host) }))).Item!;
+  /** Another consumer's write of one field of the host's item. */
+  const setField = (host: string, field: string, value: number) =>
+    table().db.send(
+      new UpdateCommand({ TableName: engines.resources.tableName, Key: hostPaceKey(host), UpdateExpression: `SET ${field} = :value`, ExpressionAttributeValues: { ':value': value } }),
+    );
   const slotOf = (turn: Turn) => {
     expect(turn.kind).toBe('later');
     return turn.at;
@@ -278,8 +283,9 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
 
   it('commits a start planned on a stale view of an idle host in one write if its slot is still free, and never one within an interval of a start committed since', async () => {
     const host = `stale-${ulid().toLowerCase()}.test:80`;
-    // Short enough that every turn here is waited for in the process (a start), however slow the writes.
-    const intervalMs = 100;
+    // Long enough that the last claim is planned well within an interval of the start before it, however slow the
+    // writes; short enough that every turn here is waited for in the process (a start).
+    const intervalMs = 1_000;
     const gap = intervalMs + PACE_MARGIN_MS;
     const one = countingPacer();
     const two = countingPacer();
@@ -307,18 +313,31 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
     expect(await paceItem(host)).toMatchObject({ lastStart: fourth.at, nextStart: fourth.at + gap, version: 4 });
   });
 
-  it("starts a new URL on a host it saw busy at the host's next start in one write, however many starts other consumers committed since", async () => {
-    const host = `busy-${ulid().toLowerCase()}.test:80`;
-    // Short enough that every turn here is within the wait in the process (a start), however slow the writes.
-    const intervalMs = 200;
+  /**
+   * A host with its next start `aheadMs` from now (nothing reserved, no penalty), and a consumer that has just taken
+   * that start (so it remembers the host busy): what it committed, and the consumer.
+   */
+  async function busyHost(name: string, intervalMs: number, aheadMs = 1_000) {
+    const host = `${name}-${ulid().toLowerCase()}.test:80`;
     const gap = intervalMs + PACE_MARGIN_MS;
-    const one = countingPacer();
+    const next = Date.now() + aheadMs;
+    await table().db.send(
+      new PutCommand({
+        TableName: engines.resources.tableName,
+        Item: { ...hostPaceKey(host), lastStart: next - gap, nextStart: next, startInterval: gap, tail: next, tailInterval: gap, penaltyMs: 0, version: 1 },
+      }),
+    );
+    const consumer = countingPacer();
+    const first = await consumer.pacer.claim(host, { now: Date.now(), intervalMs });
+    if (first.kind !== 'start' || first.at !== next) throw new Error(`expected the start at ${next}, got ${JSON.stringify(first)}`);
+    return { host, gap, first, consumer };
+  }
+
+  it("starts a new URL on a host it saw busy at the host's next start in one write, however many starts other consumers committed since", async () => {
+    const intervalMs = 100;
+    const { host, gap, first, consumer: one } = await busyHost('busy', intervalMs);
+    // Three more starts by another consumer, which `one` does not see; by its next claim, the next start it saw is past.
     const two = new DynamoHostPacer(table());
-    await two.claim(host, { now: Date.now(), intervalMs });
-    // `one` comes to the host while `two`'s turn is still ahead: it waits for its own, and remembers the host busy.
-    const first = await one.pacer.claim(host, { now: Date.now(), intervalMs });
-    if (first.kind !== 'start') throw new Error(`expected a start, got ${first.kind}`);
-    // Three more starts by `two`, which `one` does not see; by its next claim, the next start it saw is past.
     const others = [];
     for (let n = 0; n < 3; n++) others.push(await two.claim(host, { now: Date.now(), intervalMs }));
     await sleep(first.at + gap - Date.now() + 10);
@@ -331,27 +350,36 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
     expect(await paceItem(host)).toMatchObject({ lastStart: next.at, nextStart: next.at + gap, tail: next.at + gap, version: 6 });
   });
 
+  it('takes a host seen busy long ago for quiet: a start planned on its memory, one write', async () => {
+    const { host, first, consumer } = await busyHost('busy-long-ago', 100);
+    // A minute on (the claim's clock says so; DynamoDB compares only the numbers), the host's next start is long past.
+    const writes = consumer.writes();
+    const turn = await consumer.pacer.claim(host, { now: first.at + 60_000, intervalMs: 100 });
+    expect(turn).toMatchObject({ kind: 'start' });
+    expect(consumer.writes() - writes).toBe(1);
+  });
+
   it("starts a new URL on a busy host after the host's reservations, not at its next start", async () => {
-    const host = `busy-queued-${ulid().toLowerCase()}.test:80`;
-    const intervalMs = 500;
-    const gap = intervalMs + PACE_MARGIN_MS;
-    const now = Date.now();
-    await table().db.send(
-      new PutCommand({
-        TableName: engines.resources.tableName,
-        Item: { ...hostPaceKey(host), lastStart: now + 300 - gap, nextStart: now + 300, startInterval: gap, tail: now + 300, tailInterval: gap, penaltyMs: 0, version: 3 },
-      }),
-    );
-    // This consumer starts at the host's next start, and remembers the host busy.
-    const pacer = new DynamoHostPacer(table());
-    expect(await pacer.claim(host, { now: Date.now(), intervalMs })).toMatchObject({ kind: 'start', at: now + 300 });
-    // Another consumer queues a URL for the slot after it.
-    const reserved = now + 300 + gap;
-    await table().db.send(
-      new UpdateCommand({ TableName: engines.resources.tableName, Key: hostPaceKey(host), UpdateExpression: 'SET tail = :tail', ExpressionAttributeValues: { ':tail': reserved + gap } }),
-    );
-    // The next URL here starts after that slot, not in it.
-    expect(await pacer.claim(host, { now: Date.now(), intervalMs })).toMatchObject({ kind: 'start', at: reserved + gap });
+    const { host, gap, first, consumer } = await busyHost('busy-queued', 300, 300);
+    // Another consumer queues a URL for the next start.
+    await setField(host, 'tail', first.at + 2 * gap);
+    expect(await consumer.pacer.claim(host, { now: Date.now(), intervalMs: 300 })).toMatchObject({ kind: 'start', at: first.at + 2 * gap });
+  });
+
+  it('starts a new URL that asks a longer interval than the last start its interval after it, not at the next start', async () => {
+    const { host, first, consumer } = await busyHost('busy-longer', 300, 300);
+    // The last URL queued there asked a longer interval still (its slot is past): only the last start's is shorter.
+    await setField(host, 'tailInterval', 2_000);
+    const turn = await consumer.pacer.claim(host, { now: Date.now(), intervalMs: 600 });
+    expect(turn.at).toBe(first.at + 600 + PACE_MARGIN_MS);
+  });
+
+  it("keeps a host's penalty raised since this consumer saw it: no start at the next start", async () => {
+    const { host, first, consumer } = await busyHost('busy-slowed', 300, 300);
+    // Another consumer's request was answered 429: the host's penalty is raised (its next start stays where it was).
+    await setField(host, 'penaltyMs', 1_000);
+    const turn = await consumer.pacer.claim(host, { now: Date.now(), intervalMs: 300 });
+    expect(turn.at).toBe(first.at + 1_000 + PACE_MARGIN_MS);
   });
 
   it('conditions a turn that moves the tail on the tail it saw, so it never undoes a reservation queued since', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CompletionChecks } from '../../functions/core/crawl/completion-checks.js';
 
 /** A store whose checks end when the test says, each reading `pending` as it is when the check begins. */
@@ -42,8 +42,7 @@ describe('CompletionChecks', () => {
     expect(checks.map((c) => c.sawPending)).toEqual([3]);
     checks[0]!.end(false);
     expect(await first).toBe(false);
-    await tick();
-    await tick();
+    await vi.waitFor(() => expect(checks).toHaveLength(2));
     // One check for the three waiting calls, begun after the first ended: it sees their writes.
     expect(checks.map((c) => c.sawPending)).toEqual([3, 0]);
     checks[1]!.end(true);
@@ -76,8 +75,7 @@ describe('CompletionChecks', () => {
     const waiting = completion.completeIfDone('A', 't');
     checks[0]!.end(new Error('throttled'));
     await expect(first).rejects.toThrow('throttled');
-    await tick();
-    await tick();
+    await vi.waitFor(() => expect(checks).toHaveLength(2));
     expect(checks).toHaveLength(2);
     checks[1]!.end(true);
     expect(await waiting).toBe(true);

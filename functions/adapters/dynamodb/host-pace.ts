@@ -38,6 +38,11 @@ const HOST_TTL_SECONDS = 24 * 3600;
  * attempt): only a pathological host gets there.
  */
 export const MAX_CONFLICTS = 25;
+/**
+ * How long after the next start it saw a host busy this process still takes it for busy (startAtNext): longer, and the
+ * host has likely gone quiet, its start planned on the memory (commitStart).
+ */
+const BUSY_MEMORY_MS = 5_000;
 /** Hosts whose state this process remembers. */
 const MEMO_HOSTS = 10_000;
 
@@ -78,7 +83,11 @@ export class DynamoHostPacer implements HostPacer {
       // A new URL on a host whose turn was still ahead when this process last claimed one (or still is, as far as it
       // knows): the host is likely busy, and other processes' starts since then (the memory is usually stale by a few)
       // have moved its next start on, where a start planned on the memory would conflict.
-      const atNext = onFields && !holdsSlot(request.reservation, now) && (state!.nextStart >= now || this.busy.get(host) === true);
+      const atNext =
+        onFields &&
+        !holdsSlot(request.reservation, now) &&
+        state!.tail <= state!.nextStart &&
+        (state!.nextStart >= now || (this.busy.get(host) === true && state!.nextStart + BUSY_MEMORY_MS >= now));
       const result = append
         ? await this.appendToTail(host, state!, interval, now)
         : atNext
@@ -242,9 +251,10 @@ export class DynamoHostPacer implements HostPacer {
    * item has it, if that is not past (planned as of when the write is back) and within WAIT_IN_PROCESS_MS. The
    * condition makes it the slot planTurn would give on the item as it is: after the last start by the larger of its
    * interval and ours (startInterval ≥ ours, and nextStart is always lastStart + startInterval), no reservation ahead of
-   * it (the tail reached by then, with no longer interval than ours), no larger penalty than planned. The start moves
-   * the tail to its end, as planTurn's does (the tail being at or before the slot). Every value is the item's before
-   * the write: DynamoDB evaluates an update expression on the item as it was.
+   * it (the tail reached by then, with no longer interval than ours), no larger penalty than the one our interval was
+   * planned with (a smaller one leaves our interval longer than planTurn's, never shorter). The start moves the tail to
+   * its end, as planTurn's does (the tail being at or before the slot). Every value is the item's before the write:
+   * DynamoDB evaluates an update expression on the item as it was.
    */
   private startAtNext(host: string, seen: PaceState, interval: number, now: number) {
     return this.write(host, {
