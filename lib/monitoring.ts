@@ -23,13 +23,16 @@ import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/telemetry-names.js';
 import { checkProps, integerIn } from './check-props.js';
 
+/** URLs back for their turn and not yet taken, all through two 5-minute periods, that mean the consumer is behind. */
+const TURN_BACKLOG_ALARM = 100;
+
 export interface MonitoringProps {
   readonly functions: { submit: IFunction; read: IFunction; consume: IFunction; reconcile: IFunction };
   /** The page queue and its dead-letter queue. */
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
   /** The turn queue: URLs sent away until their host's turn (its delayed messages are the URLs waiting). */
-  readonly turnQueue?: IQueue;
+  readonly turnQueue: IQueue;
   /** The webhook delivery queue's dead-letter queue: deliveries that failed through their whole retry schedule. */
   readonly webhookDeadLetterQueue: IQueue;
   /** The publish function's on-failure queue: stream records whose events failed through every retry. */
@@ -54,6 +57,7 @@ export class CrawlerMonitoring extends Construct {
     | 'consumerErrors'
     | 'consumerThrottles'
     | 'oldestMessage'
+    | 'turnBacklog'
     | 'apiServerErrors'
     | 'unprocessedUrls'
     | 'reconcilerErrors'
@@ -64,7 +68,7 @@ export class CrawlerMonitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const { functions, queue, deadLetterQueue, webhookDeadLetterQueue, publishFailureQueue, api, alarmEmail, oldestMessageAgeAlarmSeconds } = props;
+    const { functions, queue, deadLetterQueue, turnQueue, webhookDeadLetterQueue, publishFailureQueue, api, alarmEmail, oldestMessageAgeAlarmSeconds } = props;
     checkProps(`CrawlerMonitoring ${id}`, [
       integerIn('oldestMessageAgeAlarmSeconds', oldestMessageAgeAlarmSeconds, 60, 1_209_600),
       alarmEmail === undefined || Token.isUnresolved(alarmEmail) || /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)
@@ -157,6 +161,15 @@ export class CrawlerMonitoring extends Construct {
         `A page has waited in the queue for ${oldestMessageAgeAlarmSeconds} s or more: the consumer is not keeping up.`,
         2,
       ),
+      // Delayed messages are the URLs waiting, as they should; visible ones are back for a turn that has come. A few are
+      // there between the pollers' receives; a floor that stays up means turns pass unused.
+      turnBacklog: alarm(
+        'TurnQueueBacklog',
+        turnQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Minimum' }),
+        TURN_BACKLOG_ALARM,
+        `At least ${TURN_BACKLOG_ALARM} URLs back for their host's turn waited in the turn queue all through 10 minutes: the consumer does not take them as they come back, so their hosts' slots pass unused. See the consumer's throttles and concurrency.`,
+        2,
+      ),
       apiServerErrors: alarm('ApiServerErrors', api.metricServerError({ period, statistic: 'Sum' }), 1, 'The API answered 5xx.'),
       unprocessedUrls: alarm(
         'UnprocessedUrls',
@@ -217,12 +230,8 @@ export class CrawlerMonitoring extends Construct {
         left: [
           queue.metricApproximateNumberOfMessagesVisible({ period, label: 'waiting' }),
           queue.metricApproximateNumberOfMessagesNotVisible({ period, label: 'in flight' }),
-          ...(props.turnQueue
-            ? [
-                props.turnQueue.metricApproximateNumberOfMessagesDelayed({ period, label: "waiting for their host's turn" }),
-                props.turnQueue.metricApproximateNumberOfMessagesVisible({ period, label: 'back for their turn' }),
-              ]
-            : []),
+          turnQueue.metricApproximateNumberOfMessagesDelayed({ period, label: "waiting for their host's turn" }),
+          turnQueue.metricApproximateNumberOfMessagesVisible({ period, label: 'back for their turn' }),
         ],
         right: [queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum', label: 'oldest (s)' })],
         width: 8,

@@ -127,6 +127,7 @@ describe('CrawlerMonitoring', () => {
           functions: { submit: fn, read: fn, consume: fn, reconcile: fn },
           queue,
           deadLetterQueue: queue,
+          turnQueue: queue,
           webhookDeadLetterQueue: queue,
           publishFailureQueue: queue,
           api,

@@ -18,7 +18,7 @@ describe('alarms', () => {
   const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0]!;
 
   it('every alarm notifies the alarm topic', () => {
-    expect(alarms().length).toBe(9);
+    expect(alarms().length).toBe(10);
     for (const a of alarms()) expect(a['AlarmActions']).toEqual([ref(topic)]);
   });
 
@@ -40,6 +40,12 @@ describe('alarms', () => {
     expect(JSON.stringify(a['Dimensions'])).toMatch(/PagesQueue/);
     const custom = synthStack({ ...(shippedConfig() as object), observability: { oldestMessageAgeAlarmSeconds: 120 } }).template;
     custom.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 120 });
+  });
+
+  it("fires when URLs back for their host's turn keep waiting in the turn queue for 10 minutes, not on the delayed ones", () => {
+    const a = alarmNamed('TurnQueueBacklog');
+    expect(a).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Statistic: 'Minimum', Threshold: 100, EvaluationPeriods: 2 });
+    expect(JSON.stringify(a['Dimensions'])).toMatch(/TurnQueue/);
   });
 
   it('fires when the reconciler ends URLs as UNPROCESSED, and when it keeps failing', () => {
