@@ -36,8 +36,8 @@ export interface TextSetting extends Declared {
 
 /**
  * The resources a function can be bound to; the binding sets the variable and grants the access. `queue` is the page
- * queue, `turnQueue` the queue of URLs waiting for their host's turn, `webhookQueue` the webhook delivery queue, `eventBus` the EventBridge bus events are put on, `secret` the
- * webhook signing secret (Secrets Manager).
+ * queue, `turnQueue` the queue of URLs waiting for their host's turn, `webhookQueue` the webhook delivery queue,
+ * `eventBus` the EventBridge bus events are put on, `secret` the webhook signing secret (Secrets Manager).
  */
 export const RESOURCE_KINDS = ['table', 'queue', 'turnQueue', 'webhookQueue', 'eventBus', 'secret'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];

@@ -23,12 +23,11 @@ export class CompletionChecks {
   };
 
   private start(crawlId: string, completedAt: string): Promise<boolean> {
-    const entry: Check = { begun: false, current: Promise.resolve(false) };
-    entry.current = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+    const current = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
       entry.begun = true;
       return this.store.completeIfDone(crawlId, completedAt);
     });
-    const current = entry.current;
+    const entry: Check = { begun: false, current };
     this.running.set(crawlId, entry);
     // Forgotten once it ends, unless calls are waiting for the next check (which then takes its place).
     const forget = () => {
