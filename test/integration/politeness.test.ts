@@ -281,6 +281,18 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
     expect((await paceItem(host))['tail']).toBe(later.at(-1)! + I);
   });
 
+  it("makes one process's claims on one host one after another: a batch of a site's links takes one write each, in turns an interval apart", async () => {
+    const host = `line-${ulid().toLowerCase()}.test:80`;
+    const one = countingPacer();
+    const turns = await Promise.all(Array.from({ length: 12 }, () => one.pacer.claim(host, { now: Date.now(), intervalMs: INTERVAL_MS })));
+    // Made at once, each would be planned on the same state: all but one conflict, round after round.
+    expect(one.writes()).toBe(12);
+    const slots = turns.map((turn) => turn.at).sort((a, b) => a - b);
+    expect(turns.filter((turn) => turn.kind === 'start')).toHaveLength(1);
+    for (let i = 1; i < slots.length; i++) expect(slots[i]! - slots[i - 1]!).toBeGreaterThanOrEqual(I);
+    expect((await paceItem(host))['tail']).toBe(slots.at(-1)! + I);
+  });
+
   it('commits a start planned on a stale view of an idle host in one write if its slot is still free, and never one within an interval of a start committed since', async () => {
     const host = `stale-${ulid().toLowerCase()}.test:80`;
     // Long enough that the last claim is planned well within an interval of the start before it, however slow the

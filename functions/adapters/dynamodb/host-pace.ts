@@ -63,8 +63,28 @@ export class DynamoHostPacer implements HostPacer {
 
   constructor(private readonly t: TableRef) {}
 
-  async claim(host: string, request: TurnRequest): Promise<Turn> {
+  /** Per host, the end of this process's line of claims (claim). */
+  private readonly claims = new Map<string, Promise<unknown>>();
+
+  /**
+   * Claims on one host from this process are made one after another, each planned on what the claim before it
+   * committed. Made at once, they would all be planned on the same state and all but one would conflict, round after
+   * round: a batch of a site's discovered links is many URLs of one host.
+   */
+  claim(host: string, request: TurnRequest): Promise<Turn> {
     const started = Date.now();
+    const before = this.claims.get(host);
+    const turn = before ? before.then(() => this.claimInLine(host, request, started)) : this.claimInLine(host, request, started);
+    const settled = turn.catch(() => undefined);
+    this.claims.set(host, settled);
+    void settled.then(() => {
+      if (this.claims.get(host) === settled) this.claims.delete(host);
+    });
+    return turn;
+  }
+
+  /** One claim, `started` when it was asked for: its turn is planned as of then plus the time it waited in line. */
+  private async claimInLine(host: string, request: TurnRequest, started: number): Promise<Turn> {
     let state = this.seen.get(host);
     let appendFailed = false;
     for (let conflicts = 0; conflicts < MAX_CONFLICTS; conflicts++) {
