@@ -14,6 +14,15 @@ import { printTable } from './table.js';
 const HOSTS = Number(process.env['BENCH_HOSTS'] ?? 50);
 const INTERVAL_MS = 500;
 const PAGES_PER_HOST = Number(process.env['BENCH_PAGES_PER_HOST'] ?? 100);
+/**
+ * The crawl as most are started: each host's home page only (maxDepth 1), which links this many of its pages. Its
+ * pages come many of one host at a time (each home page's links), so most wait for their host's turn in the turn
+ * queue. Fewer pages than the listed crawl: at its pace here, 100 a host would take minutes.
+ */
+const LINKS_PER_HOST = Number(process.env['BENCH_LINKS_PER_HOST'] ?? 20);
+
+/** The crawl's URLs: all listed in the POST, host by host in turn, or each host's home page, which links its pages. */
+type Shape = 'listed' | 'found';
 
 interface Run {
   label: string;
@@ -51,19 +60,24 @@ interface Run {
 export async function benchPoliteness(): Promise<void> {
   process.env['ALLOW_PRIVATE_NETWORK'] = 'true';
   const limit = HOSTS / (INTERVAL_MS / 1000);
-  const paced = await run('paced', { hostDelayMs: INTERVAL_MS, robotsTxt: 'obey' });
-  const unpaced = await run('pacing off', { hostDelayMs: 0, robotsTxt: 'ignore' });
+  const paced = await run('paced: URLs listed', 'listed', { hostDelayMs: INTERVAL_MS, robotsTxt: 'obey' });
+  const found = await run('paced: links found', 'found', { hostDelayMs: INTERVAL_MS, robotsTxt: 'obey' });
+  const unpaced = await run('pacing off: URLs listed', 'listed', { hostDelayMs: 0, robotsTxt: 'ignore' });
   console.log(
     `\nPoliteness: ${HOSTS * PAGES_PER_HOST} pages on ${HOSTS} loopback hosts (${PAGES_PER_HOST} each), through the local stack` +
-      ` (API → SQS → consumer containers → DynamoDB Local, warmed up first); the politeness limit at` +
+      ` (API → SQS → consumer containers → DynamoDB Local, warmed up first), listed in the POST; then ${HOSTS} home pages` +
+      ` (maxDepth 1) linking ${LINKS_PER_HOST} pages each, ${HOSTS * (LINKS_PER_HOST + 1)} pages found as a crawl finds them; the politeness limit at` +
       ` ${INTERVAL_MS} ms per host is ${limit} pages/s`,
   );
   // Each host's requests are at least the interval and the pacing margin apart, and its robots.txt takes one turn.
-  const ceiling = (HOSTS * PAGES_PER_HOST) / ((PAGES_PER_HOST + 1) * ((INTERVAL_MS + PACE_MARGIN_MS) / 1000)) / limit;
-  console.log(`  The most any crawl here can do, pacing exactly at ${INTERVAL_MS} + ${PACE_MARGIN_MS} ms (the margin) from its first request: ${(ceiling * 100).toFixed(0)}% of the limit`);
+  const ceiling = (pagesPerHost: number) => (HOSTS * pagesPerHost) / ((pagesPerHost + 1) * ((INTERVAL_MS + PACE_MARGIN_MS) / 1000)) / limit;
+  console.log(
+    `  The most a crawl here can do, pacing exactly at ${INTERVAL_MS} + ${PACE_MARGIN_MS} ms (the margin) from its first request:` +
+      ` ${(ceiling(PAGES_PER_HOST) * 100).toFixed(0)}% of the limit listed, ${(ceiling(LINKS_PER_HOST + 1) * 100).toFixed(0)}% found`,
+  );
   printTable(
     ['crawl', 'completed in', 'pages/s', 'of the politeness limit', 'POST answered, first request', 'at the sites: first request to last', 'steady: middle 80% of requests', 'smallest gap at a host', 'robots.txt fetches', 'outcome', 'load average before'],
-    [paced, unpaced].map((r) => [
+    [paced, found, unpaced].map((r) => [
       r.label,
       `${r.seconds.toFixed(1)} s`,
       r.pagesPerSecond.toFixed(1),
@@ -79,7 +93,8 @@ export async function benchPoliteness(): Promise<void> {
   );
   console.log(
     `  Paced, each host's requests start at least ${INTERVAL_MS} ms apart plus the pacing margin; the first request of each` +
-      ` host is its robots.txt. The crawl with pacing off shows what this machine's local stack can do at all: where that is` +
+      ` host is its robots.txt. Links found come many of one host at a time, and most wait for their turn in the turn queue,` +
+      ` which the consumer reads in batches of 10. The crawl with pacing off shows what this machine's local stack can do at all: where that is` +
       ` below the limit, the machine is the bound. What pacing costs per page in DynamoDB and SQS requests is in` +
       ` \`npm run bench -- cost\`.`,
   );
@@ -87,7 +102,7 @@ export async function benchPoliteness(): Promise<void> {
 
 /** The sites' process: their URLs, and what each saw (path, arrival time) once asked. */
 async function startSites(): Promise<{ urls: string[]; report: () => Promise<[string, number][][]>; stop: () => void }> {
-  const child = fork(fileURLToPath(new URL('./polite-sites-child.mjs', import.meta.url)), [JSON.stringify({ count: HOSTS, robots: ROBOTS })], {
+  const child = fork(fileURLToPath(new URL('./polite-sites-child.mjs', import.meta.url)), [JSON.stringify({ count: HOSTS, robots: ROBOTS, links: LINKS_PER_HOST })], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   // Ahead of the stack's work where the system allows it, so a site waiting for a core does not stamp a request late.
@@ -110,7 +125,7 @@ async function startSites(): Promise<{ urls: string[]; report: () => Promise<[st
 
 const ROBOTS = 'User-agent: *\nDisallow: /private/\n';
 
-async function run(label: string, politeness: { hostDelayMs: number; robotsTxt: 'obey' | 'ignore' }): Promise<Run> {
+async function run(label: string, shape: Shape, politeness: { hostDelayMs: number; robotsTxt: 'obey' | 'ignore' }): Promise<Run> {
   const sites = await startSites();
   // The containers npm start runs (two per core; BENCH_CONTAINERS to try others: more contend for DynamoDB Local and
   // the cores here, where on AWS each has its own).
@@ -122,11 +137,15 @@ async function run(label: string, politeness: { hostDelayMs: number; robotsTxt: 
     // laptop's two cores would otherwise be what the first seconds measure. Its requests are left out below.
     const warmUp = Array.from({ length: stack.consumerContainers * config.consumer.batchSize }, (_, i) => `${sites.urls[i % HOSTS]}/warm/${i}`);
     await crawlToEnd(stack.apiUrl, { urls: warmUp, hostDelayMs: 0, robotsTxt: 'ignore' });
-    // Host by host in turn, as a crawl seeded from many sites would be.
-    const urls = Array.from({ length: PAGES_PER_HOST }, (_, p) => sites.urls.map((site) => `${site}/page/${p}`)).flat();
+    // Host by host in turn, as a crawl seeded from many sites would be; or their home pages, and the pages they link.
+    const request =
+      shape === 'listed'
+        ? { urls: Array.from({ length: PAGES_PER_HOST }, (_, p) => sites.urls.map((site) => `${site}/page/${p}`)).flat() }
+        : { urls: sites.urls.map((site) => `${site}/`), maxDepth: 1 };
+    const pages = shape === 'listed' ? HOSTS * PAGES_PER_HOST : HOSTS * (LINKS_PER_HOST + 1);
     const load = loadavg()[0]!.toFixed(1);
     const t0 = Date.now();
-    const crawl = await crawlToEnd(stack.apiUrl, { urls, ...politeness });
+    const crawl = await crawlToEnd(stack.apiUrl, { ...request, ...politeness });
     const seconds = (Date.parse(crawl.completedAt) - t0) / 1000;
     const records = (await sites.report()).map((site) => site.filter(([path]) => !path.startsWith('/warm/')));
     // BENCH_TIMELINE=1: when each of the first hosts saw each request, from the POST.
@@ -137,15 +156,15 @@ async function run(label: string, politeness: { hostDelayMs: number; robotsTxt: 
     return {
       label,
       seconds,
-      pages: urls.length,
-      pagesPerSecond: urls.length / seconds,
-      atSitesPerSecond: urls.length / ((starts.at(-1)! - starts[0]!) / 1000),
+      pages,
+      pagesPerSecond: pages / seconds,
+      atSitesPerSecond: pages / ((starts.at(-1)! - starts[0]!) / 1000),
       postAnsweredS: (crawl.postedAt - t0) / 1000,
       firstRequestS: (starts[0]! - t0) / 1000,
       steadyPerSecond: (p90 - p10) / ((starts[p90]! - starts[p10]!) / 1000),
       minGapMs: Math.min(...gaps),
       robotsFetches: records.reduce((n, site) => n + site.filter(([path]) => path === '/robots.txt').length, 0),
-      outcome: `${crawl.succeeded} succeeded, ${crawl.failed} failed`,
+      outcome: `${crawl.succeeded} succeeded, ${crawl.failed} failed${crawl.succeeded + crawl.failed === pages ? '' : ` of ${pages}`}`,
       load,
     };
   } finally {
