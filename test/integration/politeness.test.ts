@@ -283,14 +283,35 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
 
   it("makes one process's claims on one host one after another: a batch of a site's links takes one write each, in turns an interval apart", async () => {
     const host = `line-${ulid().toLowerCase()}.test:80`;
+    // Long enough that only the first turn is near enough to wait for, however slow the writes.
+    const intervalMs = 10_000;
+    const gap = intervalMs + PACE_MARGIN_MS;
     const one = countingPacer();
-    const turns = await Promise.all(Array.from({ length: 12 }, () => one.pacer.claim(host, { now: Date.now(), intervalMs: INTERVAL_MS })));
+    const turns = await Promise.all(Array.from({ length: 12 }, () => one.pacer.claim(host, { now: Date.now(), intervalMs })));
     // Made at once, each would be planned on the same state: all but one conflict, round after round.
     expect(one.writes()).toBe(12);
     const slots = turns.map((turn) => turn.at).sort((a, b) => a - b);
     expect(turns.filter((turn) => turn.kind === 'start')).toHaveLength(1);
-    for (let i = 1; i < slots.length; i++) expect(slots[i]! - slots[i - 1]!).toBeGreaterThanOrEqual(I);
-    expect((await paceItem(host))['tail']).toBe(slots.at(-1)! + I);
+    for (let i = 1; i < slots.length; i++) expect(slots[i]! - slots[i - 1]!).toBeGreaterThanOrEqual(gap);
+    expect((await paceItem(host))['tail']).toBe(slots.at(-1)! + gap);
+  });
+
+  it('lets a URL back for the slot it holds claim its start without waiting behind the new URLs in line', async () => {
+    const host = `line-return-${ulid().toLowerCase()}.test:80`;
+    const intervalMs = 10_000;
+    const gap = intervalMs + PACE_MARGIN_MS;
+    const now = Date.now();
+    // A host whose next reservation, due in a second, is the returning URL's; its queue runs on past it.
+    const slot = now + 1_000;
+    const busy = { lastStart: now - 1_000 - gap, nextStart: now - 1_000, startInterval: gap, tail: slot + gap, tailInterval: gap, penaltyMs: 0, version: 1 };
+    await table().db.send(new PutCommand({ TableName: engines.resources.tableName, Item: { ...hostPaceKey(host), ...busy } }));
+    const pacer = new DynamoHostPacer(table());
+    const resolved: string[] = [];
+    const newUrls = Array.from({ length: 8 }, (_, i) => pacer.claim(host, { now, intervalMs }).then((turn) => (resolved.push(`new ${i}`), turn)));
+    const returning = pacer.claim(host, { now, intervalMs, reservation: slot }).then((turn) => (resolved.push('returning'), turn));
+    expect(await returning).toMatchObject({ kind: 'start', at: slot });
+    await Promise.all(newUrls);
+    expect(resolved.indexOf('returning')).toBeLessThan(resolved.indexOf('new 7'));
   });
 
   it('commits a start planned on a stale view of an idle host in one write if its slot is still free, and never one within an interval of a start committed since', async () => {

@@ -67,12 +67,14 @@ export class DynamoHostPacer implements HostPacer {
   private readonly claims = new Map<string, Promise<unknown>>();
 
   /**
-   * Claims on one host from this process are made one after another, each planned on what the claim before it
-   * committed. Made at once, they would all be planned on the same state and all but one would conflict, round after
-   * round: a batch of a site's discovered links is many URLs of one host.
+   * New URLs' claims on one host from this process are made one after another, each planned on this process's latest
+   * view of the host (usually what the claim before it committed). Made at once, they would all be planned on the same
+   * state and all but one would conflict, round after round: a batch of a site's discovered links is many URLs of one
+   * host. A URL back for the slot it holds does not wait in that line: its start is due, and it keeps its priority.
    */
   claim(host: string, request: TurnRequest): Promise<Turn> {
     const started = Date.now();
+    if (holdsSlot(request.reservation, request.now)) return this.claimInLine(host, request, started);
     const before = this.claims.get(host);
     const turn = before ? before.then(() => this.claimInLine(host, request, started)) : this.claimInLine(host, request, started);
     const settled = turn.catch(() => undefined);
