@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { call } from '../harness/api.js';
 import { PACE_MARGIN_MS } from '../functions/core/polite/pacing-policy.js';
 import { readCrawlerConfig } from '../lib/config.js';
+import { TURN_EVENT_SOURCE } from '../lib/function-definitions.js';
 import { startLocalStack } from '../local/stack.js';
 import { printTable } from './table.js';
 
@@ -17,7 +18,7 @@ const PAGES_PER_HOST = Number(process.env['BENCH_PAGES_PER_HOST'] ?? 100);
 /**
  * The crawl as most are started: each host's home page only (maxDepth 1), which links this many of its pages. Its
  * pages come many of one host at a time (each home page's links), so most wait for their host's turn in the turn
- * queue. Fewer pages than the listed crawl: at its pace here, 100 a host would take minutes.
+ * queue. Fewer pages than the listed crawl: at its pace here, 100 a host took over 12 minutes.
  */
 const LINKS_PER_HOST = Number(process.env['BENCH_LINKS_PER_HOST'] ?? 20);
 
@@ -73,7 +74,8 @@ export async function benchPoliteness(): Promise<void> {
   const ceiling = (pagesPerHost: number) => (HOSTS * pagesPerHost) / ((pagesPerHost + 1) * ((INTERVAL_MS + PACE_MARGIN_MS) / 1000)) / limit;
   console.log(
     `  The most a crawl here can do, pacing exactly at ${INTERVAL_MS} + ${PACE_MARGIN_MS} ms (the margin) from its first request:` +
-      ` ${(ceiling(PAGES_PER_HOST) * 100).toFixed(0)}% of the limit listed, ${(ceiling(LINKS_PER_HOST + 1) * 100).toFixed(0)}% found`,
+      ` ${(ceiling(PAGES_PER_HOST) * 100).toFixed(0)}% of the limit listed, ${(ceiling(LINKS_PER_HOST + 1) * 100).toFixed(0)}% found` +
+      ` (less the time a home page's links take to be found and queued)`,
   );
   printTable(
     ['crawl', 'completed in', 'pages/s', 'of the politeness limit', 'POST answered, first request', 'at the sites: first request to last', 'steady: middle 80% of requests', 'smallest gap at a host', 'robots.txt fetches', 'outcome', 'load average before'],
@@ -94,7 +96,7 @@ export async function benchPoliteness(): Promise<void> {
   console.log(
     `  Paced, each host's requests start at least ${INTERVAL_MS} ms apart plus the pacing margin; the first request of each` +
       ` host is its robots.txt. Links found come many of one host at a time, and most wait for their turn in the turn queue,` +
-      ` which the consumer reads in batches of 10. The crawl with pacing off shows what this machine's local stack can do at all: where that is` +
+      ` which the consumer reads in batches of ${TURN_EVENT_SOURCE.batchSize}. The crawl with pacing off shows what this machine's local stack can do at all: where that is` +
       ` below the limit, the machine is the bound. What pacing costs per page in DynamoDB and SQS requests is in` +
       ` \`npm run bench -- cost\`.`,
   );
