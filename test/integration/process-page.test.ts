@@ -63,4 +63,21 @@ describe('processPage on the real engines', () => {
     expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'completed', total: 3, succeeded: 3, failed: 0 });
     await engines.sqs.send(new PurgeQueueCommand({ QueueUrl: engines.resources.queueUrl })).catch(() => undefined);
   });
+
+  it("queues a page's links as new URLs: none of the attempts, reserved slot or wait of the page that found them", async () => {
+    const crawlId = ulid();
+    const root = `${site.url}/graph/0`;
+    await store.createCrawl(
+      { crawlId, status: 'running', total: 1, succeeded: 0, failed: 0, createdAt: new Date().toISOString(), options: { maxDepth: 1, sameOrigin: true }, source: { kind: 'api' } },
+      [root],
+    );
+    // The page came back from waiting for its host's turn, on its second attempt.
+    const message: PageMessage = { crawlId, url: root, depth: 0, maxDepth: 1, sameOrigin: true, attempts: 1, reservation: Date.now() - 500, waitingSince: Date.now() - 60_000 };
+    const queue = new SqsPageQueue({ queueUrl: engines.resources.queueUrl, client: engines.sqs });
+    expect(await processPage(message, { store, queue, limits })).toBe('recorded');
+    const children = await queued();
+    expect(children.map((m) => m.url).sort()).toEqual([`${site.url}/graph/1`, `${site.url}/graph/2`]);
+    for (const child of children) expect(child).toEqual({ crawlId, url: child.url, depth: 1, maxDepth: 1, sameOrigin: true });
+    await engines.sqs.send(new PurgeQueueCommand({ QueueUrl: engines.resources.queueUrl })).catch(() => undefined);
+  });
 });
