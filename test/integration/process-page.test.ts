@@ -28,14 +28,20 @@ async function queued(): Promise<PageMessage[]> {
   return (out.Messages ?? []).map((m) => JSON.parse(m.Body!));
 }
 
+/** A running crawl of the site's /graph/0 to depth 1 (its two children), recorded as submit records one. */
+async function graphCrawl(): Promise<{ crawlId: string; root: string }> {
+  const crawlId = ulid();
+  const root = `${site.url}/graph/0`;
+  await store.createCrawl(
+    { crawlId, status: 'running', total: 1, succeeded: 0, failed: 0, createdAt: new Date().toISOString(), options: { maxDepth: 1, sameOrigin: true }, source: { kind: 'api' } },
+    [root],
+  );
+  return { crawlId, root };
+}
+
 describe('processPage on the real engines', () => {
   it('recovers from a consumer that died between queueing its links and recording its page', async () => {
-    const crawlId = ulid();
-    const root = `${site.url}/graph/0`;
-    await store.createCrawl(
-      { crawlId, status: 'running', total: 1, succeeded: 0, failed: 0, createdAt: new Date().toISOString(), options: { maxDepth: 1, sameOrigin: true }, source: { kind: 'api' } },
-      [root],
-    );
+    const { crawlId, root } = await graphCrawl();
     const message: PageMessage = { crawlId, url: root, depth: 0, maxDepth: 1, sameOrigin: true };
 
     // First delivery: the links are registered, but queueing them fails (a queue that does not exist), so the
@@ -65,12 +71,7 @@ describe('processPage on the real engines', () => {
   });
 
   it("queues a page's links as new URLs: none of the attempts, reserved slot or wait of the page that found them", async () => {
-    const crawlId = ulid();
-    const root = `${site.url}/graph/0`;
-    await store.createCrawl(
-      { crawlId, status: 'running', total: 1, succeeded: 0, failed: 0, createdAt: new Date().toISOString(), options: { maxDepth: 1, sameOrigin: true }, source: { kind: 'api' } },
-      [root],
-    );
+    const { crawlId, root } = await graphCrawl();
     // The page came back from waiting for its host's turn, on its second attempt.
     const message: PageMessage = { crawlId, url: root, depth: 0, maxDepth: 1, sameOrigin: true, attempts: 1, reservation: Date.now() - 500, waitingSince: Date.now() - 60_000 };
     const queue = new SqsPageQueue({ queueUrl: engines.resources.queueUrl, client: engines.sqs });
