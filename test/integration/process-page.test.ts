@@ -23,9 +23,10 @@ afterAll(async () => {
   await site?.close();
 });
 
-async function queued(): Promise<PageMessage[]> {
+/** The crawl's messages waiting on the queue (received: hidden for the visibility timeout), others' left out. */
+async function queued(crawlId: string): Promise<PageMessage[]> {
   const out = await engines.sqs.send(new ReceiveMessageCommand({ QueueUrl: engines.resources.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-  return (out.Messages ?? []).map((m) => JSON.parse(m.Body!));
+  return (out.Messages ?? []).map((m) => JSON.parse(m.Body!) as PageMessage).filter((m) => m.crawlId === crawlId);
 }
 
 /** A running crawl of the site's /graph/0 to depth 1 (its two children), recorded as submit records one. */
@@ -53,7 +54,7 @@ describe('processPage on the real engines', () => {
     // Redelivery: the same children come back to this parent and are queued; the page is recorded once.
     const queue = new SqsPageQueue({ queueUrl: engines.resources.queueUrl, client: engines.sqs });
     expect(await processPage(message, { store, queue, limits })).toBe('recorded');
-    const children = await queued();
+    const children = await queued(crawlId);
     expect(children.map((m) => m.url).sort()).toEqual([`${site.url}/graph/1`, `${site.url}/graph/2`]);
     expect(children.every((m) => m.depth === 1 && m.crawlId === crawlId)).toBe(true);
 
@@ -61,11 +62,11 @@ describe('processPage on the real engines', () => {
     const hits = site.hits.get('/graph/0');
     expect(await processPage(message, { store, queue, limits })).toBe('duplicate');
     expect(site.hits.get('/graph/0')).toBe(hits);
-    expect(await queued()).toEqual([]);
+    expect(await queued(crawlId)).toEqual([]);
 
     // The children at maxDepth are fetched but their links are not followed; then the crawl completes, exactly.
     for (const child of children) expect(await processPage(child, { store, queue, limits })).toBe('recorded');
-    expect(await queued()).toEqual([]);
+    expect(await queued(crawlId)).toEqual([]);
     expect(await store.getCrawl(crawlId)).toMatchObject({ status: 'completed', total: 3, succeeded: 3, failed: 0 });
     await engines.sqs.send(new PurgeQueueCommand({ QueueUrl: engines.resources.queueUrl })).catch(() => undefined);
   });
@@ -76,7 +77,7 @@ describe('processPage on the real engines', () => {
     const message: PageMessage = { crawlId, url: root, depth: 0, maxDepth: 1, sameOrigin: true, attempts: 1, reservation: Date.now() - 500, waitingSince: Date.now() - 60_000 };
     const queue = new SqsPageQueue({ queueUrl: engines.resources.queueUrl, client: engines.sqs });
     expect(await processPage(message, { store, queue, limits })).toBe('recorded');
-    const children = await queued();
+    const children = await queued(crawlId);
     expect(children.map((m) => m.url).sort()).toEqual([`${site.url}/graph/1`, `${site.url}/graph/2`]);
     for (const child of children) expect(child).toEqual({ crawlId, url: child.url, depth: 1, maxDepth: 1, sameOrigin: true });
     await engines.sqs.send(new PurgeQueueCommand({ QueueUrl: engines.resources.queueUrl })).catch(() => undefined);

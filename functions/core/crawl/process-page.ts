@@ -168,9 +168,10 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
         depth: message.depth + 1,
         leaseUntil: deps.leaseUntil ?? Date.now() + DEFAULT_LEASE_MS,
       });
-      // A link is a new URL: none of the attempts, reserved slot or wait of the page that found it.
-      const { attempts: _attempts, reservation: _reservation, waitingSince: _waitingSince, ...crawlFields } = message;
-      const unsent = await deps.queue.send(toQueue.map((url) => ({ ...crawlFields, url, depth: message.depth + 1 })));
+      // A link is a new URL: the crawl's fields only, none of the attempts, reserved slot or wait of the page that found it.
+      const { crawlId, maxDepth, sameOrigin, maxPages } = message;
+      const crawlFields = { crawlId, maxDepth, sameOrigin, ...(maxPages !== undefined ? { maxPages } : {}) };
+      const unsent = await deps.queue.send(toQueue.map((url): PageMessage => ({ ...crawlFields, url, depth: message.depth + 1 })));
       if (unsent.length > 0) {
         // Retrying makes registerLinks hand back the same children to queue again, once this delivery lets go of
         // them. On the last attempt they are counted already, so they must end too: as failed, or the crawl would
