@@ -14,7 +14,7 @@ import { DEFAULT_USER_AGENT } from '../../functions/core/fetch/user-agent.js';
 import type { CrawlOptions } from '../../functions/core/model/crawl.js';
 import type { PageMessage } from '../../functions/core/model/page-message.js';
 import type { Summary } from '../../functions/core/model/summary.js';
-import { CANCEL_SETTLE_MS, hostKeyOf, MAX_DELAY_SECONDS, PACE_MARGIN_MS, RETURN_WAIT_MS } from '../../functions/core/polite/pacing-policy.js';
+import { CANCEL_SETTLE_MS, hostKeyOf, MAX_DELAY_SECONDS, PACE_MARGIN_MS, RETURN_WAIT_MS, type PaceState } from '../../functions/core/polite/pacing-policy.js';
 import type { Turn } from '../../functions/core/polite/ports.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines.js';
 import { startPoliteSite, type RecordingSite } from '../../harness/polite-site.js';
@@ -235,6 +235,9 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
   const table = () => ({ db: createDocumentClient(engines.dynamodb), name: engines.resources.tableName });
   const paceItem = async (host: string) =>
     (await table().db.send(new GetCommand({ TableName: engines.resources.tableName, Key: hostPaceKey(host) }))).Item!;
+  /** The host's item as another consumer left it. */
+  const putPace = (host: string, state: PaceState) =>
+    table().db.send(new PutCommand({ TableName: engines.resources.tableName, Item: { ...hostPaceKey(host), ...state } }));
   /** Another consumer's write of one field of the host's item. */
   const setField = (host: string, field: string, value: number) =>
     table().db.send(
@@ -303,8 +306,7 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
     const now = Date.now();
     // A host whose next reservation, due in a second, is the returning URL's; its queue runs on past it.
     const slot = now + 1_000;
-    const busy = { lastStart: now - 1_000 - gap, nextStart: now - 1_000, startInterval: gap, tail: slot + gap, tailInterval: gap, penaltyMs: 0, version: 1 };
-    await table().db.send(new PutCommand({ TableName: engines.resources.tableName, Item: { ...hostPaceKey(host), ...busy } }));
+    await putPace(host, { lastStart: now - 1_000 - gap, nextStart: now - 1_000, startInterval: gap, tail: slot + gap, tailInterval: gap, penaltyMs: 0, version: 1 });
     const pacer = new DynamoHostPacer(table());
     const resolved: string[] = [];
     const newUrls = Array.from({ length: 8 }, (_, i) => pacer.claim(host, { now, intervalMs }).then((turn) => (resolved.push(`new ${i}`), turn)));
@@ -354,12 +356,7 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
     const host = `${name}-${ulid().toLowerCase()}.test:80`;
     const gap = intervalMs + PACE_MARGIN_MS;
     const next = Date.now() + aheadMs;
-    await table().db.send(
-      new PutCommand({
-        TableName: engines.resources.tableName,
-        Item: { ...hostPaceKey(host), lastStart: next - gap, nextStart: next, startInterval: gap, tail: next, tailInterval: gap, penaltyMs: 0, version: 1 },
-      }),
-    );
+    await putPace(host, { lastStart: next - gap, nextStart: next, startInterval: gap, tail: next, tailInterval: gap, penaltyMs: 0, version: 1 });
     const consumer = countingPacer();
     const first = await consumer.pacer.claim(host, { now: Date.now(), intervalMs });
     if (first.kind !== 'start' || first.at !== next) throw new Error(`expected the start at ${next}, got ${JSON.stringify(first)}`);
@@ -467,8 +464,7 @@ describe("a host's pace in DynamoDB, claimed by several consumers", () => {
   it(`reserves no slot further ahead than the longest SQS delay, however stale the consumer's view of the tail`, async () => {
     const host = `horizon-${ulid().toLowerCase()}.test:80`;
     const now = Date.now();
-    const busy = { lastStart: now, nextStart: now + I, startInterval: I, tail: now + 600_000, tailInterval: I, penaltyMs: 0, version: 3 };
-    await table().db.send(new PutCommand({ TableName: engines.resources.tableName, Item: { ...hostPaceKey(host), ...busy } }));
+    await putPace(host, { lastStart: now, nextStart: now + I, startInterval: I, tail: now + 600_000, tailInterval: I, penaltyMs: 0, version: 3 });
     const pacer = new DynamoHostPacer(table());
     expect(slotOf(await pacer.claim(host, { now, intervalMs: INTERVAL_MS }))).toBe(now + 600_000);
     // Since, other consumers have queued URLs up to the longest delay by their clocks, one of which runs a minute ahead:
