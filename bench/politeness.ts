@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { call } from '../harness/api.js';
 import { PACE_MARGIN_MS } from '../functions/core/polite/pacing-policy.js';
 import { readCrawlerConfig } from '../lib/config.js';
-import { TURN_EVENT_SOURCE } from '../lib/function-definitions.js';
 import { startLocalStack } from '../local/stack.js';
 import { printTable } from './table.js';
 
@@ -96,7 +95,7 @@ export async function benchPoliteness(): Promise<void> {
   console.log(
     `  Paced, each host's requests start at least ${INTERVAL_MS} ms apart plus the pacing margin; the first request of each` +
       ` host is its robots.txt. Links found come many of one host at a time, and most wait for their turn in the turn queue,` +
-      ` which the consumer reads in batches of ${TURN_EVENT_SOURCE.batchSize}. The crawl with pacing off shows what this machine's local stack can do at all: where that is` +
+      ` which the consumer reads in batches of up to ${readCrawlerConfig().consumer.batchSize}, as it reads the page queue. The crawl with pacing off shows what this machine's local stack can do at all: where that is` +
       ` below the limit, the machine is the bound. What pacing costs per page in DynamoDB and SQS requests is in` +
       ` \`npm run bench -- cost\`.`,
   );

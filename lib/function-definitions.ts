@@ -93,12 +93,6 @@ export const PUBLISH_EVENT_SOURCE = {
   retryAttempts: 10,
 } as const;
 
-/**
- * How the turn queue invokes the consume function, on AWS (lib/consumer.ts) and locally: a URL back for its reserved
- * slot starts within seconds of it, so no batching window, and so at most 10 records (Lambda's most without one).
- */
-export const TURN_EVENT_SOURCE = { batchSize: 10, maxBatchingWindowSeconds: 0 } as const;
-
 export function functionDefinitions(config: CrawlerConfig): Record<CrawlerFunctionName, FunctionDefinition> {
   const table = { retentionDays: config.retentionDays };
   return {

@@ -128,12 +128,12 @@ describe('consumer', () => {
     });
   });
 
-  it('reads the turn queue too, without a batching window, reporting batch item failures, at the same concurrency', () => {
+  it('reads the turn queue too, reporting batch item failures, with the same batching and concurrency', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': ['PagesTurnQueue2B801DCA', 'Arn'] },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      BatchSize: 10,
-      MaximumBatchingWindowInSeconds: 0,
+      BatchSize: 16,
+      MaximumBatchingWindowInSeconds: 1,
       ScalingConfig: { MaximumConcurrency: 20 },
     });
     const variables = resources('AWS::Lambda::Function')[functionId(template, 'Consume')]!.Properties['Environment'].Variables;
@@ -145,6 +145,11 @@ describe('consumer', () => {
       consumer: { batchSize: 50, maxBatchingWindowSeconds: 5, maxConcurrency: 3, memorySize: 2048, timeoutSeconds: 30, pageConcurrency: 50 },
     });
     custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 50, MaximumBatchingWindowInSeconds: 5, ScalingConfig: { MaximumConcurrency: 3 } });
+    custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': ['PagesTurnQueue2B801DCA', 'Arn'] },
+      BatchSize: 50,
+      MaximumBatchingWindowInSeconds: 5,
+    });
     custom.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 2048, Timeout: 30 });
     custom.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 180, RedrivePolicy: Match.anyValue() });
   });
