@@ -5,7 +5,7 @@ import { CfnQueue, type IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { checkProps, integerIn } from './check-props.js';
 import { CrawlerFunction } from './crawler-function.js';
-import type { FunctionDefinition } from './function-definitions.js';
+import { turnEventSource, type FunctionDefinition } from './function-definitions.js';
 import { VISIBILITY_TIMEOUT_FACTOR } from './resources.js';
 
 export interface ConsumerProps {
@@ -25,10 +25,9 @@ export interface ConsumerProps {
 
 /**
  * The consumer Lambda on the page queue: partial batch failures, batching and concurrency from configuration; and on
- * the turn queue, where URLs wait for their host's turn, with the same batching and concurrency. A batch from the turn
- * queue is held by its URLs' waits for their hosts' starts whatever its size, so small batches cost the most Lambda
- * time per URL. The queues' visibility timeouts are derived from the same timeout (lib/resources.ts), so they are
- * always ≥ 6× it.
+ * the turn queue, where URLs wait for their host's turn, with the same batch size (its window at most a second:
+ * turnEventSource) and concurrency. The queues' visibility timeouts are derived from the same timeout
+ * (lib/resources.ts), so they are always ≥ 6× it.
  */
 export class Consumer extends Construct {
   readonly function: CrawlerFunction;
@@ -65,10 +64,11 @@ export class Consumer extends Construct {
         reportBatchItemFailures: true,
       }),
     );
+    const turns = turnEventSource({ batchSize, maxBatchingWindowSeconds });
     this.function.addEventSource(
       new SqsEventSource(props.turnQueue, {
-        batchSize,
-        maxBatchingWindow: Duration.seconds(maxBatchingWindowSeconds),
+        batchSize: turns.batchSize,
+        maxBatchingWindow: Duration.seconds(turns.maxBatchingWindowSeconds),
         maxConcurrency,
         reportBatchItemFailures: true,
       }),

@@ -7,7 +7,7 @@ import type { CrawlerConfig } from '../lib/config.js';
 import type { ReconcileReport } from '../functions/core/crawl/reconcile.js';
 import { resourceEnvironment, switchVariables } from '../functions/settings/setting.js';
 import { HANDLER_FILES } from '../lib/bundling.js';
-import { BASE_ENVIRONMENT, functionDefinitions, PUBLISH_EVENT_SOURCE, RECONCILE_EVENT, type CrawlerFunctionName } from '../lib/function-definitions.js';
+import { BASE_ENVIRONMENT, functionDefinitions, PUBLISH_EVENT_SOURCE, RECONCILE_EVENT, turnEventSource, type CrawlerFunctionName } from '../lib/function-definitions.js';
 import { crawlQueues, webhookQueues, type QueueDefinition } from '../lib/resources.js';
 import { startApiServer } from './api-server.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, startSqsServer } from './engines.js';
@@ -165,24 +165,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     const queues = crawlQueues(config);
     // The consume function's two event sources, as on AWS (lib/consumer.ts): the page queue, and the turn queue of URLs
-    // back for their host's turn, with the same batching. Each keeps at most as many batches in hand as the function has
+    // back for their host's turn (turnEventSource). Each keeps at most as many batches in hand as the function has
     // containers (the event source mapping's maximumConcurrency). Their batches share the containers here, so the turn
     // queue's, due now, get the next free one first (ahead) rather than wait behind the page queue's.
-    const consumerSource = (queueUrl: string, queueArn: string, queue: QueueDefinition, ahead = false) =>
+    const consumerSource = (queueUrl: string, queueArn: string, queue: QueueDefinition, batching: { batchSize: number; maxBatchingWindowSeconds: number }, ahead = false) =>
       startEventSource({
         sqs: sqsClient,
         queueUrl,
         queueArn,
         region: LOCAL_REGION,
         invoke: (event) => fns.consume.invoke(event, { ahead }),
-        batchSize: config.consumer.batchSize,
-        maxBatchingWindowSeconds: config.consumer.maxBatchingWindowSeconds,
+        ...batching,
         maxConcurrency: fns.consume.options.maxConcurrency,
         visibilityTimeoutSeconds: queue.visibilityTimeoutSeconds,
         onBatch: onConsumerBatch,
       });
-    const eventSource = consumerSource(resources.queueUrl, resources.queueArn, queues.queue);
-    const turnSource = consumerSource(resources.turnQueueUrl, resources.turnQueueArn, queues.turnQueue, true);
+    const eventSource = consumerSource(resources.queueUrl, resources.queueArn, queues.queue, config.consumer);
+    const turnSource = consumerSource(resources.turnQueueUrl, resources.turnQueueArn, queues.turnQueue, turnEventSource(config.consumer), true);
     stops.push(() => eventSource.stop(), () => turnSource.stop());
     // One line every 2 s while the consumer works, instead of one per batch.
     const ticker = setInterval(() => {

@@ -121,6 +121,7 @@ describe('queue', () => {
 describe('consumer', () => {
   it('reports batch item failures, with batching and concurrency from configuration', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': ['PagesQueueF48F9D55', 'Arn'] },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       BatchSize: 16,
       MaximumBatchingWindowInSeconds: 1,
@@ -144,14 +145,23 @@ describe('consumer', () => {
     const { template: custom } = synthStack({
       consumer: { batchSize: 50, maxBatchingWindowSeconds: 5, maxConcurrency: 3, memorySize: 2048, timeoutSeconds: 30, pageConcurrency: 50 },
     });
-    custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 50, MaximumBatchingWindowInSeconds: 5, ScalingConfig: { MaximumConcurrency: 3 } });
     custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      EventSourceArn: { 'Fn::GetAtt': ['PagesTurnQueue2B801DCA', 'Arn'] },
+      EventSourceArn: { 'Fn::GetAtt': ['PagesQueueF48F9D55', 'Arn'] },
       BatchSize: 50,
       MaximumBatchingWindowInSeconds: 5,
+      ScalingConfig: { MaximumConcurrency: 3 },
     });
     custom.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 2048, Timeout: 30 });
     custom.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 180, RedrivePolicy: Match.anyValue() });
+  });
+
+  it("reads the turn queue in the configured batch size, gathering for at most a second: its URLs are due", () => {
+    const { template: custom } = synthStack({ consumer: { batchSize: 50, maxBatchingWindowSeconds: 5, pageConcurrency: 50 } });
+    custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': ['PagesTurnQueue2B801DCA', 'Arn'] },
+      BatchSize: 50,
+      MaximumBatchingWindowInSeconds: 1,
+    });
   });
 });
 
