@@ -3,7 +3,8 @@ import { loadavg, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { call } from '../harness/api.js';
 import { PACE_MARGIN_MS } from '../functions/core/polite/pacing-policy.js';
-import { readCrawlerConfig } from '../lib/config.js';
+import { readCrawlerConfig, type CrawlerConfig } from '../lib/config.js';
+import { turnEventSource } from '../lib/function-definitions.js';
 import { startLocalStack } from '../local/stack.js';
 import { printTable } from './table.js';
 
@@ -60,9 +61,10 @@ interface Run {
 export async function benchPoliteness(): Promise<void> {
   process.env['ALLOW_PRIVATE_NETWORK'] = 'true';
   const limit = HOSTS / (INTERVAL_MS / 1000);
-  const paced = await run('paced: URLs listed', 'listed', { hostDelayMs: INTERVAL_MS, robotsTxt: 'obey' });
-  const found = await run('paced: links found', 'found', { hostDelayMs: INTERVAL_MS, robotsTxt: 'obey' });
-  const unpaced = await run('pacing off: URLs listed', 'listed', { hostDelayMs: 0, robotsTxt: 'ignore' });
+  const config = readCrawlerConfig();
+  const paced = await run(config, 'paced: URLs listed', 'listed', { hostDelayMs: INTERVAL_MS, robotsTxt: 'obey' });
+  const found = await run(config, 'paced: links found', 'found', { hostDelayMs: INTERVAL_MS, robotsTxt: 'obey' });
+  const unpaced = await run(config, 'pacing off: URLs listed', 'listed', { hostDelayMs: 0, robotsTxt: 'ignore' });
   console.log(
     `\nPoliteness: ${HOSTS * PAGES_PER_HOST} pages on ${HOSTS} loopback hosts (${PAGES_PER_HOST} each), through the local stack` +
       ` (API → SQS → consumer containers → DynamoDB Local, warmed up first), listed in the POST; then ${HOSTS} home pages` +
@@ -95,7 +97,7 @@ export async function benchPoliteness(): Promise<void> {
   console.log(
     `  Paced, each host's requests start at least ${INTERVAL_MS} ms apart plus the pacing margin; the first request of each` +
       ` host is its robots.txt. Links found come many of one host at a time, and most wait for their turn in the turn queue,` +
-      ` which the consumer reads in batches of up to ${readCrawlerConfig().consumer.batchSize}, as it reads the page queue. The crawl with pacing off shows what this machine's local stack can do at all: where that is` +
+      ` which the consumer reads in batches of up to ${turnEventSource(config.consumer).batchSize}, as it reads the page queue. The crawl with pacing off shows what this machine's local stack can do at all: where that is` +
       ` below the limit, the machine is the bound. What pacing costs per page in DynamoDB and SQS requests is in` +
       ` \`npm run bench -- cost\`.`,
   );
@@ -126,11 +128,10 @@ async function startSites(): Promise<{ urls: string[]; report: () => Promise<[st
 
 const ROBOTS = 'User-agent: *\nDisallow: /private/\n';
 
-async function run(label: string, shape: Shape, politeness: { hostDelayMs: number; robotsTxt: 'obey' | 'ignore' }): Promise<Run> {
+async function run(config: CrawlerConfig, label: string, shape: Shape, politeness: { hostDelayMs: number; robotsTxt: 'obey' | 'ignore' }): Promise<Run> {
   const sites = await startSites();
   // The containers npm start runs (two per core; BENCH_CONTAINERS to try others: more contend for DynamoDB Local and
   // the cores here, where on AWS each has its own).
-  const config = readCrawlerConfig();
   const containers = process.env['BENCH_CONTAINERS'] !== undefined ? Number(process.env['BENCH_CONTAINERS']) : undefined;
   const stack = await startLocalStack({ config, port: 0, ...(containers !== undefined ? { maxContainers: containers } : {}) });
   try {

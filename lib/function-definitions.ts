@@ -93,17 +93,23 @@ export const PUBLISH_EVENT_SOURCE = {
   retryAttempts: 10,
 } as const;
 
+/** How an SQS event source gathers a batch for the consume function. */
+export interface SqsBatching {
+  batchSize: number;
+  maxBatchingWindowSeconds: number;
+}
+
+const TURN_MAX_WINDOW_SECONDS = 1;
+
 /**
  * How the turn queue invokes the consume function, on AWS (lib/consumer.ts) and locally: in the page queue's batches,
  * since a batch of URLs back for their turns is held by their waits for their hosts' starts whatever its size, so the
  * more URLs share it the less Lambda time each costs; but gathered for at most TURN_MAX_WINDOW_SECONDS, since its URLs
  * are due and a longer window leaves their slots unused. (A batch over 10 has a window of at least 1 s already.)
  */
-export function turnEventSource(consumer: { batchSize: number; maxBatchingWindowSeconds: number }): { batchSize: number; maxBatchingWindowSeconds: number } {
+export function turnEventSource(consumer: SqsBatching): SqsBatching {
   return { batchSize: consumer.batchSize, maxBatchingWindowSeconds: Math.min(consumer.maxBatchingWindowSeconds, TURN_MAX_WINDOW_SECONDS) };
 }
-
-export const TURN_MAX_WINDOW_SECONDS = 1;
 
 export function functionDefinitions(config: CrawlerConfig): Record<CrawlerFunctionName, FunctionDefinition> {
   const table = { retentionDays: config.retentionDays };

@@ -7,7 +7,7 @@ import type { CrawlerConfig } from '../lib/config.js';
 import type { ReconcileReport } from '../functions/core/crawl/reconcile.js';
 import { resourceEnvironment, switchVariables } from '../functions/settings/setting.js';
 import { HANDLER_FILES } from '../lib/bundling.js';
-import { BASE_ENVIRONMENT, functionDefinitions, PUBLISH_EVENT_SOURCE, RECONCILE_EVENT, turnEventSource, type CrawlerFunctionName } from '../lib/function-definitions.js';
+import { BASE_ENVIRONMENT, functionDefinitions, PUBLISH_EVENT_SOURCE, RECONCILE_EVENT, turnEventSource, type CrawlerFunctionName, type SqsBatching } from '../lib/function-definitions.js';
 import { crawlQueues, webhookQueues, type QueueDefinition } from '../lib/resources.js';
 import { startApiServer } from './api-server.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, startSqsServer } from './engines.js';
@@ -168,7 +168,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // back for their host's turn (turnEventSource). Each keeps at most as many batches in hand as the function has
     // containers (the event source mapping's maximumConcurrency). Their batches share the containers here, so the turn
     // queue's, due now, get the next free one first (ahead) rather than wait behind the page queue's.
-    const consumerSource = (queueUrl: string, queueArn: string, queue: QueueDefinition, batching: { batchSize: number; maxBatchingWindowSeconds: number }, ahead = false) =>
+    const consumerSource = (queueUrl: string, queueArn: string, queue: QueueDefinition, batching: SqsBatching, ahead = false) =>
       startEventSource({
         sqs: sqsClient,
         queueUrl,
