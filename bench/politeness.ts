@@ -62,9 +62,12 @@ export async function benchPoliteness(): Promise<void> {
   process.env['ALLOW_PRIVATE_NETWORK'] = 'true';
   const limit = HOSTS / (INTERVAL_MS / 1000);
   const config = readCrawlerConfig();
-  const paced = await run(config, 'paced: URLs listed', 'listed', { hostDelayMs: INTERVAL_MS, robotsTxt: 'obey' });
-  const found = await run(config, 'paced: links found', 'found', { hostDelayMs: INTERVAL_MS, robotsTxt: 'obey' });
-  const unpaced = await run(config, 'pacing off: URLs listed', 'listed', { hostDelayMs: 0, robotsTxt: 'ignore' });
+  // BENCH_ONLY=listed or found: that paced crawl alone.
+  const only = process.env['BENCH_ONLY'];
+  const runs: Run[] = [];
+  if (only !== 'found') runs.push(await run(config, 'paced: URLs listed', 'listed', { hostDelayMs: INTERVAL_MS, robotsTxt: 'obey' }));
+  if (only !== 'listed') runs.push(await run(config, 'paced: links found', 'found', { hostDelayMs: INTERVAL_MS, robotsTxt: 'obey' }));
+  if (only === undefined) runs.push(await run(config, 'pacing off: URLs listed', 'listed', { hostDelayMs: 0, robotsTxt: 'ignore' }));
   console.log(
     `\nPoliteness: ${HOSTS * PAGES_PER_HOST} pages on ${HOSTS} loopback hosts (${PAGES_PER_HOST} each), through the local stack` +
       ` (API → SQS → consumer containers → DynamoDB Local, warmed up first), listed in the POST; then ${HOSTS} home pages` +
@@ -80,7 +83,7 @@ export async function benchPoliteness(): Promise<void> {
   );
   printTable(
     ['crawl', 'completed in', 'pages/s', 'of the politeness limit', 'POST answered, first request', 'at the sites: first request to last', 'steady: middle 80% of requests', 'smallest gap at a host', 'robots.txt fetches', 'outcome', 'load average before'],
-    [paced, found, unpaced].map((r) => [
+    runs.map((r) => [
       r.label,
       `${r.seconds.toFixed(1)} s`,
       r.pagesPerSecond.toFixed(1),
