@@ -99,8 +99,9 @@ export async function benchPoliteness(): Promise<void> {
   );
   console.log(
     `  Paced, each host's requests start at least ${INTERVAL_MS} ms apart plus the pacing margin; the first request of each` +
-      ` host is its robots.txt. Links found come many of one host at a time, and most wait for their turn in the turn queue,` +
-      ` which the consumer reads in batches of up to ${turnEventSource(config.consumer).batchSize}, as it reads the page queue. The crawl with pacing off shows what this machine's local stack can do at all: where that is` +
+      ` host is its robots.txt. Links found come many of one host at a time: the delivery that found them fetches them itself,` +
+      ` each in its turn (following on, README: Politeness), and those it cannot wait for go to the turn queue, which the consumer` +
+      ` reads in batches of up to ${turnEventSource(config.consumer).batchSize}, as it reads the page queue. The crawl with pacing off shows what this machine's local stack can do at all: where that is` +
       ` below the limit, the machine is the bound. What pacing costs per page in DynamoDB and SQS requests is in` +
       ` \`npm run bench -- cost\`.`,
   );

@@ -11,7 +11,7 @@ import { hostKeyOf } from '../core/polite/pacing-policy.js';
 import { RobotsSource } from '../core/polite/robots-source.js';
 import { pageMessageSchema, type PageMessage } from '../core/model/page-message.js';
 import { isParseWorker, ParsePool } from '../core/parse/parse-pool.js';
-import { endUnfinished, processPage } from '../core/crawl/process-page.js';
+import { endUnfinished, FOLLOW_ON_MAX_WAIT_MS, processPage } from '../core/crawl/process-page.js';
 import { CompletionChecks } from '../core/crawl/completion-checks.js';
 import { CrawlCache } from '../core/crawl/crawl-cache.js';
 import { RecordBatcher } from '../core/crawl/record-batcher.js';
@@ -72,7 +72,7 @@ const robotsSitemaps = politeRobotsSitemaps(polite, cancelled);
 const parseThreads = settings.parseThreads;
 const analyze = parseThreads > 0 && !isParseWorker ? new ParsePool(parseThreads).analyze : undefined;
 
-async function handleRecord(record: SQSRecord, leaseUntil: number): Promise<void> {
+async function handleRecord(record: SQSRecord, leaseUntil: number, mayFollowOn: () => boolean): Promise<void> {
   const body = safeJson(record.body);
   if (isSitemapBody(body)) return handleSitemapRecord(record, body, leaseUntil);
   const message = messageOf(record, pageMessageSchema.safeParse(body), 'page');
@@ -83,7 +83,7 @@ async function handleRecord(record: SQSRecord, leaseUntil: number): Promise<void
     try {
       outcome = await processPage(
         message,
-        { store, crawls, queue, turnQueue, limits, retry, polite, recordPage: batcher.recordPage, completeIfDone: completion.completeIfDone, observe: recordPageMetrics, leaseUntil, ...(analyze ? { analyze } : {}) },
+        { store, crawls, queue, turnQueue, limits, retry, polite, recordPage: batcher.recordPage, completeIfDone: completion.completeIfDone, observe: recordPageMetrics, leaseUntil, mayFollowOn, ...(analyze ? { analyze } : {}) },
         attempt,
       );
     } catch (err) {
@@ -196,6 +196,11 @@ function safeJson(text: string): unknown {
 const DEADLINE_MARGIN_MS = 1_500;
 /** Of that margin, what answering needs once the last attempts' writes are done or given up. */
 const DEADLINE_RESERVE_MS = 300;
+/**
+ * Time a page followed on may take besides its fetch's deadline: its wait for its turn in the function, its record,
+ * and the deadline margin.
+ */
+const FOLLOW_ON_RESERVE_MS = FOLLOW_ON_MAX_WAIT_MS + 2_000 + DEADLINE_MARGIN_MS;
 
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   // Per invocation: a BatchProcessor keeps the batch's state on itself, and pages of an invocation that answered at
@@ -204,12 +209,24 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   const finished = new Set<string>();
   // Children registered by this invocation are leased to it until its deadline.
   const leaseUntil = Date.now() + context.getRemainingTimeInMillis();
+  // A page may go on to fetch its links on its own host itself (process-page.ts: followOnHost) while at least half the
+  // batch (or of the slots, if fewer) is in flight (a batch held by one host's pages, its other slots idle, is better
+  // let go and those links queued), no record waits for a slot, and one more page fits in the time left.
+  let inFlight = event.Records.length;
+  const mayFollowOn = () =>
+    inFlight * 2 >= Math.min(event.Records.length, settings.pageConcurrency) &&
+    limit.pendingCount === 0 &&
+    context.getRemainingTimeInMillis() > limits.timeoutMs + FOLLOW_ON_RESERVE_MS;
   let timer: NodeJS.Timeout | undefined;
   try {
     const work = processPartialResponse(
       event,
       async (record: SQSRecord) => {
-        await handleRecord(record, leaseUntil);
+        try {
+          await handleRecord(record, leaseUntil, mayFollowOn);
+        } finally {
+          inFlight--;
+        }
         finished.add(record.messageId);
       },
       processor,

@@ -5,9 +5,18 @@ import type { DynamoCrawlStore } from '../../functions/adapters/dynamodb/index.j
 import { SqsPageQueue } from '../../functions/adapters/sqs-queue.js';
 import { DEFAULT_FETCH_LIMITS } from '../../functions/core/fetch/fetch-limits.js';
 import type { PageMessage } from '../../functions/core/model/page-message.js';
-import { processPage } from '../../functions/core/crawl/process-page.js';
+import { FOLLOW_ON_MAX_WAIT_MS, processPage } from '../../functions/core/crawl/process-page.js';
 import { startEngines, type Engines } from '../support/engines.js';
 import { startSite } from '../support/site.js';
+import { startPoliteSite, type PoliteSite, type SiteRequest } from '../../harness/polite-site.js';
+import { hostKeyOf } from '../../functions/core/polite/pacing-policy.js';
+import { createDocumentClient } from '../../functions/adapters/dynamodb/index.js';
+import { DynamoHostPacer } from '../../functions/adapters/dynamodb/host-pace.js';
+import { DynamoRobotsStore } from '../../functions/adapters/dynamodb/robots-cache.js';
+import { fetchRobotsTxt } from '../../functions/core/fetch/robots-fetch.js';
+import { DEFAULT_USER_AGENT } from '../../functions/core/fetch/user-agent.js';
+import type { PoliteDeps } from '../../functions/core/polite/admission.js';
+import { RobotsSource } from '../../functions/core/polite/robots-source.js';
 
 let engines: Engines;
 let site: Awaited<ReturnType<typeof startSite>>;
@@ -81,5 +90,162 @@ describe('processPage on the real engines', () => {
     expect(children.map((m) => m.url).sort()).toEqual([`${site.url}/graph/1`, `${site.url}/graph/2`]);
     for (const child of children) expect(child).toEqual({ crawlId, url: child.url, depth: 1, maxDepth: 1, sameOrigin: true });
     await engines.sqs.send(new PurgeQueueCommand({ QueueUrl: engines.resources.queueUrl })).catch(() => undefined);
+  });
+});
+
+describe("a delivery following on with its page's links on the page's own host", () => {
+  let home: PoliteSite;
+  let other: PoliteSite;
+  let polite: PoliteDeps;
+  let queue: SqsPageQueue;
+  const INTERVAL_MS = 300;
+
+  beforeAll(async () => {
+    home = await startPoliteSite({
+      answer: (path) => (path === '/b' && failB ? { status: 503, body: 'busy' } : undefined),
+      onRequest: (request) => onHomeRequest?.(request),
+    });
+    other = await startPoliteSite();
+    const t = { db: createDocumentClient(engines.dynamodb), name: engines.resources.tableName };
+    polite = {
+      settings: { userAgent: DEFAULT_USER_AGENT, hostDelayMs: 1_000, maxCrawlDelaySeconds: 30 },
+      pacer: new DynamoHostPacer(t),
+      robots: new RobotsSource({ store: new DynamoRobotsStore(t), fetch: (origin, turn) => fetchRobotsTxt(origin, { ...limits, turn }), userAgentToken: 'serverless-crawler', leaseMs: 15_000 }),
+    };
+    queue = new SqsPageQueue({ queueUrl: engines.resources.queueUrl, client: engines.sqs });
+  });
+  afterAll(async () => {
+    await Promise.all([home?.close(), other?.close()]);
+    await engines.sqs.send(new PurgeQueueCommand({ QueueUrl: engines.resources.queueUrl })).catch(() => undefined);
+  });
+
+  let failB = false;
+  let onHomeRequest: ((request: SiteRequest) => void) | undefined;
+  /**
+   * A crawl of the home page linking /a, /b, /c and /d on its host and one page on another host (or the links given),
+   * paced at INTERVAL_MS.
+   */
+  async function linkedCrawl(links = `/a,/b,/c,/d,${encodeURIComponent(`${other.url}/x`)}`, maxDepth = 1): Promise<PageMessage> {
+    const crawlId = ulid();
+    const root = `${home.url}/?links=${links}`;
+    await store.createCrawl(
+      {
+        crawlId, status: 'running', total: 1, succeeded: 0, failed: 0, createdAt: new Date().toISOString(),
+        options: { maxDepth, sameOrigin: false, robotsTxt: 'ignore', hostDelayMs: INTERVAL_MS }, source: { kind: 'api' },
+      },
+      [root],
+    );
+    return { crawlId, url: root, depth: 0, maxDepth, sameOrigin: false };
+  }
+  const pathsSince = (site: PoliteSite, from: number) => site.requests.slice(from).map((r) => r.path);
+
+  it('fetches them itself, each in its turn, and queues only the links on other hosts', async () => {
+    const message = await linkedCrawl();
+    const from = home.requests.length;
+    expect(await processPage(message, { store, queue, limits, polite, mayFollowOn: () => true })).toBe('recorded');
+    expect(pathsSince(home, from)).toEqual([message.url.slice(home.url.length), '/a', '/b', '/c', '/d']);
+    expect(Math.min(...home.gaps().slice(from))).toBeGreaterThanOrEqual(INTERVAL_MS);
+    // The other host's link is queued as any link is; the crawl counts it and completes once it is done.
+    const waiting = await queued(message.crawlId);
+    expect(waiting).toEqual([{ crawlId: message.crawlId, url: `${other.url}/x`, depth: 1, maxDepth: 1, sameOrigin: false }]);
+    expect(await store.getCrawl(message.crawlId)).toMatchObject({ status: 'running', total: 6, succeeded: 5 });
+    expect(await processPage(waiting[0]!, { store, queue, limits, polite, mayFollowOn: () => true })).toBe('recorded');
+    expect(await store.getCrawl(message.crawlId)).toMatchObject({ status: 'completed', total: 6, succeeded: 6, failed: 0 });
+  });
+
+  it('follows on with the links of the pages it follows on with, to maxDepth', async () => {
+    // / links /a (which links /e) and /b.
+    const message = await linkedCrawl(`${encodeURIComponent('/a?links=/e')},/b`, 2);
+    const from = home.requests.length;
+    expect(await processPage(message, { store, queue, limits, polite, mayFollowOn: () => true })).toBe('recorded');
+    expect(pathsSince(home, from).slice(1)).toEqual(['/a?links=/e', '/b', '/e']);
+    expect(Math.min(...home.gaps().slice(from))).toBeGreaterThanOrEqual(INTERVAL_MS);
+    expect(await queued(message.crawlId)).toEqual([]);
+    expect(await store.getCrawl(message.crawlId)).toMatchObject({ status: 'completed', total: 4, succeeded: 4, failed: 0 });
+  });
+
+  it('queues the links it kept when its page cannot be recorded, since the page may be recorded all the same', async () => {
+    const message = await linkedCrawl();
+    const from = home.requests.length;
+    const lost = () => Promise.reject(new Error('the answer was lost'));
+    await expect(processPage(message, { store, queue, limits, polite, mayFollowOn: () => true, recordPage: lost })).rejects.toThrow(/could not be processed/);
+    expect(pathsSince(home, from)).toHaveLength(1);
+    expect((await queued(message.crawlId)).map((m) => m.url.slice(m.url.lastIndexOf('/'))).sort()).toEqual(['/a', '/b', '/c', '/d', '/x']);
+  });
+
+  it('queues every link when the invocation does not let it follow on', async () => {
+    const message = await linkedCrawl();
+    const from = home.requests.length;
+    expect(await processPage(message, { store, queue, limits, polite, mayFollowOn: () => false })).toBe('recorded');
+    expect(pathsSince(home, from)).toHaveLength(1);
+    expect((await queued(message.crawlId)).map((m) => m.url.slice(m.url.lastIndexOf('/'))).sort()).toEqual(['/a', '/b', '/c', '/d', '/x']);
+  });
+
+  it('stops once the invocation says no more, and queues the links it has not started', async () => {
+    const message = await linkedCrawl();
+    const from = home.requests.length;
+    // No more once /a has reached the site: /b was already waiting for the turn after it, claimed as /a was let go
+    // (PRECONNECT_MS before its turn, when its bytes leave).
+    const seen = () => pathsSince(home, from);
+    expect(await processPage(message, { store, queue, limits, polite, mayFollowOn: () => !seen().includes('/a') })).toBe('recorded');
+    expect(seen().slice(1)).toEqual(['/a', '/b']);
+    expect((await queued(message.crawlId)).map((m) => m.url.slice(m.url.lastIndexOf('/'))).sort()).toEqual(['/c', '/d', '/x']);
+    expect(await store.getCrawl(message.crawlId)).toMatchObject({ status: 'running', total: 6, succeeded: 3 });
+  });
+
+  it('queues a link whose delivery failed as any may, on its own with that attempt spent, and goes on with the others', async () => {
+    const message = await linkedCrawl();
+    const from = home.requests.length;
+    failB = true;
+    try {
+      expect(await processPage(message, { store, queue, limits, polite, mayFollowOn: () => true, retry: { maxAttempts: 3, baseDelaySeconds: 0, maxDelaySeconds: 1 } })).toBe('recorded');
+    } finally {
+      failB = false;
+    }
+    expect(pathsSince(home, from).slice(1)).toEqual(['/a', '/b', '/c', '/d']);
+    // /b's retry is delayed (a second here): received once it is visible.
+    const waiting = await queued(message.crawlId);
+    for (let tries = 0; waiting.length < 2 && tries < 50; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      waiting.push(...(await queued(message.crawlId)));
+    }
+    waiting.sort((x, y) => x.url.localeCompare(y.url));
+    expect(waiting).toEqual([
+      { crawlId: message.crawlId, url: `${home.url}/b`, depth: 1, maxDepth: 1, sameOrigin: false, attempts: 1 },
+      { crawlId: message.crawlId, url: `${other.url}/x`, depth: 1, maxDepth: 1, sameOrigin: false },
+    ].sort((x, y) => x.url.localeCompare(y.url)));
+    expect(await store.getCrawl(message.crawlId)).toMatchObject({ status: 'running', total: 6, succeeded: 4 });
+  });
+
+  it("sends a link whose turn is further off than it waits to the turn queue, and the rest to the page queue, once its host is busy", async () => {
+    const message = await linkedCrawl();
+    const host = hostKeyOf(home.url);
+    const from = home.requests.length;
+    // Once the home page is asked, another crawl's URLs take the host's turns for the next seconds: their claims go
+    // in this process's line for the host ahead of the first link's. (Last here: the host stays busy that long.)
+    const busy = (request: { path: string }) => {
+      if (request.path !== message.url.slice(home.url.length)) return;
+      for (let i = 0; i < 15; i++) void polite.pacer.claim(host, { now: Date.now(), intervalMs: INTERVAL_MS }).catch(() => undefined);
+    };
+    onHomeRequest = busy;
+    const turnQueue = new SqsPageQueue({ queueUrl: engines.resources.turnQueueUrl, client: engines.sqs });
+    try {
+      expect(await processPage(message, { store, queue, turnQueue, limits, polite, mayFollowOn: () => true })).toBe('recorded');
+    } finally {
+      onHomeRequest = undefined;
+    }
+    const sentAt = Date.now();
+    expect(pathsSince(home, from)).toHaveLength(1);
+    // The first link holds a slot seconds away and comes back for it from the turn queue (received once its delay is
+    // over); the others, which did not claim, are on the page queue.
+    expect((await queued(message.crawlId)).map((m) => m.url.slice(m.url.lastIndexOf('/'))).sort()).toEqual(['/b', '/c', '/d', '/x']);
+    const back: PageMessage[] = [];
+    while (back.length === 0 && Date.now() - sentAt < 10_000) {
+      const out = await engines.sqs.send(new ReceiveMessageCommand({ QueueUrl: engines.resources.turnQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+      back.push(...(out.Messages ?? []).map((m) => JSON.parse(m.Body!) as PageMessage).filter((m) => m.crawlId === message.crawlId));
+      if (back.length === 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(back).toEqual([expect.objectContaining({ url: `${home.url}/a`, reservation: expect.any(Number) })]);
+    expect(back[0]!.reservation! - sentAt).toBeGreaterThan(FOLLOW_ON_MAX_WAIT_MS - 1_000);
   });
 });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PUBLIC_INTERNET, type NetworkAccess } from '../fetch/address-guard.js';
 import type { Analyze } from '../parse/analyze-body.js';
 import { summarizeUrl, type SummarizedUrl } from '../summarize/summarize-url.js';
@@ -14,7 +15,7 @@ import { enqueueFailed, failedSummary, type Summary } from '../model/summary.js'
 import { MAX_LINKS_PER_PAGE } from '../model/limits.js';
 import { normalizeUrl } from '../model/url.js';
 import { admit, HOST_BUSY, MAX_TURNS, redirectAdmission, reportResponse, type Admission, type CrawlPoliteness, type PoliteDeps } from '../polite/admission.js';
-import { delaySecondsUntil, hostKeyOf } from '../polite/pacing-policy.js';
+import { delaySecondsUntil, hostKeyOf, WAIT_IN_PROCESS_MS } from '../polite/pacing-policy.js';
 
 export interface ProcessDeps {
   store: CrawlStore;
@@ -51,6 +52,12 @@ export interface ProcessDeps {
    * always gives it; without it pages are fetched as they come (tests of the accounting alone).
    */
   polite?: PoliteDeps;
+  /**
+   * Whether this delivery may go on, now, to fetch its page's links on the page's own host itself, each in its turn,
+   * rather than queue them (followOnHost): the invocation's say, from its time left and its other work. Not given:
+   * every link is queued.
+   */
+  mayFollowOn?: () => boolean;
 }
 
 /** What one delivery came to: the URL's outcome recorded (now or before), or the URL sent again to wait for its host's turn. */
@@ -69,12 +76,38 @@ const DEFAULT_LEASE_MS = 60_000;
  * - a transient failure (timeout, reset, 5xx, 429…) or an unexpected error throws RetryLater, until the last attempt:
  *   there the URL is recorded as failed with its reason, so the crawl completes. Only if even that write fails does
  *   the error escape, and SQS moves the message to the DLQ.
+ * When the invocation lets it (ProcessDeps.mayFollowOn), a paced page's links on its own host are not queued: once the
+ * page is recorded, this delivery fetches them itself, each in its turn (followOnHost); they are registered and leased
+ * to it as queued links are, so a delivery that dies leaves them to the reconciler.
  */
 export async function processPage(message: PageMessage, deps: ProcessDeps, attempt = 1): Promise<PageOutcome> {
+  const onHost: PageMessage[] = [];
+  const outcome = await processOne(message, deps, attempt, { onHost });
+  // The page is recorded: nothing that goes wrong from here is its delivery's to retry.
+  if (onHost.length > 0) await followOnHost(onHost, deps).catch(() => queueLinks(onHost.splice(0), deps));
+  return outcome;
+}
+
+/** What a delivery hands its caller besides its outcome, when following on (followOnHost). */
+interface FollowOn {
+  /** Where the page's links on its own host go, once the page is recorded, for this delivery to fetch itself. */
+  onHost?: PageMessage[];
+  /** Told when the URL's request is let go (its turn is here), so the next link on the host may claim the turn after it. */
+  admitted?: () => void;
+  /**
+   * A turn at most this far off (from the page's admission, in all) is waited for here rather than from the turn
+   * queue: a delivery following on holds its Lambda for the host's next pages anyway. Not given: WAIT_IN_PROCESS_MS,
+   * as admission decides.
+   */
+  maxWaitMs?: number;
+}
+
+/** One URL's delivery, as processPage describes; the links it keeps to follow on go to `follow.onHost`. */
+async function processOne(message: PageMessage, deps: ProcessDeps, attempt: number, follow: FollowOn): Promise<PageOutcome> {
   const policy = deps.retry ?? DEFAULT_RETRY_POLICY;
   const isLast = attempt >= policy.maxAttempts;
   try {
-    return await tryPage(message, deps, policy, attempt, isLast);
+    return await tryPage(message, deps, policy, attempt, isLast, follow);
   } catch (err) {
     const retry =
       err instanceof RetryLater ? err
@@ -136,7 +169,7 @@ async function recordTerminal(message: PageMessage, summary: Summary, deps: Proc
   return outcome;
 }
 
-async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPolicy, attempt: number, isLast: boolean): Promise<PageOutcome> {
+async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPolicy, attempt: number, isLast: boolean, follow: FollowOn): Promise<PageOutcome> {
   // The URL's latest summary is read beside hasPage, not after the fetch: one round trip fewer on every page's path
   // (wasted only on a redelivered page). A failed read fails the page where it is used, as before.
   const latest = deps.store.latestFor(message.url);
@@ -151,7 +184,7 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
   }
   // Cancelled: the URL ends as CANCELLED, recorded as any outcome is, and nothing is fetched.
   if (await crawlCancelled(message.crawlId, deps)) return endCancelled(message, deps);
-  const fetched = await fetchInTurn(message, deps, policy, attempt, isLast, admitted);
+  const fetched = await fetchInTurn(message, deps, policy, attempt, isLast, admitted, follow);
   if (fetched.kind === 'ended') return fetched.outcome;
   const { summary, outlinks, retry } = fetched;
   if (retry && summary.error) {
@@ -159,6 +192,8 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
     if (attempt > 1) summary.error = { ...summary.error, message: `${summary.error.message} (${attempt} attempts)` };
   }
 
+  // Links on the page's own host this delivery fetches itself once the page is recorded (followOnHost), not queued.
+  let kept: PageMessage[] = [];
   if (summary.ok && message.depth < message.maxDepth) {
     const scope = await scopeFor(message.crawlId, async () => (await crawlOf(message.crawlId, deps))?.options);
     const candidates = linksToFollow(outlinks(), message, scope);
@@ -171,13 +206,18 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
       // A link is a new URL: the crawl's fields only, none of the attempts, reserved slot or wait of the page that found it.
       const { crawlId, maxDepth, sameOrigin, maxPages } = message;
       const crawlFields = { crawlId, maxDepth, sameOrigin, ...(maxPages !== undefined ? { maxPages } : {}) };
-      const unsent = await deps.queue.send(toQueue.map((url): PageMessage => ({ ...crawlFields, url, depth: message.depth + 1 })));
+      const links = toQueue.map((url): PageMessage => ({ ...crawlFields, url, depth: message.depth + 1 }));
+      // The host the page came from (a seed redirected to https or to www has its links there).
+      const host = hostKeyOf(summary.finalUrl);
+      const followsOn = follow.onHost !== undefined && links.length > 0 && (await pacedFollowOn(message, deps).catch(() => false));
+      kept = followsOn ? links.filter((link) => hostKeyOf(link.url) === host) : [];
+      const unsent = await deps.queue.send(kept.length > 0 ? links.filter((link) => hostKeyOf(link.url) !== host) : links);
       if (unsent.length > 0) {
         // Retrying makes registerLinks hand back the same children to queue again, once this delivery lets go of
         // them. On the last attempt they are counted already, so they must end too: as failed, or the crawl would
         // never complete.
         if (!isLast) {
-          await deps.store.releaseLinks(message.crawlId, unsent.map((m) => m.url));
+          await deps.store.releaseLinks(message.crawlId, [...unsent, ...kept].map((m) => m.url));
           throw new RetryLater(retryDelaySeconds(policy, attempt), `${unsent.length} discovered URLs could not be queued`);
         }
         const at = now(deps);
@@ -186,7 +226,101 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
     }
   }
 
-  return recordCompared(message, summary, deps, latest);
+  if (kept.length === 0) return recordCompared(message, summary, deps, latest);
+  let outcome: RecordOutcome;
+  try {
+    outcome = await recordCompared(message, summary, deps, latest);
+  } catch (err) {
+    // Perhaps recorded all the same (a lost answer, or the completion check after it failed), so a redelivery may not
+    // come back for them: they are queued as any links, and those that cannot be are let go for the redelivery.
+    const unsent = await deps.queue.send(kept).catch(() => kept);
+    if (unsent.length > 0) await deps.store.releaseLinks(message.crawlId, unsent.map((m) => m.url)).catch(() => undefined);
+    throw err;
+  }
+  follow.onHost!.push(...kept);
+  return outcome;
+}
+
+/**
+ * Whether a page's links on its own host are worth following on (followOnHost): the invocation says it may go on, and
+ * the crawl paces its hosts (with hostDelayMs 0 its links are fetched fastest side by side, from the queue).
+ */
+async function pacedFollowOn(message: PageMessage, deps: ProcessDeps): Promise<boolean> {
+  if (!deps.polite || !deps.mayFollowOn?.()) return false;
+  const hostDelayMs = (await crawlOf(message.crawlId, deps))?.options.hostDelayMs ?? deps.polite.settings.hostDelayMs;
+  return hostDelayMs > 0;
+}
+
+/**
+ * The delivery that found links on its page's own host fetches them itself, each in its host's turn, instead of
+ * queueing them: a host crawled from its home page has its pages one after another in one Lambda, with the next turn
+ * claimed while the request before it runs, rather than each link queued and received, reserved, sent away to wait
+ * and received again (holding a batch in both places). The pages it fetches follow on with their own links on the
+ * host. It stops, and queues the links left, as soon as:
+ * - the invocation says no more (mayFollowOn: its time left, its other work); or
+ * - a link's turn is further off than FOLLOW_ON_MAX_WAIT_MS (the host is busy with other work: the link went to the
+ *   turn queue to wait, and so would the others).
+ * At most two of its pages are in flight, the next claiming its turn (and waiting for it) as the one before is let go:
+ * a slot following on fetches about one page at a time, and a host that takes longer than two intervals to answer
+ * gets fewer pages than it has turns. If the delivery dies (or its invocation answers at its deadline), the links it
+ * had not fetched are counted with no message: the reconciler queues them once their lease has run out and the crawl
+ * stalls.
+ * A link whose delivery fails as any might (RetryLater) is queued on its own, with that attempt spent. The links are
+ * registered and leased to this delivery: if it dies, the reconciler queues them once the lease has run out.
+ */
+async function followOnHost(links: PageMessage[], deps: ProcessDeps): Promise<void> {
+  let stop = false;
+  const running = new Set<Promise<void>>();
+  for (;;) {
+    if (!stop && links.length > 0 && running.size < FOLLOW_ON_IN_FLIGHT && deps.mayFollowOn?.()) {
+      const link = links.shift()!;
+      let admitted!: () => void;
+      const turn = new Promise<void>((resolve) => (admitted = resolve));
+      const run = followLink(link, deps, links, () => admitted())
+        .then((outcome) => {
+          if (outcome === 'deferred') stop = true;
+        })
+        .finally(() => running.delete(run));
+      running.add(run);
+      await Promise.race([turn, run]);
+      continue;
+    }
+    if (running.size === 0) break;
+    if (stop || !deps.mayFollowOn?.()) await queueLinks(links.splice(0), deps);
+    await Promise.race(running);
+  }
+  if (links.length > 0) await queueLinks(links.splice(0), deps);
+}
+
+/** Pages a delivery following on has in flight: the one whose request runs, and the next, waiting for its turn. */
+const FOLLOW_ON_IN_FLIGHT = 2;
+
+/**
+ * How far off a turn a page followed on waits for in the function (FollowOn.maxWaitMs). A busy process that misses a
+ * turn takes the one after the next page's; waited for here, the host's pages go on, where sent to the turn queue
+ * they would stop the chain.
+ */
+export const FOLLOW_ON_MAX_WAIT_MS = 3_000;
+
+/** One link's delivery, followed on: its outcome, or 'queued' when it failed as any might and went to the queue. */
+async function followLink(link: PageMessage, deps: ProcessDeps, onHost: PageMessage[], admitted: () => void): Promise<PageOutcome | 'queued'> {
+  try {
+    return await processOne(link, deps, 1, { onHost, admitted, maxWaitMs: FOLLOW_ON_MAX_WAIT_MS });
+  } catch (err) {
+    const delaySeconds = err instanceof RetryLater ? err.delaySeconds : retryDelaySeconds(deps.retry ?? DEFAULT_RETRY_POLICY, 1);
+    await queueLinks([{ ...link, attempts: 1 }], deps, delaySeconds);
+    return 'queued';
+  }
+}
+
+/**
+ * Links a delivery following on did not fetch, sent to the page queue (after `delaySeconds`, a retry's). One that
+ * cannot be sent (the queue adapter has retried) is counted and has no message: the reconciler queues it once its
+ * lease has run out and the crawl stalls, as it does the links of a delivery that died.
+ */
+async function queueLinks(links: PageMessage[], deps: ProcessDeps, delaySeconds?: number): Promise<void> {
+  if (links.length === 0) return;
+  await deps.queue.send(links, delaySeconds !== undefined ? { delaySeconds } : undefined).catch(() => undefined);
 }
 
 /**
@@ -216,6 +350,7 @@ async function fetchInTurn(
   attempt: number,
   isLast: boolean,
   admitted?: Promise<FirstAdmission>,
+  follow: FollowOn = {},
 ): Promise<({ kind: 'fetched' } & SummarizedUrl) | { kind: 'ended'; outcome: PageOutcome }> {
   const network = deps.network ?? PUBLIC_INTERNET;
   const polite = deps.polite;
@@ -224,9 +359,20 @@ async function fetchInTurn(
   const crawl = first.crawl;
   const cancelled = () => crawlCancelled(message.crawlId, deps);
   let reservation = message.reservation;
+  // A page followed on waits here for its turn until then, in all.
+  const waitHereUntil = follow.maxWaitMs !== undefined ? Date.now() + follow.maxWaitMs : 0;
   for (let turns = 1; ; turns++) {
     const admission = turns === 1 ? first.admission : await admit(message.url, crawl, polite, { reservation, preconnect: true, cancelled });
-    if (admission.kind === 'wait') return { kind: 'ended', outcome: await waitForTurn(message, admission, deps, attempt, isLast) };
+    if (admission.kind === 'wait') {
+      if (admission.until <= waitHereUntil) {
+        // Back for the slot it holds, which admit waits the last moments for (and asks about a cancel again); or,
+        // holding none, back when told.
+        await sleep(Math.max(0, admission.until - Date.now() - (admission.reservation !== undefined ? WAIT_IN_PROCESS_MS : 0)));
+        reservation = admission.reservation;
+        continue;
+      }
+      return { kind: 'ended', outcome: await waitForTurn(message, admission, deps, attempt, isLast) };
+    }
     if (admission.kind === 'fail') {
       if (admission.error.code === CANCELLED) return { kind: 'ended', outcome: await endCancelled(message, deps) };
       // Never fetched (robots.txt): failed now, or, while robots.txt is unreachable, retried until the last attempt.
@@ -234,6 +380,7 @@ async function fetchInTurn(
       const error = admission.transient && attempt > 1 ? { ...admission.error, message: `${admission.error.message} (${attempt} attempts)` } : admission.error;
       return { kind: 'ended', outcome: await recordCompared(message, failedSummary({ url: message.url, fetchedAt: now(deps), error }), deps) };
     }
+    follow.admitted?.();
     const hops = redirectAdmission(crawl, polite, { cancelled });
     const limits: FetchLimits = { ...deps.limits, ...(admission.turn ? { turn: admission.turn } : {}), admitRedirect: hops.admit };
     const result = await summarizeUrl(message.url, limits, network, deps.analyze);
