@@ -59,6 +59,8 @@ const PACING_WRU_PER_PAGE = 1;
  */
 const QUEUED = { wru: 2, sqsRequests: (batch: number) => 1 + 2 / batch, waitMs: 1_000 };
 const RRU_PER_PAGE = 2 + CHANGE_DETECTION.rru;
+/** A page's SQS requests: its share of a SendMessageBatch of 10, and of its batch's receive and delete. */
+const sqsRequestsPerPage = (batch: number) => 1 / 10 + 2 / batch;
 const API_CALLS_PER_PAGE = 1 / 1000 + 1 / 100;
 /** Per-page DynamoDB and SQS time inside the function (round trips in parallel with other pages), a planning figure. */
 const STORE_MS_PER_PAGE = 20;
@@ -81,8 +83,7 @@ function costPerMillion(config: CrawlerConfig, cpuMsPerPage: number, { memoryMb,
   const batchMs = Math.max(waitMs, computeMs) + INVOKE_MS;
   const invocations = 1e6 / batch;
   const lambda = invocations * (batchMs / 1000) * (memoryMb / 1024) * LAMBDA_ARM_USD_PER_GB_SECOND + (invocations / 1e6) * LAMBDA_USD_PER_MILLION_REQUESTS;
-  const sqsRequests = 1e6 * (1 / 10 + 2 / batch);
-  const sqs = (sqsRequests / 1e6) * SQS_USD_PER_MILLION_REQUESTS;
+  const sqs = sqsRequestsPerPage(batch) * SQS_USD_PER_MILLION_REQUESTS;
   // Pages finishing within the batcher's window share a transaction; at most a whole batch does.
   const dynamodb = wruPerPage(inFlight) * DYNAMODB_USD_PER_MILLION_WRU + RRU_PER_PAGE * DYNAMODB_USD_PER_MILLION_RRU;
   const api = API_CALLS_PER_PAGE * API_GATEWAY_USD_PER_MILLION_REQUESTS;
@@ -131,9 +132,14 @@ export async function benchCost(): Promise<void> {
     QUEUED.wru * DYNAMODB_USD_PER_MILLION_WRU +
     QUEUED.sqsRequests(config.consumer.batchSize) * SQS_USD_PER_MILLION_REQUESTS +
     1e6 * (QUEUED.waitMs / 1000 / inFlight) * (config.consumer.memorySize / 1024) * LAMBDA_ARM_USD_PER_GB_SECOND;
+  // A page followed on (README: Politeness) has no message of its own; its delivery's slot waits about an interval for it.
+  const followedSqs = sqsRequestsPerPage(config.consumer.batchSize) * SQS_USD_PER_MILLION_REQUESTS;
+  const followedWait = 1e6 * (config.politeness.hostDelayMs / 1000 / inFlight) * (config.consumer.memorySize / 1024) * LAMBDA_ARM_USD_PER_GB_SECOND;
   console.log(
     `  Politeness: the host's turn (one claim per request) is ${usd(claim)} of each total; a page queued on a busy host` +
-      ` (reserved, sent back with a delay, waited for) adds ${usd(queued)} per million; hostDelayMs 0 saves the ${usd(claim)}.`,
+      ` (reserved, sent back with a delay, waited for) adds ${usd(queued)} per million; hostDelayMs 0 saves the ${usd(claim)}.` +
+      ` A link followed on by the delivery that found it saves its SQS requests (${usd(followedSqs)}) and adds its slot's wait for` +
+      ` the host's turn (${usd(followedWait)} at ${config.politeness.hostDelayMs} ms, ${config.consumer.memorySize} MB).`,
   );
   const change = CHANGE_DETECTION.rru * DYNAMODB_USD_PER_MILLION_RRU + CHANGE_DETECTION.wru * DYNAMODB_USD_PER_MILLION_WRU;
   const perEvent =
