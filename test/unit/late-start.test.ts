@@ -26,13 +26,17 @@ describe("a request held to its host's turn (FetchLimits.turn)", () => {
   it('is sent at its turn, not before, on a reused socket and on a new connection', async () => {
     await fetchDocument(`${server.url}/warm`, limits); // a keep-alive socket to reuse
     seen.length = 0;
+    // A machine this loaded (the whole suite on two cores) may fire the send timer past the turn's slack: the turn is
+    // then moved to when it asks, as a consumer's would be, and the request sent then; otherwise it is sent at the turn.
+    const moved: number[] = [];
+    const moveToNow = async (t: number) => (moved.push(t), t);
     const at = Date.now() + 200;
-    await fetchDocument(`${server.url}/reused`, { ...limits, turn: turn(at) });
+    await fetchDocument(`${server.url}/reused`, { ...limits, turn: turn(at, moveToNow) });
     expect(seen[0]!.at).toBeGreaterThanOrEqual(at);
-    expect(seen[0]!.at).toBeLessThan(at + 50);
+    expect(seen[0]!.at).toBeLessThan((moved[0] ?? at) + 50);
     const later = Date.now() + 200;
     // Another spelling of the host: another socket pool, a new connection, opened at once and used at the turn.
-    await fetchDocument(`${server.url.replace('127.0.0.1', 'localhost')}/new`, { ...limits, turn: turn(later) });
+    await fetchDocument(`${server.url.replace('127.0.0.1', 'localhost')}/new`, { ...limits, turn: turn(later, moveToNow) });
     expect(seen[1]!.at).toBeGreaterThanOrEqual(later);
     expect(paths()).toEqual(['/reused', '/new']);
   });
