@@ -197,10 +197,10 @@ const DEADLINE_MARGIN_MS = 1_500;
 /** Of that margin, what answering needs once the last attempts' writes are done or given up. */
 const DEADLINE_RESERVE_MS = 300;
 /**
- * Time a page followed on may take besides its fetch's deadline: its wait for its turn in the function, its record,
- * and the deadline margin.
+ * Time a page followed on may take besides its fetch's deadline: its wait for its turn in the function (a second more
+ * when the slot it holds is given a little later), its record, and the deadline margin.
  */
-const FOLLOW_ON_RESERVE_MS = FOLLOW_ON_MAX_WAIT_MS + 2_000 + DEADLINE_MARGIN_MS;
+const FOLLOW_ON_RESERVE_MS = FOLLOW_ON_MAX_WAIT_MS + 1_000 + 2_000 + DEADLINE_MARGIN_MS;
 
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   // Per invocation: a BatchProcessor keeps the batch's state on itself, and pages of an invocation that answered at

@@ -108,7 +108,8 @@ describe("a delivery following on with its page's links on the page's own host",
     other = await startPoliteSite();
     const t = { db: createDocumentClient(engines.dynamodb), name: engines.resources.tableName };
     polite = {
-      settings: { userAgent: DEFAULT_USER_AGENT, hostDelayMs: 1_000, maxCrawlDelaySeconds: 30 },
+      // AutoThrottle off: a test's 503 leaves the host no penalty for the tests after it.
+      settings: { userAgent: DEFAULT_USER_AGENT, hostDelayMs: 1_000, maxCrawlDelaySeconds: 30, maxThrottleMs: 0 },
       pacer: new DynamoHostPacer(t),
       robots: new RobotsSource({ store: new DynamoRobotsStore(t), fetch: (origin, turn) => fetchRobotsTxt(origin, { ...limits, turn }), userAgentToken: 'serverless-crawler', leaseMs: 15_000 }),
     };
@@ -171,6 +172,27 @@ describe("a delivery following on with its page's links on the page's own host",
     await expect(processPage(message, { store, queue, limits, polite, mayFollowOn: () => true, recordPage: lost })).rejects.toThrow(/could not be processed/);
     expect(pathsSince(home, from)).toHaveLength(1);
     expect((await queued(message.crawlId)).map((m) => m.url.slice(m.url.lastIndexOf('/'))).sort()).toEqual(['/a', '/b', '/c', '/d', '/x']);
+  });
+
+  it("waits in the function for a turn its host's other work puts a little further off than admission waits, holding its slot", async () => {
+    const message = await linkedCrawl();
+    const host = hostKeyOf(home.url);
+    const from = home.requests.length;
+    // Five of the other crawl's turns ahead of the first link: its slot is about 2 s off, more than the 1.5 s admission
+    // waits for but within FOLLOW_ON_MAX_WAIT_MS, so it reserves the slot and waits for it here.
+    onHomeRequest = (request) => {
+      if (request.path !== message.url.slice(home.url.length)) return;
+      for (let i = 0; i < 5; i++) void polite.pacer.claim(host, { now: Date.now(), intervalMs: INTERVAL_MS }).catch(() => undefined);
+    };
+    try {
+      expect(await processPage(message, { store, queue, limits, polite, mayFollowOn: () => true })).toBe('recorded');
+    } finally {
+      onHomeRequest = undefined;
+    }
+    const seen = home.requests.slice(from);
+    expect(seen.map((r) => r.path).slice(1)).toEqual(['/a', '/b', '/c', '/d']);
+    expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(6 * INTERVAL_MS);
+    expect((await queued(message.crawlId)).map((m) => m.url)).toEqual([`${other.url}/x`]);
   });
 
   it('queues every link when the invocation does not let it follow on', async () => {
@@ -240,7 +262,8 @@ describe("a delivery following on with its page's links on the page's own host",
     // over); the others, which did not claim, are on the page queue.
     expect((await queued(message.crawlId)).map((m) => m.url.slice(m.url.lastIndexOf('/'))).sort()).toEqual(['/b', '/c', '/d', '/x']);
     const back: PageMessage[] = [];
-    while (back.length === 0 && Date.now() - sentAt < 10_000) {
+    // Delayed until its slot, about five seconds away (15 turns of the other crawl's, 340 ms apart).
+    while (back.length === 0 && Date.now() - sentAt < 15 * (INTERVAL_MS + 40) + 5_000) {
       const out = await engines.sqs.send(new ReceiveMessageCommand({ QueueUrl: engines.resources.turnQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
       back.push(...(out.Messages ?? []).map((m) => JSON.parse(m.Body!) as PageMessage).filter((m) => m.crawlId === message.crawlId));
       if (back.length === 0) await new Promise((resolve) => setTimeout(resolve, 200));

@@ -15,7 +15,7 @@ import { enqueueFailed, failedSummary, type Summary } from '../model/summary.js'
 import { MAX_LINKS_PER_PAGE } from '../model/limits.js';
 import { normalizeUrl } from '../model/url.js';
 import { admit, HOST_BUSY, MAX_TURNS, redirectAdmission, reportResponse, type Admission, type CrawlPoliteness, type PoliteDeps } from '../polite/admission.js';
-import { delaySecondsUntil, hostKeyOf, WAIT_IN_PROCESS_MS } from '../polite/pacing-policy.js';
+import { delaySecondsUntil, hostKeyOf, PACE_MARGIN_MS, PRECONNECT_MS, WAIT_IN_PROCESS_MS } from '../polite/pacing-policy.js';
 
 export interface ProcessDeps {
   store: CrawlStore;
@@ -243,12 +243,13 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
 
 /**
  * Whether a page's links on its own host are worth following on (followOnHost): the invocation says it may go on, and
- * the crawl paces its hosts (with hostDelayMs 0 its links are fetched fastest side by side, from the queue).
+ * the crawl paces its hosts (with hostDelayMs 0 its links are fetched fastest side by side, from the queue) at an
+ * interval whose next turn, claimed as the request before leaves, can be waited for here (FOLLOW_ON_MAX_WAIT_MS).
  */
 async function pacedFollowOn(message: PageMessage, deps: ProcessDeps): Promise<boolean> {
   if (!deps.polite || !deps.mayFollowOn?.()) return false;
   const hostDelayMs = (await crawlOf(message.crawlId, deps))?.options.hostDelayMs ?? deps.polite.settings.hostDelayMs;
-  return hostDelayMs > 0;
+  return hostDelayMs > 0 && hostDelayMs + PACE_MARGIN_MS + PRECONNECT_MS <= FOLLOW_ON_MAX_WAIT_MS;
 }
 
 /**
@@ -361,6 +362,10 @@ async function fetchInTurn(
   let reservation = message.reservation;
   // A page followed on waits here for its turn until then, in all.
   const waitHereUntil = follow.maxWaitMs !== undefined ? Date.now() + follow.maxWaitMs : 0;
+  // Turns this request could not leave in (LATE_START); waits here are not counted.
+  let missed = 0;
+  // Ended CANCELLED holding the slot it reserved (its message's, or one it waited here for): its host's queue is let go.
+  const cancelledHere = () => endCancelled({ ...message, ...(reservation !== undefined ? { reservation } : {}) }, deps);
   for (let turns = 1; ; turns++) {
     const admission = turns === 1 ? first.admission : await admit(message.url, crawl, polite, { reservation, preconnect: true, cancelled });
     if (admission.kind === 'wait') {
@@ -374,7 +379,7 @@ async function fetchInTurn(
       return { kind: 'ended', outcome: await waitForTurn(message, admission, deps, attempt, isLast) };
     }
     if (admission.kind === 'fail') {
-      if (admission.error.code === CANCELLED) return { kind: 'ended', outcome: await endCancelled(message, deps) };
+      if (admission.error.code === CANCELLED) return { kind: 'ended', outcome: await cancelledHere() };
       // Never fetched (robots.txt): failed now, or, while robots.txt is unreachable, retried until the last attempt.
       if (admission.transient && !isLast) throw new RetryLater(retryDelaySeconds(policy, attempt), `${admission.error.code}: ${admission.error.message}`);
       const error = admission.transient && attempt > 1 ? { ...admission.error, message: `${admission.error.message} (${attempt} attempts)` } : admission.error;
@@ -387,7 +392,7 @@ async function fetchInTurn(
     const code = result.summary.error?.code;
     if (code === 'LATE_START') {
       reservation = undefined;
-      if (turns < MAX_TURNS) continue;
+      if (++missed < MAX_TURNS) continue;
       // A process too busy to send its requests in their turns: the URL comes back in a moment, as any wait does,
       // using no attempt (the host was not asked anything).
       return { kind: 'ended', outcome: await waitForTurn(message, { kind: 'wait', until: Date.now() + BUSY_RETURN_MS }, deps, attempt, isLast) };
@@ -395,7 +400,7 @@ async function fetchInTurn(
     if (code === HOST_BUSY && hops.busyUntil !== undefined) {
       return { kind: 'ended', outcome: await waitForTurn(message, { kind: 'wait', until: hops.busyUntil }, deps, attempt, isLast) };
     }
-    if (code === CANCELLED) return { kind: 'ended', outcome: await endCancelled(message, deps) };
+    if (code === CANCELLED) return { kind: 'ended', outcome: await cancelledHere() };
     await reportResponse(message.url, { status: result.summary.status, errorCode: code }, polite);
     return { kind: 'fetched', ...result };
   }
