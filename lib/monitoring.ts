@@ -214,7 +214,7 @@ export class CrawlerMonitoring extends Construct {
     this.dashboard.addWidgets(
       new GraphWidget({
         title: 'Pages per 5 minutes',
-        left: [crawler('PagesFetched', 'Sum', 'fetched'), crawler('PagesFailed', 'Sum', 'failed')],
+        left: [crawler('PagesFetched', 'Sum', 'fetched'), crawler('PagesFailed', 'Sum', 'failed'), crawler('PagesFollowedOn', 'Sum', 'of them followed on')],
         width: 8,
       }),
       new GraphWidget({ title: 'Failed pages by error code', left: [failuresByCode], width: 8 }),

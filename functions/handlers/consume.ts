@@ -83,7 +83,7 @@ async function handleRecord(record: SQSRecord, leaseUntil: number, mayFollowOn: 
     try {
       outcome = await processPage(
         message,
-        { store, crawls, queue, turnQueue, limits, retry, polite, recordPage: batcher.recordPage, completeIfDone: completion.completeIfDone, observe: recordPageMetrics, leaseUntil, mayFollowOn, ...(analyze ? { analyze } : {}) },
+        { store, crawls, queue, turnQueue, limits, retry, polite, recordPage: batcher.recordPage, completeIfDone: completion.completeIfDone, observe: recordPageMetrics, observeFollowOn, leaseUntil, mayFollowOn, ...(analyze ? { analyze } : {}) },
         attempt,
       );
     } catch (err) {
@@ -163,6 +163,9 @@ const receiveCount = (record: SQSRecord) => Math.max(1, Number(record.attributes
  * turn came back as a new message, its receive count started over) and this message's receive count.
  */
 const attemptOf = (message: PageMessage, record: SQSRecord) => (message.attempts ?? 0) + receiveCount(record);
+
+/** Links a delivery took on itself by following on (process-page.ts: followOnHost): pages fetched with no message of their own. */
+const observeFollowOn = () => metrics.addMetric('PagesFollowedOn', MetricUnit.Count, 1);
 
 /**
  * Per page: fetched or failed (failures also by error code, as their own metric with an ErrorCode dimension, which the

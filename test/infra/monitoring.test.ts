@@ -111,7 +111,7 @@ describe('dashboard', () => {
 
   it('exists, and shows the crawler\'s own metrics: pages, failures by error code, latency, bytes', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
-    for (const metric of ['PagesFetched', 'PagesFailed', 'PagesFailedByCode', 'FetchLatency', 'PageBytes', 'CrawlsSubmitted', 'UrlsAccepted']) expect(body()).toContain(metric);
+    for (const metric of ['PagesFetched', 'PagesFailed', 'PagesFollowedOn', 'PagesFailedByCode', 'FetchLatency', 'PageBytes', 'CrawlsSubmitted', 'UrlsAccepted']) expect(body()).toContain(metric);
     expect(body()).toContain('ServerlessCrawler');
   });
 

@@ -143,8 +143,10 @@ describe("a delivery following on with its page's links on the page's own host",
   it('fetches them itself, each in its turn, and queues only the links on other hosts', async () => {
     const message = await linkedCrawl();
     const from = home.requests.length;
-    expect(await processPage(message, { store, queue, limits, polite, mayFollowOn: () => true })).toBe('recorded');
+    let followed = 0;
+    expect(await processPage(message, { store, queue, limits, polite, mayFollowOn: () => true, observeFollowOn: () => followed++ })).toBe('recorded');
     expect(pathsSince(home, from)).toEqual([message.url.slice(home.url.length), '/a', '/b', '/c', '/d']);
+    expect(followed).toBe(4);
     expect(Math.min(...home.gaps().slice(from))).toBeGreaterThanOrEqual(INTERVAL_MS);
     // The other host's link is queued as any link is; the crawl counts it and completes once it is done.
     const waiting = await queued(message.crawlId);

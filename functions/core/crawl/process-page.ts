@@ -41,6 +41,8 @@ export interface ProcessDeps {
   completeIfDone?: CrawlStore['completeIfDone'];
   /** Told of each page's terminal summary as it is recorded (metrics). */
   observe?: (summary: Summary) => void;
+  /** Told of each link a delivery takes on itself by following on (followOnHost), as it starts it (metrics). */
+  observeFollowOn?: () => void;
   now?: () => Date;
   /**
    * Epoch ms until which this delivery may still be running (the invocation's deadline): children it registers are
@@ -305,6 +307,7 @@ export const FOLLOW_ON_MAX_WAIT_MS = 3_000;
 
 /** One link's delivery, followed on: its outcome, or 'queued' when it failed as any might and went to the queue. */
 async function followLink(link: PageMessage, deps: ProcessDeps, onHost: PageMessage[], admitted: () => void): Promise<PageOutcome | 'queued'> {
+  deps.observeFollowOn?.();
   try {
     return await processOne(link, deps, 1, { onHost, admitted, maxWaitMs: FOLLOW_ON_MAX_WAIT_MS });
   } catch (err) {
