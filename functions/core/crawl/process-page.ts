@@ -228,18 +228,19 @@ async function tryPage(message: PageMessage, deps: ProcessDeps, policy: RetryPol
     }
   }
 
-  if (kept.length === 0) return recordCompared(message, summary, deps, latest);
   let outcome: RecordOutcome;
   try {
     outcome = await recordCompared(message, summary, deps, latest);
   } catch (err) {
     // Perhaps recorded all the same (a lost answer, or the completion check after it failed), so a redelivery may not
-    // come back for them: they are queued as any links, and those that cannot be are let go for the redelivery.
-    const unsent = await deps.queue.send(kept).catch(() => kept);
-    if (unsent.length > 0) await deps.store.releaseLinks(message.crawlId, unsent.map((m) => m.url)).catch(() => undefined);
+    // come back for the links kept: they are queued as any links, and those that cannot be are let go for it.
+    if (kept.length > 0) {
+      const unsent = await deps.queue.send(kept).catch(() => kept);
+      if (unsent.length > 0) await deps.store.releaseLinks(message.crawlId, unsent.map((m) => m.url)).catch(() => undefined);
+    }
     throw err;
   }
-  follow.onHost!.push(...kept);
+  follow.onHost?.push(...kept);
   return outcome;
 }
 
@@ -267,9 +268,7 @@ async function pacedFollowOn(message: PageMessage, deps: ProcessDeps): Promise<b
  * a slot following on fetches about one page at a time, and a host that takes longer than two intervals to answer
  * gets fewer pages than it has turns. If the delivery dies (or its invocation answers at its deadline), the links it
  * had not fetched are counted with no message: the reconciler queues them once their lease has run out and the crawl
- * stalls.
- * A link whose delivery fails as any might (RetryLater) is queued on its own, with that attempt spent. The links are
- * registered and leased to this delivery: if it dies, the reconciler queues them once the lease has run out.
+ * stalls. A link whose delivery fails as any might (RetryLater) is queued on its own, with that attempt spent.
  */
 async function followOnHost(links: PageMessage[], deps: ProcessDeps): Promise<void> {
   let stop = false;
@@ -279,7 +278,7 @@ async function followOnHost(links: PageMessage[], deps: ProcessDeps): Promise<vo
       const link = links.shift()!;
       let admitted!: () => void;
       const turn = new Promise<void>((resolve) => (admitted = resolve));
-      const run = followLink(link, deps, links, () => admitted())
+      const run = followLink(link, deps, links, admitted)
         .then((outcome) => {
           if (outcome === 'deferred') stop = true;
         })
