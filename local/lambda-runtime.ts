@@ -169,19 +169,15 @@ class Container {
 export class LocalFunction {
   private readonly idle: Container[] = [];
   private readonly all = new Set<Container>();
-  private readonly waiting: { resolve: (container: Container) => void; reject: (err: Error) => void; ahead: boolean }[] = [];
+  private readonly waiting: { resolve: (container: Container) => void; reject: (err: Error) => void }[] = [];
   private stopped = false;
 
   constructor(readonly options: LocalFunctionOptions) {}
 
-  /**
-   * Invokes the function once (Lambda's synchronous invoke): its result, or the error it failed with. `ahead`: when
-   * every container is busy, this invocation gets the next free one before those already waiting (the turn queue's
-   * batches, whose URLs are due now: on AWS each event source's batches get containers of their own).
-   */
-  async invoke<T = unknown>(event: unknown, { ahead = false }: { ahead?: boolean } = {}): Promise<T> {
+  /** Invokes the function once (Lambda's synchronous invoke): its result, or the error it failed with. */
+  async invoke<T = unknown>(event: unknown): Promise<T> {
     if (this.stopped) throw new Error(`${this.options.name} is stopped`);
-    const container = await this.acquire(ahead);
+    const container = await this.acquire();
     try {
       return (await container.invoke(event)) as T;
     } finally {
@@ -194,7 +190,7 @@ export class LocalFunction {
     return this.all.size;
   }
 
-  private acquire(ahead: boolean): Promise<Container> {
+  private acquire(): Promise<Container> {
     // A warm container may have died while idle (a crash in work its last invocation left running): never reuse it.
     for (let warm = this.idle.pop(); warm; warm = this.idle.pop()) {
       if (!warm.dead) return Promise.resolve(warm);
@@ -206,12 +202,7 @@ export class LocalFunction {
       this.all.add(container);
       return Promise.resolve(container);
     }
-    return new Promise((resolve, reject) => {
-      // Ahead of those waiting, but behind other invocations that came ahead before it.
-      const waiter = { resolve, reject, ahead };
-      if (!ahead) this.waiting.push(waiter);
-      else this.waiting.splice(this.waiting.filter((w) => w.ahead).length, 0, waiter);
-    });
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   private release(container: Container): void {

@@ -34,7 +34,7 @@ export interface LocalStackOptions {
 }
 
 /**
- * Containers per function on this machine: two per core, at least four. Lambda gives every container its own CPU;
+ * Containers per function (per event source, for the consume function) on this machine: two per core, at least four. Lambda gives every container its own CPU;
  * here they share this machine's cores, and past about two per core they only slow each other down (measured with
  * `npm run bench -- stack`: 2,000 pages on 2 cores ran at 58 pages/s with 4 consumer containers and 36 with 20, and
  * pages of a 50 ms site began to miss their 10 s fetch deadline).
@@ -42,6 +42,9 @@ export interface LocalStackOptions {
 export function defaultMaxContainers(): number {
   return Math.max(4, 2 * availableParallelism());
 }
+
+/** The consume function's SQS event sources (lib/consumer.ts): the page queue and the turn queue. */
+const CONSUMER_EVENT_SOURCES = 2;
 
 /** Containers per API function: Lambda's unreserved concurrency, scaled to a laptop. */
 const API_FUNCTION_CONCURRENCY = 10;
@@ -59,7 +62,10 @@ export interface LocalStack {
   /** The key webhook deliveries are signed with. */
   webhookSecret: string;
   scheduler: RunningScheduler | null;
-  /** Consumer containers at most (its concurrency, capped by maxContainers). */
+  /**
+   * Consumer containers at most for each of its event sources (its maxConcurrency, capped by maxContainers): the page
+   * queue's, and as many again for the turn queue's.
+   */
   consumerContainers: number;
   /** The functions, each running in its own containers. */
   functions: Record<CrawlerFunctionName, LocalFunction>;
@@ -123,6 +129,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     const definitions = functionDefinitions(config);
     const maxContainers = options.maxContainers ?? defaultMaxContainers();
+    // Per event source: on AWS each of the consume function's two event source mappings (the page queue's and the turn
+    // queue's) has its own maximumConcurrency, so a batch back from the turn queue never waits for one of the page queue's.
+    const perSource = (def: { maxConcurrency?: number }) => Math.min(def.maxConcurrency ?? API_FUNCTION_CONCURRENCY, maxContainers);
     const fns = Object.fromEntries(
       Object.entries(definitions).map(([name, def]) => {
         const functionName = `serverless-crawler-${name}`;
@@ -149,7 +158,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           },
           memorySize: def.memorySize,
           timeoutSeconds: def.timeoutSeconds,
-          maxConcurrency: Math.min(def.maxConcurrency ?? API_FUNCTION_CONCURRENCY, maxContainers),
+          maxConcurrency: perSource(def) * (name === 'consume' ? CONSUMER_EVENT_SOURCES : 1),
         });
         stops.push(() => fn.stop());
         return [name, fn];
@@ -165,23 +174,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     const queues = crawlQueues(config);
     // The consume function's two event sources, as on AWS (lib/consumer.ts): the page queue, and the turn queue of URLs
-    // back for their host's turn (turnEventSource). Each keeps at most as many batches in hand as the function has
-    // containers (the event source mapping's maximumConcurrency). Their batches share the containers here, so the turn
-    // queue's, due now, get the next free one first (ahead) rather than wait behind the page queue's.
-    const consumerSource = (queueUrl: string, queueArn: string, queue: QueueDefinition, batching: SqsBatching, ahead = false) =>
+    // back for their host's turn (turnEventSource). Each keeps at most its maximumConcurrency of batches in hand, capped
+    // here by maxContainers, and the function has that many containers for each.
+    const consumerContainers = perSource(definitions.consume);
+    const consumerSource = (queueUrl: string, queueArn: string, queue: QueueDefinition, batching: SqsBatching) =>
       startEventSource({
         sqs: sqsClient,
         queueUrl,
         queueArn,
         region: LOCAL_REGION,
-        invoke: (event) => fns.consume.invoke(event, { ahead }),
+        invoke: (event) => fns.consume.invoke(event),
         ...batching,
-        maxConcurrency: fns.consume.options.maxConcurrency,
+        maxConcurrency: consumerContainers,
         visibilityTimeoutSeconds: queue.visibilityTimeoutSeconds,
         onBatch: onConsumerBatch,
       });
     const eventSource = consumerSource(resources.queueUrl, resources.queueArn, queues.queue, config.consumer);
-    const turnSource = consumerSource(resources.turnQueueUrl, resources.turnQueueArn, queues.turnQueue, turnEventSource(config.consumer), true);
+    const turnSource = consumerSource(resources.turnQueueUrl, resources.turnQueueArn, queues.turnQueue, turnEventSource(config.consumer));
     stops.push(() => eventSource.stop(), () => turnSource.stop());
     // One line every 2 s while the consumer works, instead of one per batch.
     const ticker = setInterval(() => {
@@ -277,7 +286,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       webhookSecret,
       scheduler,
       functions: fns,
-      consumerContainers: fns.consume.options.maxConcurrency,
+      consumerContainers,
       reconcile,
       startupMs: Date.now() - started,
       stop: stopAll,

@@ -168,12 +168,12 @@ describe('npm start', () => {
     await writeFile(file, JSON.stringify({ context: { crawler } }));
     const banner = await readyBanner({ PORT: '0' }, ['--config', file]);
     expect(banner).toMatch(new RegExp(`\\n  config +${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`));
-    expect(banner).toMatch(/consumer +batch 7, window 2s, 7 pages at once, up to 3 containers \(maxConcurrency 3\)\n/);
+    expect(banner).toMatch(/consumer +batch 7, window 2s, 7 pages at once, up to 3 containers for each of its queues \(maxConcurrency 3\)\n/);
   }, 60_000);
 
   it('caps containers per function with --containers, and says so in the banner', async () => {
     const banner = await readyBanner({ PORT: '0' }, ['--containers', '2']);
-    expect(banner).toMatch(/consumer +batch 16, window 1s, 16 pages at once, up to 2 containers \(maxConcurrency 20, capped at 2 on this machine: --containers N\)/);
+    expect(banner).toMatch(/consumer +batch 16, window 1s, 16 pages at once, up to 2 containers for each of its queues \(maxConcurrency 20, capped at 2 on this machine: --containers N\)/);
   }, 60_000);
 
   it.each([
