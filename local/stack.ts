@@ -34,10 +34,9 @@ export interface LocalStackOptions {
 }
 
 /**
- * Containers per function (per event source, for the consume function) on this machine: two per core, at least four. Lambda gives every container its own CPU;
- * here they share this machine's cores, and past about two per core they only slow each other down (measured with
- * `npm run bench -- stack`: 2,000 pages on 2 cores ran at 58 pages/s with 4 consumer containers and 36 with 20, and
- * pages of a 50 ms site began to miss their 10 s fetch deadline).
+ * Containers per function (per event source, for the consume function) on this machine: two per core, at least four.
+ * Lambda gives every container its own CPU; here they share this machine's cores, and past about two per core they
+ * only slow each other down (`npm run bench -- stack` measures it).
  */
 export function defaultMaxContainers(): number {
   return Math.max(4, 2 * availableParallelism());
@@ -131,6 +130,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const maxContainers = options.maxContainers ?? defaultMaxContainers();
     // Per event source: on AWS each of the consume function's two event source mappings (the page queue's and the turn
     // queue's) has its own maximumConcurrency, so a batch back from the turn queue never waits for one of the page queue's.
+    // Here the consume function gets one pool of twice that, and each event source keeps at most half of it busy (its
+    // pollers, below): the split holds as long as nothing else invokes the function while both are busy.
     const perSource = (def: { maxConcurrency?: number }) => Math.min(def.maxConcurrency ?? API_FUNCTION_CONCURRENCY, maxContainers);
     const fns = Object.fromEntries(
       Object.entries(definitions).map(([name, def]) => {
