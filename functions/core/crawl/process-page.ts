@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PUBLIC_INTERNET, type NetworkAccess } from '../fetch/address-guard.js';
 import type { Analyze } from '../parse/analyze-body.js';
 import { summarizeUrl, type SummarizedUrl } from '../summarize/summarize-url.js';
@@ -14,8 +13,8 @@ import { DEFAULT_RETRY_POLICY, RetryLater, retryDelaySeconds, type RetryPolicy }
 import { enqueueFailed, failedSummary, type Summary } from '../model/summary.js';
 import { MAX_LINKS_PER_PAGE } from '../model/limits.js';
 import { normalizeUrl } from '../model/url.js';
-import { admit, HOST_BUSY, MAX_TURNS, redirectAdmission, reportResponse, type Admission, type CrawlPoliteness, type PoliteDeps } from '../polite/admission.js';
-import { delaySecondsUntil, hostKeyOf, PACE_MARGIN_MS, PRECONNECT_MS, WAIT_IN_PROCESS_MS } from '../polite/pacing-policy.js';
+import { admit, admitWaiting, HOST_BUSY, MAX_TURNS, redirectAdmission, reportResponse, type Admission, type CrawlPoliteness, type PoliteDeps } from '../polite/admission.js';
+import { delaySecondsUntil, hostKeyOf, PACE_MARGIN_MS, PRECONNECT_MS } from '../polite/pacing-policy.js';
 
 export interface ProcessDeps {
   store: CrawlStore;
@@ -369,17 +368,10 @@ async function fetchInTurn(
   // Ended CANCELLED holding the slot it reserved (its message's, or one it waited here for): its host's queue is let go.
   const cancelledHere = () => endCancelled({ ...message, ...(reservation !== undefined ? { reservation } : {}) }, deps);
   for (let turns = 1; ; turns++) {
-    const admission = turns === 1 ? first.admission : await admit(message.url, crawl, polite, { reservation, preconnect: true, cancelled });
-    if (admission.kind === 'wait') {
-      if (admission.until <= waitHereUntil) {
-        // Back for the slot it holds, which admit waits the last moments for (and asks about a cancel again); or,
-        // holding none, back when told.
-        await sleep(Math.max(0, admission.until - Date.now() - (admission.reservation !== undefined ? WAIT_IN_PROCESS_MS : 0)));
-        reservation = admission.reservation;
-        continue;
-      }
-      return { kind: 'ended', outcome: await waitForTurn(message, admission, deps, attempt, isLast) };
-    }
+    const waited = await admitWaiting(message.url, crawl, polite, { reservation, preconnect: true, cancelled }, waitHereUntil, turns === 1 ? first.admission : undefined);
+    const admission = waited.admission;
+    reservation = waited.reservation;
+    if (admission.kind === 'wait') return { kind: 'ended', outcome: await waitForTurn(message, admission, deps, attempt, isLast) };
     if (admission.kind === 'fail') {
       if (admission.error.code === CANCELLED) return { kind: 'ended', outcome: await cancelledHere() };
       // Never fetched (robots.txt): failed now, or, while robots.txt is unreachable, retried until the last attempt.

@@ -134,19 +134,12 @@ export function redirectAdmission(crawl: CrawlPoliteness, deps: PoliteDeps, opti
   const now = deps.now ?? Date.now;
   const hops: RedirectAdmission = {
     admit: async (url) => {
-      let reservation: number | undefined;
-      for (;;) {
-        const admission = await admit(url, crawl, deps, { reservation, preconnect: true, ...(options.cancelled ? { cancelled: options.cancelled } : {}) });
-        if (admission.kind === 'go') return admission.turn;
-        if (admission.kind === 'fail') throw new FetchError(admission.error.code, `redirected to ${url}: ${admission.error.message}`, url, null, admission.transient);
-        if (admission.until - now() > maxWaitMs) {
-          hops.busyUntil = admission.until;
-          const seconds = Math.ceil((admission.until - now()) / 1000);
-          throw new FetchError(HOST_BUSY, `redirected to ${url}, whose host's next turn is ${seconds} s away`, url, null, true);
-        }
-        await (deps.sleep ?? sleep)(Math.max(0, admission.until - now()));
-        reservation = admission.reservation;
-      }
+      const { admission } = await admitWaiting(url, crawl, deps, { preconnect: true, ...(options.cancelled ? { cancelled: options.cancelled } : {}) }, now() + maxWaitMs);
+      if (admission.kind === 'go') return admission.turn;
+      if (admission.kind === 'fail') throw new FetchError(admission.error.code, `redirected to ${url}: ${admission.error.message}`, url, null, admission.transient);
+      hops.busyUntil = admission.until;
+      const seconds = Math.ceil((admission.until - now()) / 1000);
+      throw new FetchError(HOST_BUSY, `redirected to ${url}, whose host's next turn is ${seconds} s away`, url, null, true);
     },
   };
   return hops;
@@ -154,14 +147,35 @@ export function redirectAdmission(crawl: CrawlPoliteness, deps: PoliteDeps, opti
 
 /** admit, in one process that may wait as long as it takes (`crawler fetch`): every `wait` is slept out here. */
 export async function admitHere(url: string, crawl: CrawlPoliteness, deps: PoliteDeps, options: Pick<AdmitOptions, 'preconnect'> = {}): Promise<Exclude<Admission, { kind: 'wait' }>> {
+  const { admission } = await admitWaiting(url, crawl, deps, options, Infinity);
+  if (admission.kind === 'wait') throw new Error('unreachable: admitWaiting sleeps out every wait before Infinity');
+  return admission;
+}
+
+/**
+ * admit, with each `wait` that ends by `until` (epoch ms) slept out here and admitted again. A URL holding a slot wakes
+ * WAIT_IN_PROCESS_MS before it, so admit's own wait for the turn, and the cancel check right before it, land the
+ * request in the slot rather than a claim's round trip after it; a URL holding none comes back when told. A wait
+ * ending later is handed back. `first`: the URL's first admission, already made with options.reservation. Also gives
+ * the slot the URL held for the admission it ends with (a caller ending it CANCELLED lets its host's queue go).
+ */
+export async function admitWaiting(
+  url: string,
+  crawl: CrawlPoliteness,
+  deps: PoliteDeps,
+  options: AdmitOptions,
+  until: number,
+  first?: Admission,
+): Promise<{ admission: Admission; reservation: number | undefined }> {
   const now = deps.now ?? Date.now;
-  let reservation: number | undefined;
-  for (;;) {
-    const admission = await admit(url, crawl, deps, { ...options, reservation });
-    if (admission.kind !== 'wait') return admission;
-    await (deps.sleep ?? sleep)(Math.max(0, admission.until - now()));
+  let reservation = options.reservation;
+  let admission = first ?? (await admit(url, crawl, deps, options));
+  while (admission.kind === 'wait' && admission.until <= until) {
+    await (deps.sleep ?? sleep)(Math.max(0, admission.until - now() - (admission.reservation !== undefined ? WAIT_IN_PROCESS_MS : 0)));
     reservation = admission.reservation;
+    admission = await admit(url, crawl, deps, { ...options, reservation });
   }
+  return { admission, reservation };
 }
 
 /** AutoThrottle: tells the host's pace how a request went (429, 503 or a timeout slow the host down). Never throws. */
