@@ -139,12 +139,14 @@ async function run(config: CrawlerConfig, label: string, shape: Shape, politenes
   const containers = process.env['BENCH_CONTAINERS'] !== undefined ? Number(process.env['BENCH_CONTAINERS']) : undefined;
   const stack = await startLocalStack({ config, port: 0, ...(containers !== undefined ? { maxContainers: containers } : {}) });
   try {
-    // Every consumer container started first (the page queue's by a crawl), as Lambda's are warm in a steady crawl: twenty cold starts at once on a
-    // laptop's two cores would otherwise be what the first seconds measure. Its requests are left out below.
+    // Every consumer container started first (the page queue's by a crawl), as Lambda's are warm in a steady crawl:
+    // twenty cold starts at once on a laptop's two cores would otherwise be what the first seconds measure. Its
+    // requests are left out below.
     const warmUp = Array.from({ length: stack.consumerContainers * config.consumer.batchSize }, (_, i) => `${sites.urls[i % HOSTS]}/warm/${i}`);
     await crawlToEnd(stack.apiUrl, { urls: warmUp, hostDelayMs: 0, robotsTxt: 'ignore' });
-    // The turn queue's containers too, as many again (local/stack.ts): an empty batch loads the function in each.
-    await Promise.all(Array.from({ length: 2 * stack.consumerContainers }, () => stack.functions.consume.invoke({ Records: [] })));
+    // The turn queue's containers too: as many invocations at once as the function's whole pool (local/stack.ts), an
+    // empty batch loading the function in each container not yet started.
+    await Promise.all(Array.from({ length: stack.functions.consume.options.maxConcurrency }, () => stack.functions.consume.invoke({ Records: [] })));
     // Host by host in turn, as a crawl seeded from many sites would be; or their home pages, and the pages they link.
     const request =
       shape === 'listed'
